@@ -1,0 +1,1 @@
+"""Accounts: users, their passwords, and failed-login counting."""

@@ -1,0 +1,73 @@
+"""Users in SQL (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, String, Table, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from authward.accounts.models import User, UserId
+from authward.errors import EmailTaken
+from authward.storage.sql import UtcDateTime, metadata, translated_errors
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+class SqlUserStore:
+    """The default user store: one row per account, email unique."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, user: User) -> None:
+        row = {
+            "id": user.id,
+            "email": user.email,
+            "password_hash": user.password_hash,
+            "disabled": user.disabled,
+            "created_at": user.created_at,
+        }
+        async with translated_errors():
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(insert(users).values(**row))
+            except IntegrityError:
+                raise EmailTaken from None
+
+    async def get(self, user_id: UserId) -> User | None:
+        return await self._one(users.c.id == user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await self._one(users.c.email == email)
+
+    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:
+        async with translated_errors(), self._engine.begin() as conn:
+            await conn.execute(
+                update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+
+    async def set_disabled(self, user_id: UserId, disabled: bool) -> bool:
+        async with translated_errors(), self._engine.begin() as conn:
+            result = await conn.execute(
+                update(users).where(users.c.id == user_id).values(disabled=disabled)
+            )
+        return result.rowcount > 0
+
+    async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:
+        query = select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
+        async with translated_errors(), self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [User(**row) for row in rows]
+
+    async def _one(self, condition: object) -> User | None:
+        async with translated_errors(), self._engine.connect() as conn:
+            row = (await conn.execute(select(users).where(condition))).mappings().first()  # type: ignore[arg-type]
+        return None if row is None else User(**row)

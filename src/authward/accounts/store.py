@@ -1,0 +1,62 @@
+"""Where users live: the UserStore port and its memory implementation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Protocol
+
+from authward.accounts.models import User, UserId
+from authward.errors import EmailTaken
+
+
+class UserStore(Protocol):
+    """Accounts keyed by id and by normalised email."""
+
+    async def add(self, user: User) -> None:
+        """Store a new user; raise EmailTaken when the email is in use."""
+
+    async def get(self, user_id: UserId) -> User | None: ...
+
+    async def get_by_email(self, email: str) -> User | None: ...
+
+    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None: ...
+
+    async def set_disabled(self, user_id: UserId, disabled: bool) -> bool:
+        """Set the flag; return False when there is no such user."""
+
+    async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]: ...
+
+
+class MemoryUserStore:
+    """The reference implementation: a dict, for tests and embedding."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[UserId, User] = {}
+        self._id_by_email: dict[str, UserId] = {}
+
+    async def add(self, user: User) -> None:
+        if user.email in self._id_by_email:
+            raise EmailTaken
+        self._by_id[user.id] = user
+        self._id_by_email[user.email] = user.id
+
+    async def get(self, user_id: UserId) -> User | None:
+        return self._by_id.get(user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        user_id = self._id_by_email.get(email)
+        return None if user_id is None else self._by_id.get(user_id)
+
+    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:
+        if (user := self._by_id.get(user_id)) is not None:
+            self._by_id[user_id] = replace(user, password_hash=password_hash)
+
+    async def set_disabled(self, user_id: UserId, disabled: bool) -> bool:
+        if (user := self._by_id.get(user_id)) is None:
+            return False
+        self._by_id[user_id] = replace(user, disabled=disabled)
+        return True
+
+    async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:
+        users = sorted(self._by_id.values(), key=lambda u: (u.created_at, u.id))
+        return users[offset : offset + limit]

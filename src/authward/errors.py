@@ -1,0 +1,122 @@
+"""The errors authward raises on purpose.
+
+Domain code raises these; only ``authward.web.errors`` turns them into HTTP answers, so
+the same failure gets the same status everywhere::
+
+    AuthwardError                               anything else        400
+      InvalidInput            malformed email, short password        422
+      PayloadTooLarge         body, header or token over its limit   413
+      NotAuthenticated        no usable credential                   401
+        InvalidCredentials    wrong email or password (or disabled)
+        InvalidToken          signature, kid, header or claims
+          RefreshReuse        a spent refresh token came back; its family is revoked
+        SessionExpired        idle or absolute timeout passed
+      Forbidden                                                      403
+        CsrfRejected          missing or wrong CSRF token
+        WrongPassword         the current password did not match
+      NotFound                includes another user's session id     404
+      EmailTaken                                                     409
+      TooManyAttempts         carries retry_after                    429
+      StoreUnavailable        a store did not answer                 503
+
+No ``detail`` says whether the email or the password was wrong.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class AuthwardError(Exception):
+    """Base of every error authward raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    detail: ClassVar[str] = "Request failed."
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+class InvalidInput(AuthwardError):
+    code = "invalid_input"
+    detail = "Invalid input."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.detail)
+        self.message = message or self.detail
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class PayloadTooLarge(AuthwardError):
+    code = "payload_too_large"
+    detail = "Request too large."
+
+
+class NotAuthenticated(AuthwardError):
+    code = "not_authenticated"
+    detail = "Not authenticated."
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid_credentials"
+    detail = "Invalid email or password."
+
+
+class InvalidToken(NotAuthenticated):
+    code = "invalid_token"
+    detail = "Invalid token."
+
+
+class RefreshReuse(InvalidToken):
+    code = "refresh_reuse"
+    detail = "Invalid token."  # the same answer as any bad token: tell a thief nothing
+
+
+class SessionExpired(NotAuthenticated):
+    code = "session_expired"
+    detail = "Not authenticated."
+
+
+class Forbidden(AuthwardError):
+    code = "forbidden"
+    detail = "Forbidden."
+
+
+class CsrfRejected(Forbidden):
+    code = "csrf_rejected"
+    detail = "CSRF token missing or wrong."
+
+
+class WrongPassword(Forbidden):
+    code = "wrong_password"
+    detail = "Current password is wrong."
+
+
+class NotFound(AuthwardError):
+    code = "not_found"
+    detail = "Not found."
+
+
+class EmailTaken(AuthwardError):
+    code = "email_taken"
+    detail = "This email is already registered."
+
+
+class TooManyAttempts(AuthwardError):
+    code = "too_many_attempts"
+    detail = "Too many attempts; try again later."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(self.detail)
+        self.retry_after = max(1, retry_after)
+
+
+class StoreUnavailable(AuthwardError):
+    code = "store_unavailable"
+    detail = "A backing store is unavailable; try again shortly."
+
+    def __init__(self, store: str = "store") -> None:
+        super().__init__(self.detail)
+        self.store = store

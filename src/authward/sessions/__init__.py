@@ -1,0 +1,1 @@
+"""The session strategy: server-side sessions behind an opaque cookie."""

@@ -1,0 +1,42 @@
+"""The session record, as the store keeps it: no id, only its digest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from authward.accounts.models import UserId
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """Where a login came from, as the client described itself (truncated, untrusted)."""
+
+    user_agent: str = ""
+    ip: str = ""
+
+    @classmethod
+    def of(cls, user_agent: str | None, ip: str | None) -> Device:
+        return cls(user_agent=(user_agent or "")[:512], ip=(ip or "")[:64])
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A live session.
+
+    `id_digest` is SHA-256 of the session id the browser holds; `handle` is a separate
+    public name for it (shown in device lists, used to end it), so nothing a client sees
+    can be turned back into the cookie.
+    """
+
+    id_digest: bytes
+    handle: str
+    user_id: UserId
+    created_at: datetime
+    last_seen_at: datetime
+    idle_expires_at: datetime
+    absolute_expires_at: datetime
+    device: Device
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.idle_expires_at or now >= self.absolute_expires_at

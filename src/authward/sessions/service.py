@@ -1,0 +1,133 @@
+"""Start, resume and end sessions: every session rule of the contract lives here."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from authward import crypto
+from authward.accounts.models import UserId
+from authward.clock import Clock
+from authward.errors import CsrfRejected, NotAuthenticated, NotFound, SessionExpired
+from authward.sessions.models import Device, Session
+from authward.sessions.store import SessionStore
+
+security_log = logging.getLogger("authward.security")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    idle_ttl: timedelta
+    absolute_ttl: timedelta
+    max_per_user: int
+
+    @property
+    def touch_interval(self) -> timedelta:
+        """How stale `last_seen_at` may get before a request writes it again.
+
+        Writing on every request would make each read a write; a tenth of the idle TTL
+        (at most a minute) keeps the sliding deadline honest to within that much, and
+        errs on the early side: a session may end up to this much sooner, never later.
+        """
+        return min(timedelta(seconds=60), self.idle_ttl / 10)
+
+
+@dataclass(frozen=True, slots=True)
+class StartedSession:
+    session_id: str
+    csrf_token: str
+    session: Session
+
+
+class SessionService:
+    def __init__(
+        self, store: SessionStore, policy: SessionPolicy, clock: Clock, *, csrf_key: bytes
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self._clock = clock
+        self._csrf_key = csrf_key
+
+    async def start(self, user_id: UserId, device: Device) -> StartedSession:
+        """Start a session with a fresh id, ending the user's oldest ones at the limit."""
+        now = self._clock.now()
+        existing = await self.store.list_user(user_id)
+        for oldest in existing[: max(0, len(existing) - self.policy.max_per_user + 1)]:
+            await self.store.remove(oldest.id_digest)
+        session_id = crypto.new_token()
+        session = Session(
+            id_digest=crypto.digest(session_id),
+            handle=crypto.new_handle(),
+            user_id=user_id,
+            created_at=now,
+            last_seen_at=now,
+            idle_expires_at=min(now + self.policy.idle_ttl, now + self.policy.absolute_ttl),
+            absolute_expires_at=now + self.policy.absolute_ttl,
+            device=device,
+        )
+        await self.store.add(session)
+        return StartedSession(session_id, self.csrf_token(session_id), session)
+
+    async def resume(self, session_id: str) -> Session:
+        """Return the live session for this id, sliding its idle deadline.
+
+        Raises NotAuthenticated for a malformed or unknown id (a malformed one is refused
+        before any store lookup) and SessionExpired past either deadline.
+        """
+        if not crypto.is_token_shaped(session_id):
+            raise NotAuthenticated
+        id_digest = crypto.digest(session_id)
+        session = await self.store.get(id_digest)
+        if session is None:
+            raise NotAuthenticated
+        now = self._clock.now()
+        if session.expired(now):
+            await self.store.remove(id_digest)
+            raise SessionExpired
+        if now - session.last_seen_at >= self.policy.touch_interval:
+            idle_expires_at = min(now + self.policy.idle_ttl, session.absolute_expires_at)
+            await self.store.touch(id_digest, now, idle_expires_at)
+        return session
+
+    def csrf_token(self, session_id: str) -> str:
+        """The CSRF token bound to this session: an HMAC of its id under the CSRF key.
+
+        Deriving it (rather than storing it) means the store never holds it, and it
+        changes with every new session id.
+        """
+        mac = hmac.new(self._csrf_key, session_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def check_csrf(self, session_id: str, presented: str | None) -> None:
+        """Raise CsrfRejected unless `presented` is this session's CSRF token."""
+        if not presented or not crypto.same(presented, self.csrf_token(session_id)):
+            security_log.warning("csrf token rejected", extra={"event": "csrf_rejected"})
+            raise CsrfRejected
+
+    async def end(self, session_id: str) -> bool:
+        """End the session with this id; True when there was one."""
+        if not crypto.is_token_shaped(session_id):
+            return False
+        return await self.store.remove(crypto.digest(session_id))
+
+    async def end_by_handle(self, user_id: UserId, handle: str) -> None:
+        """End one of the user's sessions by its public handle; NotFound if not theirs."""
+        if not await self.store.remove_by_handle(user_id, handle):
+            raise NotFound
+
+    async def end_all(self, user_id: UserId, *, keep_session_id: str | None = None) -> int:
+        """End every session of the user, except the one with `keep_session_id`."""
+        keep = crypto.digest(keep_session_id) if keep_session_id else None
+        return await self.store.remove_user(user_id, keep=keep)
+
+    async def list_live(self, user_id: UserId) -> list[Session]:
+        now = self._clock.now()
+        return [s for s in await self.store.list_user(user_id) if not s.expired(now)]
+
+    async def sweep(self) -> int:
+        """Remove expired sessions: hygiene only, since every read checks expiry anyway."""
+        return await self.store.sweep(self._clock.now())

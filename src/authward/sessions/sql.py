@@ -1,0 +1,140 @@
+"""Sessions in SQL (SQLite or PostgreSQL): the embedded default, survives restarts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from authward.accounts.models import UserId
+from authward.sessions.models import Device, Session
+from authward.storage.sql import UtcDateTime, metadata, translated_errors
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_digest", LargeBinary(32), primary_key=True),
+    Column("handle", String(32), nullable=False, unique=True),
+    Column("user_id", String(36), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("idle_expires_at", UtcDateTime, nullable=False, index=True),
+    Column("absolute_expires_at", UtcDateTime, nullable=False, index=True),
+    Column("user_agent", String(512), nullable=False, default=""),
+    Column("ip", String(64), nullable=False, default=""),
+)
+Index("ix_sessions_user_created", sessions.c.user_id, sessions.c.created_at)
+
+
+def _row(session: Session) -> dict[str, Any]:
+    return {
+        "id_digest": session.id_digest,
+        "handle": session.handle,
+        "user_id": session.user_id,
+        "created_at": session.created_at,
+        "last_seen_at": session.last_seen_at,
+        "idle_expires_at": session.idle_expires_at,
+        "absolute_expires_at": session.absolute_expires_at,
+        "user_agent": session.device.user_agent,
+        "ip": session.device.ip,
+    }
+
+
+def _session(row: RowMapping) -> Session:
+    return Session(
+        id_digest=bytes(row["id_digest"]),
+        handle=row["handle"],
+        user_id=row["user_id"],
+        created_at=row["created_at"],
+        last_seen_at=row["last_seen_at"],
+        idle_expires_at=row["idle_expires_at"],
+        absolute_expires_at=row["absolute_expires_at"],
+        device=Device(user_agent=row["user_agent"], ip=row["ip"]),
+    )
+
+
+class SqlSessionStore:
+    """Sessions as rows; expiry columns are indexed so the sweep is a range delete."""
+
+    def __init__(self, engine: AsyncEngine, *, sweep_batch: int = 10_000) -> None:
+        self._engine = engine
+        self._sweep_batch = sweep_batch
+
+    async def add(self, session: Session) -> None:
+        async with translated_errors(), self._engine.begin() as conn:
+            await conn.execute(insert(sessions).values(**_row(session)))
+
+    async def get(self, id_digest: bytes) -> Session | None:
+        query = select(sessions).where(sessions.c.id_digest == id_digest)
+        async with translated_errors(), self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return None if row is None else _session(row)
+
+    async def touch(self, id_digest: bytes, seen_at: datetime, idle_expires_at: datetime) -> None:
+        # UPDATE, never upsert: a touch racing a logout must not bring the session back.
+        statement = (
+            update(sessions)
+            .where(sessions.c.id_digest == id_digest)
+            .values(last_seen_at=seen_at, idle_expires_at=idle_expires_at)
+        )
+        async with translated_errors(), self._engine.begin() as conn:
+            await conn.execute(statement)
+
+    async def remove(self, id_digest: bytes) -> bool:
+        return await self._delete(sessions.c.id_digest == id_digest) > 0
+
+    async def remove_by_handle(self, user_id: UserId, handle: str) -> bool:
+        return await self._delete(sessions.c.handle == handle, sessions.c.user_id == user_id) > 0
+
+    async def remove_user(self, user_id: UserId, *, keep: bytes | None = None) -> int:
+        conditions: list[Any] = [sessions.c.user_id == user_id]
+        if keep is not None:
+            conditions.append(sessions.c.id_digest != keep)
+        return await self._delete(*conditions)
+
+    async def list_user(self, user_id: UserId) -> list[Session]:
+        query = (
+            select(sessions)
+            .where(sessions.c.user_id == user_id)
+            .order_by(sessions.c.created_at, sessions.c.handle)
+        )
+        async with translated_errors(), self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_session(row) for row in rows]
+
+    async def sweep(self, now: datetime) -> int:
+        # In batches, each its own short transaction, so a sweep of a million rows never
+        # holds the write lock long enough to stall logins (SQLite has one writer).
+        expired = or_(sessions.c.idle_expires_at <= now, sessions.c.absolute_expires_at <= now)
+        total = 0
+        while True:
+            batch = select(sessions.c.id_digest).where(expired).limit(self._sweep_batch)
+            removed = await self._delete(sessions.c.id_digest.in_(batch.scalar_subquery()))
+            total += removed
+            if removed < self._sweep_batch:
+                return total
+
+    async def count(self) -> int:
+        async with translated_errors(), self._engine.connect() as conn:
+            result = await conn.execute(select(func.count()).select_from(sessions))
+            return int(result.scalar_one())
+
+    async def _delete(self, *conditions: Any) -> int:
+        async with translated_errors(), self._engine.begin() as conn:
+            result = await conn.execute(delete(sessions).where(*conditions))
+        return int(result.rowcount or 0)

@@ -1,0 +1,12 @@
+"""Every SQL table, imported in one place so MetaData is complete for migrations and tests."""
+
+from __future__ import annotations
+
+from authward.accounts import sql as _accounts
+from authward.accounts import throttle as _throttle
+from authward.sessions import sql as _sessions
+from authward.storage.sql import metadata
+
+__all__ = ["metadata"]
+
+_TABLE_MODULES = (_accounts, _throttle, _sessions)
