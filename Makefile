@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint typecheck pytest install install-dev bench clean
+.PHONY: run test lint typecheck pytest install install-dev bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy --strict src
 
-pytest: install-dev
+# The browser tests drive Debian's Chromium (never a downloaded one); as root, install it.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	fi
+
+pytest: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

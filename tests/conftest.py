@@ -9,16 +9,23 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.clock import FrozenClock
+from authward.runtime import Runtime, build_runtime
+from authward.settings import Settings
 from authward.storage.migrate import upgrade
+from authward.storage.redis import KeyNames, RedisClient, create_client
 from authward.storage.schema import metadata
 from authward.storage.sql import create_engine
+from authward.web.app import create_app
+from tests.storage.redis_servers import START_ERRORS, RedisServers, create_cluster, ping
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "AUTHWARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -67,9 +74,7 @@ def sqlite_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def _migrated_engines(
-    request: pytest.FixtureRequest, sqlite_dir: str
-) -> AsyncIterator[dict[str, AsyncEngine]]:
+async def _migrated_engines() -> AsyncIterator[dict[str, AsyncEngine]]:
     engines: dict[str, AsyncEngine] = {}
     yield engines
     for engine in engines.values():
@@ -98,13 +103,150 @@ async def truncate(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def sql_engine(
+def sql_engine(request: pytest.FixtureRequest) -> AsyncEngine:
+    """A migrated, empty database on each SQL backend."""
+    engine: AsyncEngine = request.getfixturevalue(f"{request.param}_engine")
+    return engine
+
+
+# --- the whole service, as HTTP clients see it -------------------------------------------
+
+CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_kib": 8, "argon2_parallelism": 1}
+TEST_SECRET = "test-secret-" + "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def make_settings(tmp_path: object, **overrides: object) -> Settings:
+    """Settings for a test: a private SQLite file, cheap argon2 (the cost is not under test)."""
+    values: dict[str, object] = {
+        "database_url": f"sqlite:///{tmp_path}/authward.db",
+        "secret_key": TEST_SECRET,
+        **CHEAP_ARGON2,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: object) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def runtime(settings: Settings, clock: FrozenClock) -> AsyncIterator[Runtime]:
+    built = build_runtime(settings, clock=clock)
+    await built.open(background=False)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTPS client of the real ASGI app (HTTPS, so Secure cookies round-trip)."""
+    async with http_client(runtime) as c:
+        yield c
+
+
+@asynccontextmanager
+async def http_client(
+    runtime: Runtime, address: str = "203.0.113.7"
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime, open_runtime=False)
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+        yield c
+
+
+# --- Redis: the shared server under a prefix of its own, private servers, a cluster -----
+
+REDIS_URL = os.environ.get("AUTHWARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The shared Redis, checked once. Never flushed: each test works under its own prefix."""
+    try:
+        ping(REDIS_URL)
+    except START_ERRORS as exc:
+        unavailable("Redis", exc)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private three-master Redis Cluster on free loopback ports, for this run only."""
+    try:
+        servers = RedisServers(tmp_path_factory.mktemp("redis-cluster"))
+    except START_ERRORS as exc:
+        unavailable("Redis Cluster", exc)
+    try:
+        ports = create_cluster(servers)
+    except START_ERRORS as exc:
+        servers.stop_all()
+        unavailable("Redis Cluster", exc)
+    yield "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in ports)
+    servers.stop_all()
+
+
+@pytest.fixture
+def redis_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServers]:
+    """Private Redis servers for one test, to crash at will; all killed after it."""
+    try:
+        servers = RedisServers(tmp_path_factory.mktemp("redis"))
+    except START_ERRORS as exc:
+        unavailable("redis-server", exc)
+    yield servers
+    servers.stop_all()
+
+
+@pytest.fixture
+async def redis_node(redis_url: str) -> AsyncIterator[tuple[RedisClient, KeyNames]]:
+    """A client of the shared Redis and a key prefix of this test's own, emptied after."""
+    async with redis_space(redis_url) as space:
+        yield space
+
+
+@pytest.fixture
+async def redis_cluster(redis_cluster_url: str) -> AsyncIterator[tuple[RedisClient, KeyNames]]:
+    """A client of the private cluster and a key prefix of this test's own, emptied after."""
+    async with redis_space(redis_cluster_url) as space:
+        yield space
+
+
+@asynccontextmanager
+async def redis_space(url: str) -> AsyncIterator[tuple[RedisClient, KeyNames]]:
+    client = create_client(url)
+    keys = KeyNames(f"authward-test-{secrets.token_hex(6)}:")
+    try:
+        yield client, keys
+    finally:
+        async for name in client.scan_iter(match=keys.pattern("*"), count=1000):
+            await client.delete(name)
+        await client.aclose()
+
+
+# --- one empty, migrated database per SQL backend (for suites parametrized their own way) --
+
+
+@pytest.fixture
+async def sqlite_engine(
+    request: pytest.FixtureRequest, _migrated_engines: dict[str, AsyncEngine], sqlite_dir: str
+) -> AsyncIterator[AsyncEngine]:
+    engine = await migrated_engine("sqlite", request, _migrated_engines, sqlite_dir)
+    await truncate(engine)
+    yield engine
+    await truncate(engine)
+
+
+@pytest.fixture
+async def postgres_engine(
     request: pytest.FixtureRequest,
+    postgres_url: str,
     _migrated_engines: dict[str, AsyncEngine],
     sqlite_dir: str,
 ) -> AsyncIterator[AsyncEngine]:
-    """A migrated, empty database on each SQL backend."""
-    engine = await migrated_engine(request.param, request, _migrated_engines, sqlite_dir)
+    # postgres_url is asked for here, not looked up inside: pytest-asyncio cannot set up an
+    # async fixture that another async fixture requests through getfixturevalue.
+    engine = await migrated_engine("postgres", request, _migrated_engines, sqlite_dir)
     await truncate(engine)
     yield engine
     await truncate(engine)

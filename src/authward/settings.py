@@ -48,35 +48,108 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
-    database_url: str = "sqlite:///./authward.db"
-    redis_url: str | None = None
-    secret_key: SecretStr | None = None
-    key_file: str = "./authward.key"
-    jwt_alg: Algorithm = "EdDSA"
-    issuer: str = Field("authward", min_length=1)
-    audience: str = Field("authward", min_length=1)
-    access_ttl: int = Field(300, ge=10, le=86_400)
-    refresh_ttl: int = Field(1_209_600, ge=60, le=31_536_000)
-    refresh_grace: int = Field(5, ge=0, le=60)
-    session_idle_ttl: int = Field(1800, ge=10)
-    session_absolute_ttl: int = Field(43_200, ge=10)
-    max_sessions_per_user: int = Field(10, ge=1, le=1000)
-    insecure_cookies: bool = False
-    same_site: Literal["lax", "strict"] = "lax"
-    token_cookies: bool = False
-    login_max_failures: int = Field(5, ge=1, le=10_000)
-    login_account_max_failures: int = Field(0, ge=0, le=100_000)
-    login_window: int = Field(900, ge=1, le=86_400)
-    trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = ()
-    leeway: int = Field(1, ge=0, le=30)
-    sweep_interval: int = Field(60, ge=1, le=86_400)
-    revocation_poll_interval: float = Field(1.0, gt=0, le=60)
-    demo_pages: bool = True
-    argon2_time_cost: int = Field(3, ge=1, le=20)
-    argon2_memory_kib: int = Field(65_536, ge=8, le=4_194_304)
-    argon2_parallelism: int = Field(4, ge=1, le=64)
-    argon2_max_concurrent: int = Field(2, ge=1, le=64)
-    max_body_bytes: int = Field(16_384, ge=1024, le=10_485_760)
+    database_url: str = Field(
+        "sqlite:///./authward.db",
+        description="Users, sessions, refresh families and keys (SQLAlchemy URL: sqlite:///… "
+        "or postgresql://…).",
+    )
+    redis_url: str | None = Field(
+        None,
+        description="When set, sessions, the revocation list and the revocation bus live in "
+        "Redis (redis://, rediss://, or redis+cluster://host:port,… for a Redis Cluster).",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Master secret, at least 32 bytes, shared by every node. With asymmetric "
+        "algorithms it encrypts the stored private keys (through HKDF); with HS256 its bytes "
+        "are the HMAC key. Unset: generated once into AUTHWARD_KEY_FILE.",
+    )
+    key_file: str = Field(
+        "./authward.key", description="Where the generated master secret is kept (mode 0600)."
+    )
+    jwt_alg: Algorithm = Field("EdDSA", description="Access token algorithm.")
+    issuer: str = Field("authward", min_length=1, description="The iss claim.")
+    audience: str = Field("authward", min_length=1, description="The aud claim.")
+    access_ttl: int = Field(300, ge=10, le=86_400, description="Access token lifetime, seconds.")
+    refresh_ttl: int = Field(
+        1_209_600,
+        ge=60,
+        le=31_536_000,
+        description="Refresh family lifetime, seconds, counted from login (never slides).",
+    )
+    refresh_grace: int = Field(
+        5,
+        ge=0,
+        le=60,
+        description="Seconds after a refresh during which the spent token is refused without "
+        "revoking its family (two racing refreshes from one client).",
+    )
+    session_idle_ttl: int = Field(1800, ge=10, description="Session idle timeout (sliding), s.")
+    session_absolute_ttl: int = Field(43_200, ge=10, description="Session absolute lifetime, s.")
+    max_sessions_per_user: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Live sessions per user; at the limit a new login ends the oldest.",
+    )
+    insecure_cookies: bool = Field(
+        False,
+        description="1: cookies without Secure and without the __Host- prefix, for plain-HTTP "
+        "development and tests only.",
+    )
+    same_site: Literal["lax", "strict"] = Field("lax", description="SameSite of the cookies.")
+    token_cookies: bool = Field(
+        False,
+        description="Also accept the access token from an HttpOnly cookie (with CSRF "
+        "double-submit), for browser apps that should not hold tokens in storage.",
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="Failed logins per (account, client address) within the window before 429.",
+    )
+    login_account_max_failures: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        description="Failed logins per account from all addresses before 429 (0: ten times "
+        "AUTHWARD_LOGIN_MAX_FAILURES).",
+    )
+    login_window: int = Field(
+        900, ge=1, le=86_400, description="Sliding window for the failure counts, seconds."
+    )
+    trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated addresses/CIDRs whose X-Forwarded-For is believed; "
+        "otherwise the client address is the TCP peer.",
+    )
+    leeway: int = Field(1, ge=0, le=30, description="Clock leeway for exp/nbf/iat, seconds.")
+    sweep_interval: int = Field(
+        60, ge=1, le=86_400, description="Seconds between background sweeps of expired state."
+    )
+    revocation_poll_interval: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Without Redis: how often each worker reads new revocations from the "
+        "database, seconds (the staleness bound between workers).",
+    )
+    demo_pages: bool = Field(True, description="Serve the /how demonstration page.")
+    argon2_time_cost: int = Field(3, ge=1, le=20, description="argon2id passes (RFC 9106: 3).")
+    argon2_memory_kib: int = Field(
+        65_536, ge=8, le=4_194_304, description="argon2id memory, KiB (RFC 9106: 65536)."
+    )
+    argon2_parallelism: int = Field(4, ge=1, le=64, description="argon2id lanes (RFC 9106: 4).")
+    argon2_max_concurrent: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Password hashes running at once per process (bounds CPU and memory).",
+    )
+    max_body_bytes: int = Field(
+        16_384, ge=1024, le=10_485_760, description="Largest request body accepted, bytes."
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -136,7 +136,9 @@ class LoginThrottle:
     async def check(self, email: str, address: str) -> None:
         """Raise TooManyAttempts (with the wait) when either count is at its limit."""
         now = self._clock.now()
-        since = now - self._policy.window
+        # A failure counts for exactly `window`: from its instant up to, not including,
+        # instant + window (the logs keep microseconds, so `since` starts one later).
+        since = now - self._policy.window + timedelta(microseconds=1)
         for key, limit in (
             (pair_key(email, address), self._policy.max_failures),
             (account_key(email), self._policy.account_max_failures),

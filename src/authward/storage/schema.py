@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from authward.accounts import sql as _accounts
 from authward.accounts import throttle as _throttle
+from authward.revocation import sql as _revocations
 from authward.sessions import sql as _sessions
 from authward.storage.sql import metadata
+from authward.tokens import sql as _tokens
 
 __all__ = ["metadata"]
 
-_TABLE_MODULES = (_accounts, _throttle, _sessions)
+_TABLE_MODULES = (_accounts, _throttle, _sessions, _tokens, _revocations)

@@ -1,0 +1,60 @@
+"""``authward config``: the configuration reference, generated from the Settings class."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from pydantic.fields import FieldInfo
+from rich.table import Table
+
+from authward.cli.context import console
+from authward.settings import ENV_PREFIX, Settings
+
+HEADER = """# Configuration
+
+Every setting is an environment variable, read once at start and validated: a bad value
+or a bad combination stops `authward serve` with one line naming the variable. This page
+is generated from the `Settings` class by `authward config --markdown`.
+
+| variable | meaning | default |
+|---|---|---|
+"""
+
+
+def _default(field: FieldInfo) -> str:
+    value = field.get_default()
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "unset"
+    return str(value)
+
+
+def reference_rows() -> list[tuple[str, str, str]]:
+    return [
+        (ENV_PREFIX + name.upper(), field.description or "", _default(field))
+        for name, field in Settings.model_fields.items()
+    ]
+
+
+def reference_markdown() -> str:
+    rows = "".join(
+        f"| `{var}` | {text} | `{default}` |\n" for var, text, default in reference_rows()
+    )
+    return HEADER + rows
+
+
+def config(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
+) -> None:
+    """Print every AUTHWARD_* setting with its meaning and default."""
+    if markdown:
+        typer.echo(reference_markdown(), nl=False)
+        return
+    table = Table("variable", "meaning", "default")
+    for row in reference_rows():
+        table.add_row(*row)
+    console.print(table)

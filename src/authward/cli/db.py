@@ -1,0 +1,28 @@
+"""``authward db``: the schema."""
+
+from __future__ import annotations
+
+import anyio
+import typer
+
+from authward.cli.context import console, settings_or_exit
+from authward.storage.migrate import upgrade as apply_migrations
+from authward.storage.sql import create_engine
+
+app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade() -> None:
+    """Apply every pending migration."""
+    settings = settings_or_exit()
+
+    async def main() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await apply_migrations(engine)
+        finally:
+            await engine.dispose()
+
+    anyio.run(main)
+    console.print("database schema is up to date")

@@ -1,0 +1,26 @@
+"""The ``authward`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from authward.cli import config, db, keys, serve, sessions, sweep, users
+
+app = typer.Typer(
+    name="authward",
+    help="Sessions and JWTs done right: the authward service and its tools.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("sweep")(sweep.sweep)
+app.command("config")(config.config)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(keys.app, name="keys")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,64 @@
+"""``authward serve``: run the service with uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+import typer
+import uvicorn
+
+from authward.cli.context import errors, settings_or_exit
+from authward.errors import StoreUnavailable
+from authward.storage.migrate import upgrade
+from authward.storage.sql import create_engine, translated_errors
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    ssl_certfile: Annotated[str | None, typer.Option(help="Serve HTTPS with this cert.")] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option(help="Private key for --ssl-certfile.")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Start authward (settings come from AUTHWARD_* variables)."""
+    settings = settings_or_exit()
+    if settings.insecure_cookies:
+        errors.print(
+            "[bold yellow on red] WARNING [/] AUTHWARD_INSECURE_COOKIES=1: session cookies are "
+            "sent without Secure and without the __Host- prefix. For plain-HTTP development "
+            "and tests only; never in production.",
+            highlight=False,
+        )
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        errors.print("[bold red]authward:[/] --ssl-certfile and --ssl-keyfile go together")
+        raise typer.Exit(2)
+    try:
+        anyio.run(_migrate, settings.database_url)
+    except StoreUnavailable:
+        errors.print("[bold red]authward:[/] the database does not answer (AUTHWARD_DATABASE_URL)")
+        raise typer.Exit(1) from None
+    uvicorn.run(
+        "authward.web.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        log_level=log_level,
+        # authward reads X-Forwarded-For itself, from AUTHWARD_TRUSTED_PROXIES only.
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+async def _migrate(url: str) -> None:
+    """Migrate once before workers start, so they never race on the schema."""
+    engine = create_engine(url)
+    try:
+        async with translated_errors():
+            await upgrade(engine)
+    finally:
+        await engine.dispose()

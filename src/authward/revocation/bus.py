@@ -1,0 +1,67 @@
+"""How revocations reach every node: the RevocationBus port and its in-process version.
+
+A node's `RevocationList` subscribes to the bus; whatever any node publishes must reach
+every subscriber within the bus's propagation bound, and stay retrievable by `resync`
+until its `until`, so that a node starting later still learns of it. The SQL bus
+(`authward.revocation.sql`) polls a table; a Redis pub/sub bus is one more implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+from authward.revocation.list import Revocation
+
+Deliver = Callable[[Revocation], None]
+
+
+class RevocationBus(Protocol):
+    """Carries revocations between the nodes of a deployment."""
+
+    async def publish(self, revocation: Revocation) -> None:
+        """Record it and deliver it everywhere: to this node's subscribers before returning."""
+
+    def subscribe(self, deliver: Deliver) -> None:
+        """Call `deliver` (on the event loop, without awaiting) for every revocation."""
+
+    async def resync(self) -> list[Revocation]:
+        """Every revocation still in force: what a node starting now must know."""
+
+    async def sync(self) -> None:
+        """Deliver what other nodes published since the last call.
+
+        Called every ``AUTHWARD_REVOCATION_POLL_INTERVAL``; a push-based bus may have
+        nothing to do. Raises StoreUnavailable when the bus cannot be reached.
+        """
+
+    async def sweep(self, now: datetime) -> int:
+        """Forget revocations whose `until` has passed; return how many."""
+
+
+class LocalRevocationBus:
+    """One process, no peers: the reference bus and the embedded default's."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Deliver] = []
+        self._revocations: list[Revocation] = []
+
+    async def publish(self, revocation: Revocation) -> None:
+        self._revocations.append(revocation)
+        for deliver in self._subscribers:
+            deliver(revocation)
+
+    def subscribe(self, deliver: Deliver) -> None:
+        self._subscribers.append(deliver)
+
+    async def resync(self) -> list[Revocation]:
+        return list(self._revocations)
+
+    async def sync(self) -> None:
+        return None
+
+    async def sweep(self, now: datetime) -> int:
+        before = len(self._revocations)
+        self._revocations = [r for r in self._revocations if r.until > now]
+        return before - len(self._revocations)

@@ -1,0 +1,172 @@
+"""Build authward's services from Settings, and run their lifecycle.
+
+Shared by the web app and the CLI: both get the same stores, the same rules and the
+same cascade of revocations (password change, disable, sign out everywhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from authward.accounts.models import UserId
+from authward.accounts.service import AccountService
+from authward.accounts.sql import SqlUserStore
+from authward.accounts.store import UserStore
+from authward.accounts.throttle import FailureLog, LoginThrottle, SqlFailureLog, ThrottlePolicy
+from authward.clock import Clock, SystemClock
+from authward.errors import StoreUnavailable
+from authward.masterkey import MasterSecret, load_master_secret
+from authward.passwords import PasswordHasher
+from authward.sessions.service import SessionPolicy, SessionService
+from authward.sessions.sql import SqlSessionStore
+from authward.sessions.store import SessionStore
+from authward.settings import Settings
+from authward.storage.migrate import upgrade
+from authward.storage.sql import create_engine, translated_errors
+from authward.tokens.service import TokenService
+
+log = logging.getLogger("authward")
+
+
+@dataclass
+class Runtime:
+    """Everything a running authward needs, built once from Settings."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    master: MasterSecret
+    hasher: PasswordHasher
+    accounts: AccountService
+    sessions: SessionService
+    throttle: LoginThrottle
+    tokens: TokenService
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def open(self, *, migrate: bool = True, background: bool = True) -> None:
+        """Bring the schema up to date and start the periodic sweep."""
+        if migrate:
+            await upgrade(self.engine)
+        await self.tokens.open(background=background)
+        if background:
+            self._background.append(asyncio.create_task(self._sweep_forever()))
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background.clear()
+        await self.tokens.close()
+        await self.engine.dispose()
+
+    async def sweep(self) -> dict[str, int]:
+        """Remove expired state everywhere; expiry is enforced on every read regardless."""
+        return {
+            "sessions": await self.sessions.sweep(),
+            "login_failures": await self.throttle.prune(),
+            "token_records": await self.tokens.sweep(),
+        }
+
+    async def sign_out_everywhere(
+        self,
+        user_id: UserId,
+        *,
+        keep_session_id: str | None = None,
+        keep_family: str | None = None,
+    ) -> None:
+        """End the user's sessions and token families, but the one session or family kept.
+
+        Sessions go first: they are the store lookups; token families then reach every
+        node through the revocation bus.
+        """
+        await self.sessions.end_all(user_id, keep_session_id=keep_session_id)
+        await self.tokens.revoke_user(
+            user_id, keep_family=keep_family if keep_session_id is None else None
+        )
+
+    async def disable_user(self, user_id: UserId) -> None:
+        """Disable the account and end everything it holds, at once."""
+        await self.accounts.set_disabled(user_id, True)
+        await self.sign_out_everywhere(user_id)
+
+    async def health(self) -> dict[str, bool]:
+        """Whether each store answers right now."""
+        try:
+            async with translated_errors(), self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+            database = True
+        except (StoreUnavailable, TimeoutError):
+            database = False
+        return {"database": database}
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_interval)
+            try:
+                removed = await self.sweep()
+            except StoreUnavailable:
+                continue  # the next round tries again; reads enforce expiry meanwhile
+            if any(removed.values()):
+                log.info("sweep removed %s", removed)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: AsyncEngine | None = None,
+    user_store: UserStore | None = None,
+    session_store: SessionStore | None = None,
+    failure_log: FailureLog | None = None,
+) -> Runtime:
+    """Build the runtime; stores default to the SQL ones on `settings.database_url`."""
+    clock = clock or SystemClock()
+    engine = engine or create_engine(settings.database_url)
+    master = load_master_secret(settings)
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+        max_concurrent=settings.argon2_max_concurrent,
+    )
+    throttle = LoginThrottle(
+        failure_log or SqlFailureLog(engine),
+        ThrottlePolicy(
+            max_failures=settings.login_max_failures,
+            account_max_failures=settings.account_max_failures,
+            window=timedelta(seconds=settings.login_window),
+        ),
+        clock,
+    )
+    accounts = AccountService(user_store or SqlUserStore(engine), hasher, throttle, clock)
+    sessions = SessionService(
+        session_store or SqlSessionStore(engine),
+        SessionPolicy(
+            idle_ttl=timedelta(seconds=settings.session_idle_ttl),
+            absolute_ttl=timedelta(seconds=settings.session_absolute_ttl),
+            max_per_user=settings.max_sessions_per_user,
+        ),
+        clock,
+        csrf_key=master.derive("authward/csrf"),
+    )
+    tokens = TokenService(settings, master, engine, clock)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        master=master,
+        hasher=hasher,
+        accounts=accounts,
+        sessions=sessions,
+        throttle=throttle,
+        tokens=tokens,
+    )

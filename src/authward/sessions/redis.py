@@ -1,0 +1,311 @@
+"""Sessions in Redis (one node or a cluster): TTL-native, so Redis drops expired ones itself.
+
+Key layout (``<hex>`` is the session id digest in hex; the prefix comes from `KeyNames`)::
+
+    authward:session:<hex>            HASH  the session, expiring at its earlier deadline
+    authward:{u:<user_id>}:sessions   ZSET  <hex> scored by created_at (µs): the user's index
+    authward:{u:<user_id>}:handles    HASH  "h:<handle>" -> <hex> and "d:<hex>" -> <handle>
+
+A session is found by its digest alone, in one key and one round trip, on every request.
+It therefore cannot share its user's slot; the user's two keys share a hash tag instead,
+and every script touches the keys of one slot only (a Redis Cluster refuses more). Both
+per-user keys expire with the latest absolute deadline of the user's sessions, so the
+index of a user who stopped coming back disappears by itself too.
+
+Invariant: a session whose `add` returned is in its user's index until it is removed or
+expires. `add` writes the session before indexing it and removals delete it before
+unindexing, so a failure in between leaves either a session nobody holds the id of (`add`
+raised, no cookie was set) or an index entry without a session (stale: reads skip it,
+`sweep` drops it). `remove_user` therefore never misses a live session, which logout
+everywhere and a password change depend on.
+
+Needs Redis 7.0 or newer (PEXPIRETIME).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Final, TypeGuard
+
+from authward.accounts.models import UserId
+from authward.sessions.models import Device, Session
+from authward.storage.redis import (
+    AUTHWARD_KEYS,
+    KeyNames,
+    RedisClient,
+    from_micros,
+    micros,
+    millis_ceil,
+    translated_errors,
+)
+
+# KEYS[1] session. ARGV[1] expiry (ms), then field, value, ...
+# DEL first: a digest is never reused, but if it were, no field of the old one may stay.
+_WRITE: Final = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+"""
+
+# KEYS index, handles. ARGV hex, created_at (µs), handle, keep-until (ms).
+# The keys live as long as the user's longest session: push their expiry out, never in.
+_INDEX: Final = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], 'h:' .. ARGV[3], ARGV[1], 'd:' .. ARGV[1], ARGV[3])
+for _, key in ipairs(KEYS) do
+  if redis.call('PEXPIRETIME', key) < tonumber(ARGV[4]) then
+    redis.call('PEXPIREAT', key, ARGV[4])
+  end
+end
+"""
+
+# KEYS[1] session. ARGV last_seen_at (µs), idle_expires_at (µs). 1 if touched, 0 if gone.
+# Check and write in one script: a touch racing a logout must not bring the session back,
+# as a late HSET on a deleted key would (it creates the key, without a TTL).
+_TOUCH: Final = """
+local absolute = redis.call('HGET', KEYS[1], 'absolute_expires_at')
+if not absolute then return 0 end
+redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1], 'idle_expires_at', ARGV[2])
+local deadline = math.min(tonumber(ARGV[2]), tonumber(absolute))
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', math.ceil(deadline / 1000)))
+return 1
+"""
+
+# KEYS[1] session. ARGV[1], optional: the owner it must have. {user_id, handle} or nil.
+_DELETE: Final = """
+local owner = redis.call('HMGET', KEYS[1], 'user_id', 'handle')
+if not owner[1] then return false end
+if #ARGV > 0 and owner[1] ~= ARGV[1] then return false end
+redis.call('DEL', KEYS[1])
+return owner
+"""
+
+# KEYS[1] session. ARGV[1] now (µs). -1 already gone, 1 deleted as expired, 0 live.
+# Checked where it is deleted, so a session touched since the sweep read it survives.
+_DELETE_IF_EXPIRED: Final = """
+local deadlines = redis.call('HMGET', KEYS[1], 'idle_expires_at', 'absolute_expires_at')
+if not deadlines[1] then return -1 end
+local now = tonumber(ARGV[1])
+if now < tonumber(deadlines[1]) and now < tonumber(deadlines[2]) then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+# KEYS index, handles. ARGV hex... Forget sessions that are gone; returns how many were indexed.
+_UNINDEX: Final = """
+local removed = 0
+for _, hex in ipairs(ARGV) do
+  removed = removed + redis.call('ZREM', KEYS[1], hex)
+  local handle = redis.call('HGET', KEYS[2], 'd:' .. hex)
+  if handle then redis.call('HDEL', KEYS[2], 'd:' .. hex, 'h:' .. handle) end
+end
+return removed
+"""
+
+_INDEX_SUFFIX: Final = ":sessions"
+_HANDLES_SUFFIX: Final = ":handles"
+
+
+class RedisSessionStore:
+    """Sessions in Redis, laid out as the module docstring says.
+
+    Every method raises StoreUnavailable when Redis does not answer. Redis expires
+    sessions on its own clock, so `get` may return None for a session the memory store
+    would still return as expired. `sweep` and `count` walk the keyspace with SCAN (every
+    primary of a cluster): meant for background jobs and metrics, not for requests.
+    """
+
+    def __init__(
+        self, client: RedisClient, *, keys: KeyNames = AUTHWARD_KEYS, scan_batch: int = 1000
+    ) -> None:
+        self._client = client
+        self._keys = keys
+        self._scan_batch = scan_batch
+        self._write = client.register_script(_WRITE)
+        self._index = client.register_script(_INDEX)
+        self._touch = client.register_script(_TOUCH)
+        self._delete = client.register_script(_DELETE)
+        self._delete_if_expired = client.register_script(_DELETE_IF_EXPIRED)
+        self._unindex = client.register_script(_UNINDEX)
+
+    async def add(self, session: Session) -> None:
+        idle, absolute = micros(session.idle_expires_at), micros(session.absolute_expires_at)
+        hex_digest = session.id_digest.hex()
+        async with translated_errors():
+            await self._write(
+                keys=[self._session_key(hex_digest)],
+                args=[millis_ceil(min(idle, absolute)), *_fields(session)],
+            )
+            await self._index(
+                keys=self._user_keys(session.user_id),
+                args=[
+                    hex_digest,
+                    micros(session.created_at),
+                    session.handle,
+                    millis_ceil(absolute),
+                ],
+            )
+
+    async def get(self, id_digest: bytes) -> Session | None:
+        async with translated_errors():
+            fields = await self._client.hgetall(self._session_key(id_digest.hex()))
+        return _session(id_digest, fields) if fields else None
+
+    async def touch(self, id_digest: bytes, seen_at: datetime, idle_expires_at: datetime) -> None:
+        async with translated_errors():
+            await self._touch(
+                keys=[self._session_key(id_digest.hex())],
+                args=[micros(seen_at), micros(idle_expires_at)],
+            )
+
+    async def remove(self, id_digest: bytes) -> bool:
+        hex_digest = id_digest.hex()
+        async with translated_errors():
+            owner = await self._delete(keys=[self._session_key(hex_digest)])
+            if owner is None:
+                return False
+            await self._unindex(keys=self._user_keys(_text(owner[0])), args=[hex_digest])
+        return True
+
+    async def remove_by_handle(self, user_id: UserId, handle: str) -> bool:
+        index, handles = self._user_keys(user_id)
+        async with translated_errors():
+            # The handle map is the user's own: another user's handle is simply not in it.
+            hex_digest = await self._client.hget(handles, f"h:{handle}")
+            if hex_digest is None:
+                return False
+            hex_digest = _text(hex_digest)
+            owner = await self._delete(keys=[self._session_key(hex_digest)], args=[user_id])
+            await self._unindex(keys=[index, handles], args=[hex_digest])
+        return owner is not None
+
+    async def remove_user(self, user_id: UserId, *, keep: bytes | None = None) -> int:
+        index, handles = self._user_keys(user_id)
+        spared = keep.hex() if keep is not None else None
+        async with translated_errors():
+            members = await self._members(index)
+            doomed = [m for m in members if m != spared]
+            if not doomed:
+                return 0
+            # Sessions first, then their index entries: see the invariant above.
+            removed = int(await self._client.delete(*map(self._session_key, doomed)))
+            await self._unindex(keys=[index, handles], args=doomed)
+        return removed
+
+    async def list_user(self, user_id: UserId) -> list[Session]:
+        index, _ = self._user_keys(user_id)
+        async with translated_errors():
+            members = await self._members(index)
+            if not members:
+                return []
+            pipe = self._client.pipeline(transaction=False)
+            for hex_digest in members:
+                pipe.hgetall(self._session_key(hex_digest))
+            found: Sequence[Mapping[bytes | str, bytes | str]] = await pipe.execute()
+        sessions = [_session(bytes.fromhex(m), f) for m, f in zip(members, found, strict=True) if f]
+        return sorted(sessions, key=lambda s: (s.created_at, s.handle))
+
+    async def sweep(self, now: datetime) -> int:
+        """Delete sessions expired at `now` and drop index entries of vanished ones.
+
+        Returns both kinds together: a session Redis expired on its own still counts as
+        removed, since this is where the store forgets it completely.
+        """
+        now_micros, total = micros(now), 0
+        async with translated_errors():
+            async for index in self._client.scan_iter(
+                match=self._keys.pattern("{u:*}" + _INDEX_SUFFIX),
+                count=self._scan_batch,
+                _type="zset",
+            ):
+                total += await self._sweep_user(_text(index), now_micros)
+        return total
+
+    async def count(self) -> int:
+        """How many sessions Redis holds: exact on a quiet store, approximate while
+        sessions come and go (SCAN may miss or repeat keys changed during the walk)."""
+        total = 0
+        async with translated_errors():
+            async for _ in self._client.scan_iter(
+                match=self._keys.pattern("session:*"), count=self._scan_batch, _type="hash"
+            ):
+                total += 1
+        return total
+
+    async def _sweep_user(self, index: str, now: int) -> int:
+        handles = index.removesuffix(_INDEX_SUFFIX) + _HANDLES_SUFFIX
+        members = await self._members(index)
+        if not members:
+            return 0
+        # Read every deadline in one round trip; scripts only for the few still to delete
+        # (Redis already dropped most expired sessions by itself).
+        pipe = self._client.pipeline(transaction=False)
+        for hex_digest in members:
+            pipe.hmget(self._session_key(hex_digest), ["idle_expires_at", "absolute_expires_at"])
+        deadlines: Sequence[Sequence[bytes | str | None]] = await pipe.execute()
+        gone = []
+        for hex_digest, (idle, absolute) in zip(members, deadlines, strict=True):
+            if idle is None or absolute is None:
+                gone.append(hex_digest)
+            elif now >= int(idle) or now >= int(absolute):
+                key = self._session_key(hex_digest)
+                if await self._delete_if_expired(keys=[key], args=[now]) != 0:
+                    gone.append(hex_digest)
+        if gone:
+            await self._unindex(keys=[index, handles], args=gone)
+        return len(gone)
+
+    async def _members(self, index: str) -> list[str]:
+        return [_text(m) for m in await self._client.zrange(index, 0, -1) if _is_text(m)]
+
+    def _session_key(self, hex_digest: str) -> str:
+        return self._keys.key("session", hex_digest)
+
+    def _user_keys(self, user_id: UserId) -> list[str]:
+        tag = f"u:{user_id}"
+        return [self._keys.tagged(tag) + _INDEX_SUFFIX, self._keys.tagged(tag) + _HANDLES_SUFFIX]
+
+
+def _fields(session: Session) -> list[str | int]:
+    return [
+        "user_id",
+        session.user_id,
+        "handle",
+        session.handle,
+        "created_at",
+        micros(session.created_at),
+        "last_seen_at",
+        micros(session.last_seen_at),
+        "idle_expires_at",
+        micros(session.idle_expires_at),
+        "absolute_expires_at",
+        micros(session.absolute_expires_at),
+        "user_agent",
+        session.device.user_agent,
+        "ip",
+        session.device.ip,
+    ]
+
+
+def _session(id_digest: bytes, raw: Mapping[bytes | str, bytes | str]) -> Session:
+    fields = {_text(name): _text(value) for name, value in raw.items()}
+    return Session(
+        id_digest=id_digest,
+        handle=fields["handle"],
+        user_id=fields["user_id"],
+        created_at=from_micros(fields["created_at"]),
+        last_seen_at=from_micros(fields["last_seen_at"]),
+        idle_expires_at=from_micros(fields["idle_expires_at"]),
+        absolute_expires_at=from_micros(fields["absolute_expires_at"]),
+        device=Device(user_agent=fields["user_agent"], ip=fields["ip"]),
+    )
+
+
+def _is_text(value: object) -> TypeGuard[bytes | str]:
+    return isinstance(value, bytes | str)
+
+
+def _text(value: bytes | str) -> str:
+    # Clients made with decode_responses=True hand back str; ours hand back bytes.
+    return value.decode() if isinstance(value, bytes) else value

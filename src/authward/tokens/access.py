@@ -1,0 +1,224 @@
+"""Access tokens: RFC 9068 JWTs, issued and verified with the algorithm pinned per key.
+
+Verification follows RFC 8725 (JWT Best Current Practices) and refuses, with
+`InvalidToken` and nothing else, anything that is not exactly what `issue` makes:
+
+* more than `MAX_TOKEN_BYTES`, checked before any parsing; not three base64url segments;
+  non-canonical base64url (so one token has one spelling); JSON that is not an object,
+  has duplicate members, NaN or too deep nesting;
+* a header with any parameter but ``alg``, ``typ`` and ``kid`` (so ``jku``, ``x5u``,
+  ``jwk``, ``x5c``, ``crit``, ``b64`` ... are refused: RFC 8725 §3.10, RFC 7515 §4.1.11);
+* an unknown ``kid``, or an ``alg`` other than the one that kid's key is bound to:
+  the header's ``alg`` is compared, never used (RFC 8725 §3.1, so ``none`` and HS256
+  signed with a public key both fail);
+* ``typ`` other than ``at+jwt`` or ``application/at+jwt``, compared case-insensitively
+  because media types are (RFC 9068 §4, RFC 7515 §4.1.9, RFC 2045 §5.1);
+* a missing ``iss``, ``aud``, ``sub``, ``iat``, ``exp``, ``jti`` or ``sid``; ``iss``
+  or ``aud`` not exactly our string (``aud`` must be a string: we never issue lists,
+  so accepting one would only widen what passes); non-string ``sub``/``sid``/``jti``;
+  non-integer ``iat``/``exp``/``nbf``; expired, ``nbf`` or ``iat`` in the future, each
+  with the configured leeway (at most 30 s).
+
+Time comes from the injected clock, never from the wall clock inside PyJWT.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+import jwt
+
+from authward.errors import InvalidToken
+from authward.tokens.keys import KeyRing, VerifyingKey
+from authward.tokens.models import AccessClaims
+
+MAX_TOKEN_BYTES: Final = 8192
+TYP: Final = "at+jwt"
+_ACCEPTED_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
+_HEADER: Final = frozenset({"alg", "typ", "kid"})
+_REQUIRED: Final = ("iss", "aud", "sub", "iat", "exp", "jti", "sid")
+_SEGMENT: Final = re.compile(r"[A-Za-z0-9_-]*")
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    claims: AccessClaims
+    key: VerifyingKey
+    valid_until: datetime  # exp plus leeway
+
+
+class AccessTokens:
+    """Issue and verify access tokens; verification does no I/O.
+
+    Verified tokens are remembered (by their exact text, up to `cache_size` of them) so a
+    token seen again skips parsing and the signature check; its expiry and its key are
+    checked on every call all the same, and revocation is the caller's to check.
+    """
+
+    def __init__(
+        self,
+        ring: KeyRing,
+        *,
+        issuer: str,
+        audience: str,
+        ttl: timedelta,
+        leeway: timedelta,
+        cache_size: int = 10_000,
+    ) -> None:
+        if leeway > timedelta(seconds=30):
+            raise ValueError("leeway must be at most 30 seconds")
+        self._ring = ring
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl = ttl
+        self._leeway = leeway
+        self._cache_size = cache_size
+        self._cache: dict[str, _Verified] = {}
+
+    def issue(self, subject: str, sid: str, now: datetime, not_after: datetime) -> tuple[str, int]:
+        """Sign a token for `subject` in family `sid`; return it and its lifetime in seconds.
+
+        It expires after the access TTL, or at `not_after` (the family's end) if sooner.
+        """
+        key = self._ring.signing_key()
+        iat = int(now.timestamp())
+        exp = min(iat + int(self._ttl.total_seconds()), int(not_after.timestamp()))
+        if exp <= iat:
+            raise InvalidToken  # the family ends within the second: nothing left to grant
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": subject,
+            "iat": iat,
+            "exp": exp,
+            "jti": secrets.token_urlsafe(16),
+            "sid": sid,
+        }
+        # RFC 9068 §2.1: typ at+jwt; PyJWT adds alg, so the header is exactly alg, kid, typ.
+        headers = {"kid": key.kid, "typ": TYP}
+        return jwt.encode(claims, key.material, algorithm=key.alg, headers=headers), exp - iat
+
+    def verify(self, token: str, now: datetime) -> AccessClaims:
+        """Return the claims of a valid token, or raise InvalidToken (and nothing else)."""
+        try:
+            return self._verify(token, now)
+        except InvalidToken:
+            raise
+        except Exception as exc:  # RecursionError, OverflowError...: fail closed, never a 500
+            raise InvalidToken from exc
+
+    def forget(self) -> None:
+        """Drop every remembered token (a key was withdrawn)."""
+        self._cache.clear()
+
+    def _verify(self, token: str, now: datetime) -> AccessClaims:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
+            raise InvalidToken
+        if (seen := self._cache.get(token)) is not None:
+            if now < seen.valid_until and self._ring.verifying_key(seen.key.kid, now) is not None:
+                return seen.claims
+            self._cache.pop(token, None)  # and verify afresh, which will say why it fails
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise InvalidToken
+        alg, typ, kid = _header(_json_object(_b64decode(parts[0])))
+        if not typ.isascii() or typ.lower() not in _ACCEPTED_TYPES:
+            raise InvalidToken
+        key = self._ring.verifying_key(kid, now)
+        # The key decides the algorithm; the header must merely agree, byte for byte.
+        if key is None or alg != key.alg:
+            raise InvalidToken
+        signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+        if not key.verify(signing_input, _b64decode(parts[2])):
+            raise InvalidToken
+        verified = self._check_claims(_json_object(_b64decode(parts[1])), now, key)
+        self._remember(token, verified)
+        return verified.claims
+
+    def _check_claims(
+        self, claims: dict[str, object], now: datetime, key: VerifyingKey
+    ) -> _Verified:
+        if any(name not in claims for name in _REQUIRED):
+            raise InvalidToken
+        if claims["iss"] != self._issuer or not isinstance(claims["iss"], str):
+            raise InvalidToken
+        if claims["aud"] != self._audience or not isinstance(claims["aud"], str):
+            raise InvalidToken
+        sub, sid, jti = claims["sub"], claims["sid"], claims["jti"]
+        if not (isinstance(sub, str) and isinstance(sid, str) and isinstance(jti, str)):
+            raise InvalidToken
+        if not (sub and sid and jti):
+            raise InvalidToken
+        iat, exp = _numeric_date(claims["iat"]), _numeric_date(claims["exp"])
+        leeway = self._leeway.total_seconds()
+        at = now.timestamp()
+        if at >= exp + leeway or iat > at + leeway:
+            raise InvalidToken
+        if "nbf" in claims and _numeric_date(claims["nbf"]) > at + leeway:
+            raise InvalidToken
+        expires = datetime.fromtimestamp(exp, UTC)
+        result = AccessClaims(sub, sid, jti, datetime.fromtimestamp(iat, UTC), expires, key.kid)
+        return _Verified(result, key, expires + self._leeway)
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        if len(self._cache) >= self._cache_size:
+            # First in, first out: a flood of valid tokens costs re-verification, no memory.
+            self._cache.pop(next(iter(self._cache), ""), None)
+        self._cache[token] = verified
+
+
+def _b64decode(segment: str) -> bytes:
+    """Decode unpadded base64url, refusing any other spelling of the same bytes."""
+    if _SEGMENT.fullmatch(segment) is None or len(segment) % 4 == 1:
+        raise InvalidToken
+    try:
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidToken from None
+    # Unused low bits of the last character must be zero: one token, one spelling.
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii") != segment:
+        raise InvalidToken
+    return data
+
+
+def _json_object(data: bytes) -> dict[str, object]:
+    # RFC 7515 §5.2 lets a parser keep the last duplicate; refusing them is stricter.
+    value = json.loads(data.decode("utf-8"), object_pairs_hook=_unique, parse_constant=_refuse)
+    if not isinstance(value, dict):
+        raise InvalidToken
+    return value
+
+
+def _header(header: dict[str, object]) -> tuple[str, str, str]:
+    """Return alg, typ and kid: all three strings, and nothing else in the header."""
+    if header.keys() != _HEADER:
+        raise InvalidToken
+    alg, typ, kid = header["alg"], header["typ"], header["kid"]
+    if not (isinstance(alg, str) and isinstance(typ, str) and isinstance(kid, str)):
+        raise InvalidToken
+    return alg, typ, kid
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise InvalidToken
+    return result
+
+
+def _refuse(constant: str) -> object:
+    raise InvalidToken  # NaN, Infinity: not JSON (RFC 8259 §6)
+
+
+def _numeric_date(value: object) -> int:
+    # We issue whole seconds; bool is an int in Python and must not pass as 0 or 1.
+    if type(value) is not int:
+        raise InvalidToken
+    return value

@@ -1,0 +1,144 @@
+"""Refresh tokens: opaque, single use, chained in families; reuse revokes the family.
+
+A login starts a family and gets its first refresh token: 256 random bits, of which the
+store keeps only the SHA-256 digest. `rotate` spends the presented token and returns
+the next one, atomically: of two racing rotations of one token exactly one wins.
+
+A spent token that comes back means two parties hold the family's tokens, and the
+server cannot tell which one is the thief: the whole family is revoked and
+`RefreshReuse` raised (RFC 9700 §4.14.2, OAuth 2.0 Security BCP). One exception, so
+that a client racing itself (two tabs, a retried request) is not logged out: the token
+spent by the family's *latest* rotation, presented within the grace window
+(``AUTHWARD_REFRESH_GRACE`` seconds) *from the device that rotated it*, is refused with
+a plain `InvalidToken` and the family lives on. The loser of such a race should use the
+new token the winner received. From any other device, or later, it is reuse.
+
+A family's lifetime counts from its login and never slides (``AUTHWARD_REFRESH_TTL``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from authward import crypto
+from authward.accounts.models import UserId
+from authward.clock import Clock
+from authward.errors import InvalidToken, RefreshReuse
+from authward.sessions.models import Device
+from authward.tokens.models import Family
+from authward.tokens.store import FamilyStore, TokenLookup
+
+security_log = logging.getLogger("authward.security")
+
+OnRevoked = Callable[[list[str], datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshPolicy:
+    ttl: timedelta
+    grace: timedelta
+
+
+class RefreshTokens:
+    """Start, rotate and revoke refresh token families.
+
+    `on_revoked` hears of every family this class revokes (the service forwards them
+    to the revocation bus, so their access tokens stop verifying too).
+    """
+
+    def __init__(
+        self, store: FamilyStore, policy: RefreshPolicy, clock: Clock, on_revoked: OnRevoked
+    ) -> None:
+        self.store = store
+        self._policy = policy
+        self._clock = clock
+        self._on_revoked = on_revoked
+
+    async def start(self, user_id: UserId, device: Device) -> tuple[str, Family]:
+        """Start a family for a login; return its first refresh token and the family."""
+        now = self._clock.now()
+        family = Family(
+            id=crypto.new_handle(),
+            user_id=user_id,
+            created_at=now,
+            expires_at=now + self._policy.ttl,
+            last_seen_at=now,
+            device=device,
+        )
+        token = crypto.new_token()
+        await self.store.add(family, crypto.digest(token))
+        return token, family
+
+    async def rotate(self, token: str, device: Device) -> tuple[str, Family]:
+        """Spend `token` and return the family's next one.
+
+        Raises InvalidToken for an unknown, malformed, expired or revoked token (and for
+        the forgiven race above), RefreshReuse when a spent token came back.
+        """
+        if not isinstance(token, str) or not crypto.is_token_shaped(token):
+            raise InvalidToken
+        old_digest = crypto.digest(token)
+        now = self._clock.now()
+        found = await self._live(old_digest, now)
+        if found.spent_at is None:
+            new_token = crypto.new_token()
+            if await self.store.rotate(
+                found.family.id, old_digest, crypto.digest(new_token), now, device
+            ):
+                return new_token, replace(found.family, last_seen_at=now, device=device)
+            # Lost a race: someone spent it (or revoked the family) since we looked.
+            found = await self._live(old_digest, now)
+            if found.spent_at is None:
+                raise InvalidToken
+        if self._forgiven(found, now, device):
+            raise InvalidToken
+        await self._revoke_for_reuse(found.family, now)
+        raise RefreshReuse
+
+    async def revoke(self, family_id: str, *, user_id: UserId | None = None) -> bool:
+        """Revoke one live family (only if it is `user_id`'s, when given)."""
+        now = self._clock.now()
+        if not await self.store.revoke(family_id, now, user_id=user_id):
+            return False
+        await self._on_revoked([family_id], now)
+        return True
+
+    async def revoke_user(self, user_id: UserId, *, keep: str | None = None) -> list[str]:
+        """Revoke every live family of the user except `keep`."""
+        now = self._clock.now()
+        revoked = await self.store.revoke_user(user_id, now, keep=keep)
+        if revoked:
+            await self._on_revoked(revoked, now)
+        return revoked
+
+    async def list_live(self, user_id: UserId) -> list[Family]:
+        now = self._clock.now()
+        return [f for f in await self.store.list_user(user_id) if f.live(now)]
+
+    async def sweep(self) -> int:
+        return await self.store.sweep(self._clock.now())
+
+    async def _live(self, token_digest: bytes, now: datetime) -> TokenLookup:
+        found = await self.store.find(token_digest)
+        if found is None or not found.family.live(now):
+            raise InvalidToken
+        return found
+
+    def _forgiven(self, found: TokenLookup, now: datetime, device: Device) -> bool:
+        return (
+            found.previous
+            and found.spent_at is not None
+            and now < found.spent_at + self._policy.grace
+            and device == found.family.device
+        )
+
+    async def _revoke_for_reuse(self, family: Family, now: datetime) -> None:
+        security_log.warning(
+            "refresh token reused; family revoked",
+            extra={"event": "refresh_reuse", "family": family.id, "user_id": family.user_id},
+        )
+        await self.store.revoke(family.id, now)
+        await self._on_revoked([family.id], now)  # even if it was revoked meanwhile: idempotent

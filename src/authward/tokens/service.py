@@ -1,0 +1,272 @@
+"""The JWT strategy behind one facade: what the web layer and the CLI call.
+
+`TokenService` ties the key ring, access tokens, refresh families and the revocation
+list together. `verify` is synchronous and does no I/O: the keys and the revocation
+list are in memory, kept current by two background polls that `open` starts (keys
+every `KEY_POLL_INTERVAL` seconds, revocations every ``AUTHWARD_REVOCATION_POLL_INTERVAL``),
+so a rotation or a revocation made by another process is in force here within those
+bounds. When the revocation feed has been unreachable for `STALE_AFTER_POLLS` intervals
+(at least `MIN_STALE_AFTER`), `verify` fails closed with StoreUnavailable rather than
+honour tokens that may have been revoked elsewhere; it heals with the next good poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from authward.accounts.models import UserId
+from authward.clock import Clock
+from authward.errors import InvalidToken, NotFound, StoreUnavailable
+from authward.masterkey import MasterSecret
+from authward.revocation.bus import LocalRevocationBus, RevocationBus
+from authward.revocation.list import Revocation, RevocationList
+from authward.revocation.sql import SqlRevocationBus
+from authward.sessions.models import Device
+from authward.settings import Settings
+from authward.tokens import jwk
+from authward.tokens.access import AccessTokens
+from authward.tokens.keys import PROPAGATION, KeyRing
+from authward.tokens.models import AccessClaims, Family, KeyInfo
+from authward.tokens.refresh import RefreshPolicy, RefreshTokens
+from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
+from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, MemoryKeyStore
+
+__all__ = ["AccessClaims", "Family", "KeyInfo", "TokenPair", "TokenService", "running"]
+
+log = logging.getLogger(__name__)
+
+KEY_POLL_INTERVAL: Final = 2.0  # seconds; the contract allows a rotation 10 s to spread
+STALE_AFTER_POLLS: Final = 10
+MIN_STALE_AFTER: Final = 10.0  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a login or a refresh hands the client; `repr` hides both tokens."""
+
+    access_token: str = field(repr=False)
+    expires_in: int
+    refresh_token: str = field(repr=False)
+    family: Family
+
+
+class TokenService:
+    """Issue, refresh, verify and revoke tokens; rotate and publish keys.
+
+    Stores default to SQL on `engine` (the revocation bus to the polled SQL table), or
+    to memory when `engine` is None; each can be given instead.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        master: MasterSecret,
+        engine: AsyncEngine | None,
+        clock: Clock,
+        *,
+        keys: KeyStore | None = None,
+        families: FamilyStore | None = None,
+        bus: RevocationBus | None = None,
+        key_poll_interval: float = KEY_POLL_INTERVAL,
+        cache_size: int = 10_000,
+        rsa_bits: int = jwk.RSA_BITS,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        ttl = timedelta(seconds=settings.access_ttl)
+        leeway = timedelta(seconds=settings.leeway)
+        # After a revocation or a key retirement, a token issued before it may still be
+        # valid somewhere for this long (its TTL, the leeway, a poll that came late).
+        self.window = ttl + leeway + PROPAGATION
+        if keys is None:
+            keys = MemoryKeyStore() if engine is None else SqlKeyStore(engine)
+        if families is None:
+            families = MemoryFamilyStore() if engine is None else SqlFamilyStore(engine)
+        if bus is None:
+            bus = LocalRevocationBus() if engine is None else SqlRevocationBus(engine, clock)
+        self.ring = KeyRing(
+            keys, master, clock, alg=settings.jwt_alg, window=self.window, rsa_bits=rsa_bits
+        )
+        self.access = AccessTokens(
+            self.ring,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            ttl=ttl,
+            leeway=leeway,
+            cache_size=cache_size,
+        )
+        self.refresh_tokens = RefreshTokens(
+            families,
+            RefreshPolicy(
+                ttl=timedelta(seconds=settings.refresh_ttl),
+                grace=timedelta(seconds=settings.refresh_grace),
+            ),
+            clock,
+            on_revoked=self._families_revoked,
+        )
+        self.revocations = RevocationList()
+        self.bus = bus
+        bus.subscribe(self.revocations.apply)
+        self._key_poll_interval = key_poll_interval
+        self._revocation_poll_interval = settings.revocation_poll_interval
+        self._stale_after: float | None = None
+        self._synced_at = time.monotonic()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def open(self, *, background: bool = True) -> None:
+        """Ensure a signing key exists, load keys and revocations, start the polls.
+
+        Without `background` (a short-lived CLI process) nothing polls. Raises
+        KeyUnavailable when the active key does not open with this master secret.
+        """
+        await self.ring.ensure_active()
+        for revocation in await self.bus.resync():
+            self.revocations.apply(revocation)
+        self._synced_at = time.monotonic()
+        if background and not self._tasks:
+            interval = self._revocation_poll_interval
+            self._stale_after = max(MIN_STALE_AFTER, STALE_AFTER_POLLS * interval)
+            self._tasks = [
+                asyncio.create_task(self._every(self._key_poll_interval, self.sync_keys)),
+                asyncio.create_task(self._every(interval, self.sync_revocations)),
+            ]
+
+    async def close(self) -> None:
+        """Stop the polls; the stores are the caller's (the engine is shared)."""
+        tasks, self._tasks, self._stale_after = self._tasks, [], None
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def issue(self, user_id: UserId, device: Device) -> TokenPair:
+        """Start a family for a login and return its first pair."""
+        self.ring.signing_key()  # no family for a login that cannot get a token
+        refresh_token, family = await self.refresh_tokens.start(user_id, device)
+        return self._pair(refresh_token, family)
+
+    async def refresh(self, refresh_token: str, device: Device) -> TokenPair:
+        """Spend a refresh token for a new pair; raise InvalidToken or RefreshReuse."""
+        new_token, family = await self.refresh_tokens.rotate(refresh_token, device)
+        return self._pair(new_token, family)
+
+    def verify(self, token: str) -> AccessClaims:
+        """Return the claims of a valid, unrevoked access token; no I/O.
+
+        Raises InvalidToken for any token that does not hold, whatever its shape, and
+        StoreUnavailable while the revocation feed is too stale to vouch for it.
+        """
+        now = self._clock.now()
+        claims = self.access.verify(token, now)
+        if self.revocations.is_revoked(claims.sid, claims.sub, claims.iat):
+            raise InvalidToken
+        if self._stale_after is not None and time.monotonic() - self._synced_at > self._stale_after:
+            raise StoreUnavailable("revocations")
+        return claims
+
+    async def revoke_family(self, family_id: str) -> None:
+        """Revoke a family: its refresh token and every access token of it, on every node."""
+        if not await self.refresh_tokens.revoke(family_id):
+            # Already revoked, or gone: say so again, so that every node surely knows.
+            await self._families_revoked([family_id], self._clock.now())
+
+    async def revoke_user(self, user_id: UserId, *, keep_family: str | None = None) -> None:
+        """Revoke every family of the user but `keep_family`, and their access tokens.
+
+        Without a family to keep, a per-user cutoff also fails every token of the user
+        issued in an earlier second (see `authward.revocation.list`).
+        """
+        now = self._clock.now()
+        await self.refresh_tokens.revoke_user(user_id, keep=keep_family)
+        if keep_family is None:
+            await self.bus.publish(Revocation("user", user_id, now, now + self.window))
+
+    async def list_families(self, user_id: UserId) -> list[Family]:
+        """The user's live families, oldest first."""
+        return await self.refresh_tokens.list_live(user_id)
+
+    async def revoke_by_handle(self, user_id: UserId, family_id: str) -> None:
+        """Revoke one of the user's live families; NotFound when it is not one."""
+        if not await self.refresh_tokens.revoke(family_id, user_id=user_id):
+            raise NotFound
+
+    def jwks(self) -> dict[str, object]:
+        """The JWK Set of public keys that verify now (empty with HS256)."""
+        return self.ring.jwks(self._clock.now())
+
+    async def rotate_keys(self) -> KeyInfo:
+        """Make a new key sign from now on; works without `open` (the CLI)."""
+        return await self.ring.rotate()
+
+    async def list_keys(self) -> list[KeyInfo]:
+        """Every stored key as the store has it now, oldest first."""
+        await self.sync_keys()
+        return self.ring.list_keys(self._clock.now())
+
+    async def sweep(self) -> int:
+        """Drop expired families, spent digests, revocations and keys; return how many."""
+        now = self._clock.now()
+        removed = await self.refresh_tokens.sweep()
+        removed += await self.bus.sweep(now)
+        removed += await self.ring.sweep()
+        return removed + self.revocations.prune(now)
+
+    async def sync_keys(self) -> None:
+        """Reload the keys now (the background poll does this every few seconds)."""
+        if await self.ring.refresh():
+            self.access.forget()  # a key was withdrawn: its tokens must not be remembered
+
+    async def sync_revocations(self) -> None:
+        """Take in other nodes' revocations now (the background poll does this too)."""
+        await self.bus.sync()
+        self._synced_at = time.monotonic()
+
+    def _pair(self, refresh_token: str, family: Family) -> TokenPair:
+        access_token, expires_in = self.access.issue(
+            family.user_id, family.id, self._clock.now(), family.expires_at
+        )
+        return TokenPair(access_token, expires_in, refresh_token, family)
+
+    async def _families_revoked(self, family_ids: list[str], at: datetime) -> None:
+        for family_id in family_ids:
+            await self.bus.publish(Revocation("family", family_id, at, at + self.window))
+
+    @staticmethod
+    async def _every(interval: float, action: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await action()
+            except StoreUnavailable as exc:
+                log.warning("poll failed, retrying in %ss: %s", interval, exc)
+            except Exception:  # a poll must outlive any one bad round
+                log.exception("poll failed, retrying in %ss", interval)
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings,
+    master: MasterSecret,
+    engine: AsyncEngine | None,
+    clock: Clock,
+    *,
+    background: bool = False,
+) -> AsyncIterator[TokenService]:
+    """An opened TokenService for the span of a block (the CLI: no background polls)."""
+    service = TokenService(settings, master, engine, clock)
+    await service.open(background=background)
+    try:
+        yield service
+    finally:
+        await service.close()

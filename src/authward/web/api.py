@@ -1,0 +1,201 @@
+"""The JSON API: accounts, the session strategy, and what both strategies share."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from authward.accounts.models import User
+from authward.errors import InvalidCredentials, NotAuthenticated, NotFound, TooManyAttempts
+from authward.metrics import LOGINS
+from authward.sessions.models import Device
+from authward.web.addresses import client_address
+from authward.web.auth import authenticate, require, runtime_of
+from authward.web.bodies import read_fields
+from authward.web.principal import Principal
+from authward.web.schemas import (
+    Credentials,
+    DeviceOut,
+    ErrorOut,
+    MeOut,
+    PasswordChangeIn,
+    RegisterIn,
+    SessionLoginOut,
+    UserOut,
+)
+from authward.web.transports import (
+    clear_session_cookie,
+    read_session_cookie,
+    set_session_cookie,
+)
+
+router = APIRouter(prefix="/auth")
+Authenticated = Annotated[Principal, Depends(require)]
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 429, 503)
+}
+CREDENTIALS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": Credentials.model_json_schema()},
+            "application/x-www-form-urlencoded": {"schema": Credentials.model_json_schema()},
+        },
+    }
+}
+
+
+def device_of(request: Request) -> Device:
+    runtime = runtime_of(request)
+    return Device.of(
+        request.headers.get("user-agent"),
+        client_address(request.scope, runtime.settings.trusted_proxies),
+    )
+
+
+async def login(request: Request, strategy: str, email: str, password: str) -> User:
+    """Check credentials for a login by either strategy, counting the outcome."""
+    address = client_address(request.scope, runtime_of(request).settings.trusted_proxies)
+    try:
+        user = await runtime_of(request).accounts.authenticate(email, password, address=address)
+    except TooManyAttempts:
+        LOGINS.labels(strategy, "throttled").inc()
+        raise
+    except InvalidCredentials:
+        LOGINS.labels(strategy, "failed").inc()
+        raise
+    LOGINS.labels(strategy, "ok").inc()
+    return user
+
+
+@router.post("/register", status_code=201, response_model=UserOut, responses=ERROR_RESPONSES)
+async def register(body: RegisterIn, request: Request) -> UserOut:
+    """Create an account (409 when the email is taken, 422 when malformed)."""
+    user = await runtime_of(request).accounts.register(body.email, body.password)
+    return UserOut(id=user.id, email=user.email)
+
+
+@router.post(
+    "/session/login",
+    response_model=SessionLoginOut,
+    responses=ERROR_RESPONSES,
+    openapi_extra=CREDENTIALS_BODY,
+)
+async def session_login(request: Request) -> JSONResponse:
+    """Start a session: a new id in an HttpOnly cookie, and the CSRF token in the body."""
+    runtime = runtime_of(request)
+    fields = await read_fields(request, "email", "password")
+    user = await login(request, "session", fields["email"], fields["password"])
+    # An id the browser sent before login is never kept (no fixation): end it outright.
+    if (previous := read_session_cookie(request, runtime.settings)) is not None:
+        await runtime.sessions.end(previous)
+    started = await runtime.sessions.start(user.id, device_of(request))
+    body = SessionLoginOut(
+        user=UserOut(id=user.id, email=user.email), csrf_token=started.csrf_token
+    )
+    response = JSONResponse(body.model_dump())
+    set_session_cookie(response, started.session_id, runtime.settings)
+    return response
+
+
+@router.post("/session/logout", status_code=204, responses=ERROR_RESPONSES)
+async def session_logout(request: Request, principal: Authenticated) -> Response:
+    """End this session (CSRF token required) and clear its cookie."""
+    runtime = runtime_of(request)
+    if principal.session_id is None:
+        raise NotAuthenticated  # a bearer token has no session to log out of
+    await runtime.sessions.end(principal.session_id)
+    response = Response(status_code=204, headers={"Clear-Site-Data": '"cookies"'})
+    clear_session_cookie(response, runtime.settings)
+    return response
+
+
+@router.get("/me", response_model=MeOut, responses=ERROR_RESPONSES)
+async def me(request: Request, principal: Authenticated) -> MeOut:
+    """Who the session cookie or bearer token belongs to."""
+    user = await runtime_of(request).accounts.users.get(principal.user_id)
+    if user is None or user.disabled:
+        raise InvalidCredentials
+    return MeOut(id=user.id, email=user.email, auth=principal.via)
+
+
+@router.get("/sessions", response_model=list[DeviceOut], responses=ERROR_RESPONSES)
+async def list_sessions(request: Request, principal: Authenticated) -> list[DeviceOut]:
+    """The user's live sessions and token families, oldest first."""
+    runtime = runtime_of(request)
+    devices = [
+        DeviceOut(
+            id=s.handle,
+            kind="session",
+            created_at=s.created_at,
+            last_seen_at=s.last_seen_at,
+            user_agent=s.device.user_agent,
+            ip=s.device.ip,
+            current=principal.via == "session" and s.handle == principal.handle,
+        )
+        for s in await runtime.sessions.list_live(principal.user_id)
+    ]
+    devices += [
+        DeviceOut(
+            id=f.id,
+            kind="jwt",
+            created_at=f.created_at,
+            last_seen_at=f.last_seen_at,
+            user_agent=f.device.user_agent,
+            ip=f.device.ip,
+            current=principal.via == "jwt" and f.id == principal.handle,
+        )
+        for f in await runtime.tokens.list_families(principal.user_id)
+    ]
+    return sorted(devices, key=lambda d: d.created_at)
+
+
+@router.delete("/sessions/{handle}", status_code=204, responses=ERROR_RESPONSES)
+async def end_session(handle: str, request: Request, principal: Authenticated) -> Response:
+    """End one of your sessions or token families (404 for anyone else's)."""
+    runtime = runtime_of(request)
+    try:
+        await runtime.sessions.end_by_handle(principal.user_id, handle)
+    except NotFound:
+        await runtime.tokens.revoke_by_handle(principal.user_id, handle)
+    return Response(status_code=204)
+
+
+@router.post("/logout-all", status_code=204, responses=ERROR_RESPONSES)
+async def logout_all(request: Request, principal: Authenticated) -> Response:
+    """End every session and token family of the user, this one included."""
+    runtime = runtime_of(request)
+    await runtime.sign_out_everywhere(principal.user_id)
+    response = Response(status_code=204)
+    if principal.via == "session":
+        clear_session_cookie(response, runtime.settings)
+        response.headers["Clear-Site-Data"] = '"cookies"'
+    return response
+
+
+@router.post("/password", status_code=204, responses=ERROR_RESPONSES)
+async def change_password(
+    body: PasswordChangeIn, request: Request, principal: Authenticated
+) -> Response:
+    """Change the password; every other session and token family ends (403: wrong current)."""
+    runtime = runtime_of(request)
+    await runtime.accounts.change_password(
+        principal.user_id, body.current_password, body.new_password
+    )
+    await runtime.sign_out_everywhere(
+        principal.user_id,
+        keep_session_id=principal.session_id,
+        keep_family=principal.handle if principal.via == "jwt" else None,
+    )
+    return Response(status_code=204)
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """The caller, or None when there is no credential or it does not hold."""
+    try:
+        return await authenticate(request)
+    except NotAuthenticated:
+        return None

@@ -1,0 +1,99 @@
+"""The one table from authward's errors to HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from authward.errors import (
+    AuthwardError,
+    EmailTaken,
+    Forbidden,
+    InvalidInput,
+    InvalidToken,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    StoreUnavailable,
+    TooManyAttempts,
+)
+
+log = logging.getLogger("authward.web")
+
+_STATUS: Final[Mapping[type[AuthwardError], int]] = {
+    InvalidInput: 422,
+    PayloadTooLarge: 413,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    EmailTaken: 409,
+    TooManyAttempts: 429,
+    StoreUnavailable: 503,
+    AuthwardError: 400,  # the fallback: no input, however malformed, becomes a 500
+}
+
+
+def status_of(exc: AuthwardError) -> int:
+    # The nearest class in the MRO wins, so a new subclass needs no entry here.
+    return next(_STATUS[cls] for cls in type(exc).__mro__ if cls in _STATUS)
+
+
+def error_response(exc: AuthwardError, *, bearer: bool = False) -> JSONResponse:
+    """The JSON answer for `exc`, with the headers its status calls for."""
+    status = status_of(exc)
+    headers: dict[str, str] = {}
+    if status == 401 and bearer:
+        invalid = isinstance(exc, InvalidToken)
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, StoreUnavailable):
+        headers["Retry-After"] = "2"
+    detail = exc.message if isinstance(exc, InvalidInput) else exc.detail
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def bearer_expected(request: Request) -> bool:
+    """A 401 carries ``WWW-Authenticate: Bearer`` where a bearer token was used or expected."""
+    return bool(getattr(request.state, "bearer_expected", False)) or request.headers.get(
+        "authorization", ""
+    ).lower().startswith("bearer")
+
+
+async def _authward_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, AuthwardError):  # registered for this class only
+        raise exc
+    if isinstance(exc, StoreUnavailable):
+        log.error("store unavailable: %s", exc.store)
+    return error_response(exc, bearer=bearer_expected(request))
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    # FastAPI's field list, without echoing input back (it may hold a password).
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    return JSONResponse(
+        {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AuthwardError, _authward_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,30 @@
+"""Operations endpoints: health and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from authward.web.auth import runtime_of
+from authward.web.schemas import HealthOut
+
+router = APIRouter()
+
+
+@router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
+async def healthz(request: Request) -> JSONResponse:
+    """200 when every store answers; 503 naming the one that does not."""
+    stores = await runtime_of(request).health()
+    healthy = all(stores.values())
+    body = HealthOut(
+        status="ok" if healthy else "unavailable",
+        stores={name: "ok" if up else "down" for name, up in stores.items()},
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics() -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

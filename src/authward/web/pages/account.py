@@ -1,0 +1,164 @@
+"""The account page: who you are, where you are signed in, and the buttons to end it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from authward.errors import InvalidInput, NotFound, WrongPassword
+from authward.web.auth import runtime_of
+from authward.web.pages.devices import describe_all
+from authward.web.pages.guard import field
+from authward.web.pages.render import login_url, redirect
+from authward.web.pages.visitor import (
+    PageRoute,
+    Visitor,
+    page,
+    signed_in_form,
+    visitor,
+    visitor_of,
+)
+from authward.web.transports import clear_session_cookie
+
+router = APIRouter(route_class=PageRoute)
+
+NOTICES: Final = {
+    "ended": "That session was signed out.",
+    "gone": "That session had already ended.",
+    "password": "Password changed. Every other session and token was signed out.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """One line of the device list: a session or a token family, by its public handle."""
+
+    handle: str
+    kind: str  # "session" | "token"
+    name: str
+    ip: str
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+
+
+@router.get("/account")
+async def account_page(request: Request) -> Response:
+    if (person := await visitor(request)) is None:
+        return _to_login(request, "/account")
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    return await _account(request, person, notice=notice)
+
+
+@router.post("/account/sign-out")
+async def sign_out_one(request: Request) -> Response:
+    """Sign out one session or token family of yours, by its handle."""
+    if (person := await _poster(request)) is None:
+        return _to_login(request, "/account")
+    runtime = runtime_of(request)
+    handle = field(await request.form(), "handle")
+    if handle == person.session.handle:
+        await runtime.sessions.end(person.session_id)
+        return _to_login(request, None)
+    try:
+        await runtime.sessions.end_by_handle(person.user.id, handle)
+    except NotFound:
+        try:
+            await runtime.tokens.revoke_by_handle(person.user.id, handle)
+        except NotFound:
+            return redirect("/account?notice=gone")
+    return redirect("/account?notice=ended")
+
+
+@router.post("/account/sign-out-everywhere")
+async def sign_out_everywhere(request: Request) -> Response:
+    """End every session and token family of the user, this one included."""
+    if (person := await _poster(request)) is None:
+        return _to_login(request, "/account")
+    await runtime_of(request).sign_out_everywhere(person.user.id)
+    response = redirect("/login?notice=everywhere")
+    clear_session_cookie(response, runtime_of(request).settings)
+    return response
+
+
+@router.post("/account/password")
+async def change_password(request: Request) -> Response:
+    """Change the password; every other session and token family is signed out."""
+    if (person := await _poster(request)) is None:
+        return _to_login(request, "/account")
+    runtime = runtime_of(request)
+    form = await request.form()
+    try:
+        await runtime.accounts.change_password(
+            person.user.id, field(form, "current_password"), field(form, "new_password")
+        )
+    except WrongPassword:
+        problem = "Your current password is not correct."
+        return await _account(request, person, status=400, password_problem=problem)
+    except InvalidInput as exc:
+        return await _account(request, person, status=400, password_problem=exc.message)
+    await runtime.sign_out_everywhere(person.user.id, keep_session_id=person.session_id)
+    return redirect("/account?notice=password")
+
+
+async def _poster(request: Request) -> Visitor | None:
+    """The signed-in visitor behind a POST, once it passed the CSRF checks."""
+    checked = await signed_in_form(request)
+    return None if checked is None else await visitor_of(runtime_of(request), checked[0])
+
+
+def _to_login(request: Request, next_path: str | None) -> Response:
+    response = redirect(login_url(next_path))
+    clear_session_cookie(response, runtime_of(request).settings)
+    return response
+
+
+async def _account(request: Request, person: Visitor, status: int = 200, **extra: Any) -> Response:
+    runtime = runtime_of(request)
+    sessions = await runtime.sessions.list_live(person.user.id)
+    families = await runtime.tokens.list_families(person.user.id)
+    agents = [s.device.user_agent for s in sessions] + [f.device.user_agent for f in families]
+    names = await describe_all(agents)
+    rows = [
+        DeviceRow(
+            s.handle,
+            "session",
+            names[s.device.user_agent],
+            s.device.ip,
+            s.created_at,
+            s.last_seen_at,
+            s.handle == person.session.handle,
+        )
+        for s in sessions
+    ] + [
+        DeviceRow(
+            f.id,
+            "token",
+            names[f.device.user_agent],
+            f.device.ip,
+            f.created_at,
+            f.last_seen_at,
+            False,
+        )
+        for f in families
+    ]
+    rows.sort(key=lambda row: row.last_seen_at, reverse=True)
+    context: dict[str, Any] = {"notice": None, "password_problem": None, **extra}
+    return page(
+        request,
+        "account.html",
+        status,
+        visitor=person,
+        csrf_token=person.csrf_token,
+        this=next((row for row in rows if row.current), None),
+        others=[row for row in rows if not row.current],
+        session=person.session,
+        idle_ttl=runtime.settings.session_idle_ttl,
+        now=runtime.clock.now(),
+        **context,
+    )

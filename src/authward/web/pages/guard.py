@@ -1,0 +1,135 @@
+"""CSRF defences of the pages' forms: where a POST came from, and the token it carries.
+
+Two layers, both required:
+
+* the origin: a browser says who sent a POST (``Sec-Fetch-Site``, ``Origin``); anything
+  but this very origin is refused before a form is even read;
+* a token in every form. Signed-in forms carry the session's CSRF token (an HMAC of the
+  session id, checked by `SessionService.check_csrf`). The sign-in and register forms
+  have no session yet, and a forged login (signing the victim into the attacker's
+  account) is an attack too (OWASP CSRF Cheat Sheet, "Login CSRF"): they carry a signed
+  double-submit token. A random nonce lives in a short-lived HttpOnly, SameSite=Strict
+  cookie, and the form holds ``<issued>.<HMAC(key, nonce.issued)>`` under a key derived
+  for this purpose alone. Another site can neither read the cookie nor compute the HMAC,
+  and the ``__Host-`` prefix keeps a sibling subdomain from planting its own nonce.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from typing import Final, NoReturn
+from urllib.parse import urlsplit
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from authward import crypto
+from authward.errors import CsrfRejected
+from authward.runtime import Runtime
+from authward.web.transports import CSRF_FIELD
+
+security_log = logging.getLogger("authward.security")
+
+KEY_PURPOSE: Final = "authward/page-csrf"
+SECURE_COOKIE: Final = "__Host-authward_csrf"
+INSECURE_COOKIE: Final = "authward_csrf"
+TOKEN_TTL: Final = 2 * 60 * 60  # seconds a sign-in form stays usable
+ALLOWED_FETCH_SITES: Final = frozenset({"same-origin", "none"})
+
+
+def check_origin(request: Request) -> None:
+    """Raise CsrfRejected unless the browser says this POST comes from this origin.
+
+    ``same-site`` is refused too: a sibling subdomain is not us. A foreign ``Origin`` is
+    refused; ``Origin: null`` (sent under some referrer policies) only passes when Fetch
+    Metadata vouches for the request. Clients that send neither header still need the
+    form's token.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ALLOWED_FETCH_SITES:
+        _reject("cross-site form post")
+    origin = request.headers.get("origin")
+    if origin is None or (origin == "null" and fetch_site == "same-origin"):
+        return
+    host = request.headers.get("host", "").lower()
+    if origin == "null" or not host or urlsplit(origin).netloc.lower() != host:
+        _reject("foreign origin")
+
+
+def field(form: FormData, name: str) -> str:
+    """A text field of the form; absent or a file upload reads as empty."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+class PreSessionCsrf:
+    """The signed double-submit token of the forms shown before sign-in."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._key = runtime.master.derive(KEY_PURPOSE)
+        self._clock = runtime.clock
+        self._insecure = runtime.settings.insecure_cookies
+
+    @property
+    def cookie_name(self) -> str:
+        return INSECURE_COOKIE if self._insecure else SECURE_COOKIE
+
+    def nonce_of(self, request: Request) -> str | None:
+        value = request.cookies.get(self.cookie_name, "")
+        return value if crypto.is_token_shaped(value) else None
+
+    def issue(self, request: Request) -> tuple[str, str]:
+        """A nonce and the token for a form about to be shown.
+
+        The browser's nonce is kept when it has one, so two open tabs both stay valid.
+        """
+        nonce = self.nonce_of(request) or crypto.new_token()
+        return nonce, self._sign(nonce, int(self._clock.now().timestamp()))
+
+    def keep(self, response: Response, nonce: str) -> None:
+        """Set (or refresh) the nonce cookie on the answer that carries the form."""
+        response.set_cookie(
+            self.cookie_name,
+            nonce,
+            max_age=TOKEN_TTL,
+            path="/",
+            secure=not self._insecure,
+            httponly=True,
+            samesite="strict",
+        )
+
+    def check(self, request: Request, form: FormData) -> None:
+        """Raise CsrfRejected unless the form's token matches the cookie and is fresh."""
+        nonce = self.nonce_of(request)
+        issued_text, _, mac = field(form, CSRF_FIELD).partition(".")
+        if nonce is None or not issued_text.isdigit() or len(issued_text) > 12:
+            _reject("pre-session csrf token missing")
+        issued = int(issued_text)
+        age = int(self._clock.now().timestamp()) - issued
+        expected = self._sign(nonce, issued).partition(".")[2]
+        if not crypto.same(mac, expected) or not -60 <= age <= TOKEN_TTL:
+            _reject("pre-session csrf token wrong or stale")
+
+    def forget(self, response: Response) -> None:
+        """Drop the nonce once signed in: from then on the session's token is used."""
+        response.delete_cookie(
+            self.cookie_name,
+            path="/",
+            secure=not self._insecure,
+            httponly=True,
+            samesite="strict",
+        )
+
+    def _sign(self, nonce: str, issued: int) -> str:
+        message = f"{nonce}.{issued}".encode()
+        mac = hmac.new(self._key, message, hashlib.sha256).digest()
+        return f"{issued}." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def _reject(reason: str) -> NoReturn:
+    security_log.warning(reason, extra={"event": "csrf_rejected"})
+    raise CsrfRejected

@@ -1,0 +1,133 @@
+"""Sign in, create an account, sign out: the pages before (and at the end of) a session."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from authward.accounts.models import User
+from authward.errors import (
+    CsrfRejected,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidInput,
+    TooManyAttempts,
+)
+from authward.web.api import device_of, login
+from authward.web.auth import runtime_of
+from authward.web.pages.guard import PreSessionCsrf, check_origin, field
+from authward.web.pages.render import duration, redirect, safe_next
+from authward.web.pages.visitor import PageRoute, page, signed_in_form, visitor
+from authward.web.transports import clear_session_cookie, read_session_cookie, set_session_cookie
+
+router = APIRouter(route_class=PageRoute)
+
+# Fixed texts chosen by a key in the URL: nothing from the URL is ever shown.
+NOTICES: Final = {
+    "everywhere": "You were signed out on every device.",
+    "ended": "That session has ended. Sign in to continue.",
+}
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str | None = None) -> Response:
+    target = safe_next(next)
+    if await visitor(request) is not None:
+        return redirect(target)
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    return _form_page(request, "login.html", next=target, notice=notice)
+
+
+@router.post("/login")
+async def login_submit(request: Request) -> Response:
+    """Sign in: 303 to `next` (or the account page), or the form again saying why not."""
+    check_origin(request)
+    form = await request.form()
+    email, password = field(form, "email"), field(form, "password")
+    again: dict[str, Any] = {"email": email, "next": safe_next(field(form, "next"))}
+    try:
+        PreSessionCsrf(runtime_of(request)).check(request, form)
+    except CsrfRejected:
+        return _form_page(request, "login.html", 403, problem="expired", **again)
+    try:
+        user = await login(request, "session", email, password)
+    except TooManyAttempts as exc:
+        headers = {"retry-after": str(exc.retry_after)}
+        again.update(problem="throttled", wait=duration(exc.retry_after))
+        return _form_page(request, "login.html", 429, headers, **again)
+    except (InvalidCredentials, InvalidInput):
+        # One message for an unknown email and a wrong password alike.
+        return _form_page(request, "login.html", 400, problem="credentials", **again)
+    return await _signed_in(request, user, again["next"])
+
+
+@router.get("/register")
+async def register_page(request: Request, next: str | None = None) -> Response:
+    target = safe_next(next)
+    if await visitor(request) is not None:
+        return redirect(target)
+    return _form_page(request, "register.html", next=target)
+
+
+@router.post("/register")
+async def register_submit(request: Request) -> Response:
+    """Create an account and sign in to it; or the form again saying what to fix."""
+    check_origin(request)
+    form = await request.form()
+    email, password = field(form, "email"), field(form, "password")
+    again: dict[str, Any] = {"email": email, "next": safe_next(field(form, "next"))}
+    try:
+        PreSessionCsrf(runtime_of(request)).check(request, form)
+    except CsrfRejected:
+        return _form_page(request, "register.html", 403, problem="expired", **again)
+    try:
+        user = await runtime_of(request).accounts.register(email, password)
+    except InvalidInput as exc:
+        return _form_page(request, "register.html", 400, problem=exc.message, **again)
+    except EmailTaken:
+        return _form_page(request, "register.html", 409, problem="taken", **again)
+    return await _signed_in(request, user, again["next"])
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End this session and clear its cookie; 303 to the sign-in page."""
+    runtime = runtime_of(request)
+    checked = await signed_in_form(request)
+    if checked is not None:
+        await runtime.sessions.end(checked[0])
+    response = redirect("/login")
+    clear_session_cookie(response, runtime.settings)
+    return response
+
+
+def _form_page(
+    request: Request,
+    template: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response:
+    """A form shown before sign-in, with its pre-session CSRF token."""
+    csrf = PreSessionCsrf(runtime_of(request))
+    nonce, token = csrf.issue(request)
+    context = {"email": "", "problem": None, "notice": None, **context}
+    response = page(request, template, status, headers, visitor=None, csrf_token=token, **context)
+    csrf.keep(response, nonce)
+    return response
+
+
+async def _signed_in(request: Request, user: User, target: str) -> Response:
+    """Start a session for `user` with a fresh id, and go on to `target`."""
+    runtime = runtime_of(request)
+    # An id the browser sent before sign-in is never kept (no fixation): end it outright.
+    if (previous := read_session_cookie(request, runtime.settings)) is not None:
+        await runtime.sessions.end(previous)
+    started = await runtime.sessions.start(user.id, device_of(request))
+    response = redirect(target)
+    set_session_cookie(response, started.session_id, runtime.settings)
+    PreSessionCsrf(runtime).forget(response)
+    return response

@@ -1,0 +1,167 @@
+"""What the Redis stores leave in Redis: key names, slots, expiry, and no secrets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.crc import key_slot
+
+from authward import crypto
+from authward.accounts.redis import RedisFailureLog
+from authward.clock import FrozenClock
+from authward.sessions.redis import RedisSessionStore
+from authward.storage.redis import KeyNames, RedisClient, micros, millis_ceil
+from tests.contracts.test_session_store import IDLE, make_session
+
+pytestmark = pytest.mark.redis
+
+RedisSpace = tuple[RedisClient, KeyNames]
+
+
+@pytest.fixture(params=["redis_node", "redis_cluster"])
+def space(request: pytest.FixtureRequest) -> RedisSpace:
+    found: RedisSpace = request.getfixturevalue(request.param)
+    return found
+
+
+async def dump(space: RedisSpace) -> dict[str, object]:
+    """Every key under the test's prefix, with its whole content."""
+    client, keys = space
+    contents: dict[str, object] = {}
+    async for raw_name in client.scan_iter(match=keys.pattern("*")):
+        name = raw_name.decode()
+        kind = (await client.type(name)).decode()
+        if kind == "hash":
+            contents[name] = await client.hgetall(name)
+        else:
+            contents[name] = await client.zrange(name, 0, -1, withscores=True)
+    return contents
+
+
+async def expire_time(space: RedisSpace, name: str) -> datetime:
+    client, _ = space
+    return datetime.fromtimestamp(await client.pexpiretime(name) / 1000, UTC)
+
+
+def ms(at: datetime) -> datetime:
+    return datetime.fromtimestamp(millis_ceil(micros(at)) / 1000, UTC)
+
+
+async def test_a_session_is_one_key_and_its_user_two_keys_in_one_slot(
+    space: RedisSpace, clock: FrozenClock
+) -> None:
+    client, keys = space
+    store = RedisSessionStore(client, keys=keys)
+    clock.advance(timedelta(microseconds=1_500))  # expiry rounds up to the millisecond
+    session = make_session(clock.now())
+    await store.add(session)
+
+    session_key = keys.key("session", session.id_digest.hex())
+    index, handles = keys.tagged("u:alice", "sessions"), keys.tagged("u:alice", "handles")
+    assert set(await dump(space)) == {session_key, index, handles}
+    assert key_slot(index.encode()) == key_slot(handles.encode())
+    assert await expire_time(space, session_key) == ms(session.idle_expires_at)
+    assert await expire_time(space, index) == ms(session.absolute_expires_at)
+    assert await expire_time(space, handles) == ms(session.absolute_expires_at)
+
+
+async def test_touch_moves_the_expiry_but_never_past_the_absolute_deadline(
+    space: RedisSpace, clock: FrozenClock
+) -> None:
+    client, keys = space
+    store = RedisSessionStore(client, keys=keys)
+    session = make_session(clock.now(), absolute=timedelta(hours=1))
+    await store.add(session)
+    session_key = keys.key("session", session.id_digest.hex())
+
+    clock.advance(timedelta(minutes=10))
+    await store.touch(session.id_digest, clock.now(), clock.now() + IDLE)
+    assert await expire_time(space, session_key) == ms(clock.now() + IDLE)
+
+    clock.advance(timedelta(minutes=45))
+    await store.touch(session.id_digest, clock.now(), clock.now() + IDLE)
+    assert await expire_time(space, session_key) == ms(session.absolute_expires_at)
+
+
+async def test_a_later_session_keeps_the_users_keys_alive_longer(
+    space: RedisSpace, clock: FrozenClock
+) -> None:
+    client, keys = space
+    store = RedisSessionStore(client, keys=keys)
+    later = make_session(clock.now() + timedelta(hours=1))
+    await store.add(later)
+    await store.add(make_session(clock.now()))  # added after, but ends sooner
+    index = keys.tagged("u:alice", "sessions")
+    assert await expire_time(space, index) == ms(later.absolute_expires_at)
+
+
+async def test_redis_holds_no_session_id(space: RedisSpace, clock: FrozenClock) -> None:
+    client, keys = space
+    store = RedisSessionStore(client, keys=keys)
+    session_id = crypto.new_token()
+    session = replace(make_session(clock.now()), id_digest=crypto.digest(session_id))
+    await store.add(session)
+    await store.touch(session.id_digest, clock.now(), clock.now() + IDLE)
+    everything = repr(await dump(space))
+    assert session.id_digest.hex() in everything
+    assert session_id not in everything
+    assert session_id.encode().hex() not in everything
+
+
+async def test_redis_expires_a_session_by_itself_and_sweep_forgets_it(
+    space: RedisSpace,
+) -> None:
+    client, keys = space
+    store = RedisSessionStore(client, keys=keys)
+    # Started an hour ago by the real clock: its idle deadline has passed, so the key is
+    # born expired (PEXPIREAT in the past) while the user's index outlives it.
+    clock = FrozenClock(datetime.now(UTC) - timedelta(hours=1))
+    expired, live = make_session(clock.now()), make_session(clock.now(), idle=timedelta(hours=2))
+    await store.add(expired)
+    await store.add(live)
+
+    assert await store.get(expired.id_digest) is None
+    assert await store.list_user("alice") == [live]
+    assert await store.count() == 1
+    index = keys.tagged("u:alice", "sessions")
+    assert await client.zcard(index) == 2  # a stale entry, until the sweep
+
+    assert await store.sweep(clock.now()) == 1
+    assert await client.zrange(index, 0, -1) == [live.id_digest.hex().encode()]
+    handles = await client.hgetall(keys.tagged("u:alice", "handles"))
+    assert handles == {
+        f"h:{live.handle}".encode(): live.id_digest.hex().encode(),
+        f"d:{live.id_digest.hex()}".encode(): live.handle.encode(),
+    }
+
+
+async def test_sweep_leaves_no_user_keys_behind(space: RedisSpace, clock: FrozenClock) -> None:
+    client, keys = space
+    store = RedisSessionStore(client, keys=keys)
+    for user in ("alice", "bob", "carol"):
+        await store.add(make_session(clock.now(), user))
+    assert await store.sweep(clock.now() + timedelta(days=1)) == 3
+    assert await dump(space) == {}
+
+
+async def test_failures_expire_one_window_after_the_newest(
+    space: RedisSpace, clock: FrozenClock
+) -> None:
+    client, keys = space
+    window = timedelta(minutes=15)
+    log = RedisFailureLog(client, window=window, keys=keys)
+    key = crypto.digest("throttle key")
+    name = keys.key("login-failures", key.hex())
+    start = clock.now()
+
+    await log.record((key,), start + timedelta(minutes=1))
+    assert await expire_time(space, name) == ms(start + timedelta(minutes=1) + window)
+    await log.record((key,), start)  # recorded late, by a node whose clock is behind
+    assert await expire_time(space, name) == ms(start + timedelta(minutes=1) + window)
+
+    await log.record((key,), start + window + timedelta(minutes=1))
+    # The first failure (at `start`) fell out of the window and was trimmed.
+    assert await client.zcard(name) == 2
+    assert set(await dump(space)) == {name}
