@@ -21,8 +21,8 @@ run: install
 	$(BIN)/authward serve $(ARGS)
 
 lint: install-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests $(wildcard benchmarks examples)
+	$(BIN)/ruff format --check src tests $(wildcard benchmarks examples)
 
 typecheck: install-dev
 	$(BIN)/mypy --strict src
