@@ -38,5 +38,24 @@ pytest: install-dev browser
 
 test: lint typecheck pytest
 
+# `make bench`: every performance target of authward against its baselines (a bare route,
+# PyJWT and joserfc, fastapi-users), measured in one run, written to bench-report/. The
+# peers live in a venv of their own; wrk (Debian's, as root) drives the load when it can,
+# else a Python load generator does. BENCH_ARGS=--quick is a smoke test of every stage.
+BENCH_VENV := .venv-bench
+BENCH_ARGS ?=
+
+$(BENCH_VENV)/.installed: benchmarks/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	@if ! command -v wrk >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y wrk || { apt-get update && apt-get install -y wrk; } || true; \
+	fi
+	$(BENCH_VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache build dist

@@ -9,6 +9,8 @@ the same failure gets the same status everywhere::
       NotAuthenticated        no usable credential                   401
         InvalidCredentials    wrong email or password (or disabled)
         InvalidToken          signature, kid, header or claims
+          TokenExpired        a genuine access token past its exp (metrics tell it apart)
+          TokenRevoked        a genuine access token of a revoked family or user
           RefreshReuse        a spent refresh token came back; its family is revoked
         SessionExpired        idle or absolute timeout passed
       Forbidden                                                      403
@@ -66,6 +68,16 @@ class InvalidCredentials(NotAuthenticated):
 
 class InvalidToken(NotAuthenticated):
     code = "invalid_token"
+    detail = "Invalid token."
+
+
+class TokenExpired(InvalidToken):
+    code = "token_expired"
+    detail = "Invalid token."  # the same answer as any bad token
+
+
+class TokenRevoked(InvalidToken):
+    code = "token_revoked"
     detail = "Invalid token."
 
 

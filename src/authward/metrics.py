@@ -1,20 +1,46 @@
-"""Prometheus metrics: what an operator watches on an auth service."""
+"""Prometheus metrics: what an operator watches on an auth service.
+
+Counters move where the event happens (a line each, in the services and the web layer);
+store latency is measured by the proxies of `authward.instrument`. Labels are small fixed
+sets: never a user id, an address or anything a client chose.
+"""
 
 from __future__ import annotations
 
+from typing import Final
+
 from prometheus_client import Counter, Gauge, Histogram
+
+from authward.errors import (
+    AuthwardError,
+    SessionExpired,
+    StoreUnavailable,
+    TokenExpired,
+    TokenRevoked,
+)
 
 LOGINS = Counter(
     "authward_logins_total", "Login attempts by strategy and outcome.", ["strategy", "outcome"]
 )
 VERIFICATIONS = Counter(
     "authward_verifications_total",
-    "Request authentications by strategy and outcome.",
+    "Request authentications by strategy (session, jwt) and outcome "
+    "(ok, invalid, expired, revoked, unavailable).",
     ["strategy", "outcome"],
 )
-REVOCATIONS = Counter("authward_revocations_total", "Revocations by kind.", ["kind"])
+REVOCATIONS = Counter(
+    "authward_revocations_total",
+    "Revocations by kind: session (one ended before its time), family (a refresh token "
+    "family and its access tokens), user (every token of a user at once).",
+    ["kind"],
+)
 REFRESH_REUSE = Counter(
     "authward_refresh_reuse_total", "Spent refresh tokens presented again (families revoked)."
+)
+THROTTLED = Counter(
+    "authward_throttled_total",
+    "Requests refused with 429, by action (login, password, refresh, register).",
+    ["action"],
 )
 LIVE_SESSIONS = Gauge("authward_live_sessions", "Sessions in the store at the last sweep.")
 SWEPT = Counter("authward_swept_total", "Expired records removed by the sweep.", ["kind"])
@@ -24,3 +50,36 @@ REQUEST_SECONDS = Histogram(
     ["route"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+STORE_SECONDS = Histogram(
+    "authward_store_seconds",
+    "Time a store call took, by store and operation (failed calls included).",
+    ["store", "operation"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5),
+)
+
+# Bound once: `labels()` is a dict lookup under a lock, too dear for every request.
+SESSION_OK: Final = VERIFICATIONS.labels("session", "ok")
+SESSION_REVOKED: Final = REVOCATIONS.labels("session")
+JWT_OK: Final = VERIFICATIONS.labels("jwt", "ok")
+
+
+def verification_outcome(exc: AuthwardError) -> str:
+    """The outcome label for a credential that did not hold."""
+    if isinstance(exc, StoreUnavailable):
+        return "unavailable"
+    if isinstance(exc, TokenExpired | SessionExpired):
+        return "expired"
+    if isinstance(exc, TokenRevoked):
+        return "revoked"
+    return "invalid"
+
+
+def count_refused(strategy: str, exc: AuthwardError) -> None:
+    VERIFICATIONS.labels(strategy, verification_outcome(exc)).inc()
+
+
+def observe_sweep(removed: dict[str, int], live_sessions: int) -> None:
+    """Record what a sweep removed and how many sessions are left (the gauge's only update)."""
+    for kind, count in removed.items():
+        SWEPT.labels(kind).inc(count)
+    LIVE_SESSIONS.set(live_sessions)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import secrets
-from typing import Final
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final, TypeVar
 
 import anyio
-import anyio.to_thread
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from argon2.low_level import Type
@@ -16,6 +21,33 @@ from authward.errors import InvalidCredentials, InvalidInput
 
 MIN_PASSWORD_LENGTH: Final = 8
 MAX_PASSWORD_LENGTH: Final = 1024
+# Hashing threads run this much nicer than the event loop (Linux: nice is per thread, and
+# argon2's lane threads inherit it), so in a login storm the scheduler still gives the
+# loop its turn: token and session checks stay fast while every spare cycle hashes.
+ARGON2_NICENESS: Final = 10
+_POOL_THREADS: Final = 64  # a ceiling for every hasher of the process together
+
+T = TypeVar("T")
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: same priority, still bounded
+        thread = threading.get_native_id()
+        niceness = os.getpriority(os.PRIO_PROCESS, thread) + ARGON2_NICENESS
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, niceness))
+
+
+def _argon2_pool() -> ThreadPoolExecutor:
+    """The process's hashing threads: apart from anyio's pool, and at a lower priority."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                _POOL_THREADS, thread_name_prefix="argon2", initializer=_lower_priority
+            )
+        return _pool
 
 
 def check_password_shape(password: str) -> None:
@@ -30,8 +62,10 @@ class PasswordHasher:
     """argon2id in worker threads, at most `max_concurrent` at once.
 
     A hash at the RFC 9106 low-memory profile holds 64 MiB while it runs: the limiter
-    bounds peak memory in a login storm, not only CPU, and leaves the event loop's
-    thread (and the other workers' threads) free for requests that need no hashing.
+    bounds peak memory in a login storm, not only CPU. The threads are the hasher's own
+    (never anyio's default pool, which sync routes and file responses need) and run at
+    a lower CPU priority than the event loop, so requests that need no hashing (a
+    bearer token, a session cookie) keep being answered while logins queue.
     """
 
     def __init__(
@@ -58,20 +92,26 @@ class PasswordHasher:
     async def hash(self, password: str) -> str:
         """Return the argon2id hash of `password` (PHC string format)."""
         check_password_shape(password)
-        return await anyio.to_thread.run_sync(self._argon2.hash, password, limiter=self._limiter)
+        return await self._run(self._argon2.hash, password)
 
     async def verify(self, stored: str | None, password: str) -> None:
         """Raise InvalidCredentials unless `password` matches `stored` (None: no usable hash)."""
         if len(password) > MAX_PASSWORD_LENGTH:
             raise InvalidCredentials  # refused before any hashing: no 1 MB argon2 inputs
         try:
-            await anyio.to_thread.run_sync(
-                self._argon2.verify, stored or self._decoy, password, limiter=self._limiter
-            )
+            await self._run(self._argon2.verify, stored or self._decoy, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             raise InvalidCredentials from None
         if stored is None:
             raise InvalidCredentials
+
+    async def _run(self, function: Callable[..., T], *args: str) -> T:
+        async with self._limiter:
+            # Like anyio's to_thread: once started, a hash runs to its end (and holds its
+            # place under the limiter) even if the request is cancelled meanwhile.
+            with anyio.CancelScope(shield=True):
+                result = await asyncio.wrap_future(_argon2_pool().submit(function, *args))
+        return result
 
     def needs_rehash(self, stored: str) -> bool:
         """Tell whether `stored` was made with other parameters than today's."""

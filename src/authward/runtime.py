@@ -7,7 +7,6 @@ same cascade of revocations (password change, disable, sign out everywhere).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,10 +18,23 @@ from authward.accounts.models import UserId
 from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import UserStore
-from authward.accounts.throttle import FailureLog, LoginThrottle, SqlFailureLog, ThrottlePolicy
+from authward.accounts.throttle import (
+    FailureLog,
+    LoginThrottle,
+    RefreshThrottle,
+    RegistrationThrottle,
+    SqlFailureLog,
+    ThrottlePolicy,
+)
+from authward.audit import SqlAuditLog
+from authward.backends import Backends
+from authward.background import stop
 from authward.clock import Clock, SystemClock
 from authward.errors import StoreUnavailable
+from authward.events import Events
+from authward.instrument import timed
 from authward.masterkey import MasterSecret, load_master_secret
+from authward.metrics import observe_sweep
 from authward.passwords import PasswordHasher
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.sql import SqlSessionStore
@@ -48,33 +60,41 @@ class Runtime:
     sessions: SessionService
     throttle: LoginThrottle
     tokens: TokenService
+    events: Events = field(default_factory=Events)
+    audit: SqlAuditLog | None = None
+    backends: Backends | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def open(self, *, migrate: bool = True, background: bool = True) -> None:
         """Bring the schema up to date and start the periodic sweep."""
         if migrate:
             await upgrade(self.engine)
+        if background and self.backends is not None:
+            self.backends.start()  # the Redis subscriber: it reconnects by itself
         await self.tokens.open(background=background)
         if background:
             self._background.append(asyncio.create_task(self._sweep_forever()))
 
     async def close(self) -> None:
-        for task in self._background:
-            task.cancel()
-        for task in self._background:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(self._background)
         self._background.clear()
         await self.tokens.close()
+        if self.backends is not None:
+            await self.backends.close()
         await self.engine.dispose()
 
     async def sweep(self) -> dict[str, int]:
         """Remove expired state everywhere; expiry is enforced on every read regardless."""
-        return {
+        removed = {
             "sessions": await self.sessions.sweep(),
             "login_failures": await self.throttle.prune(),
             "token_records": await self.tokens.sweep(),
         }
+        if self.audit is not None:
+            retention = timedelta(days=self.settings.audit_retention_days)
+            removed["audit_records"] = await self.audit.prune(self.clock.now() - retention)
+        observe_sweep(removed, await self.sessions.store.count())
+        return removed
 
     async def sign_out_everywhere(
         self,
@@ -92,6 +112,7 @@ class Runtime:
         await self.tokens.revoke_user(
             user_id, keep_family=keep_family if keep_session_id is None else None
         )
+        await self.events.emit("revoke", user_id=user_id)
 
     async def disable_user(self, user_id: UserId) -> None:
         """Disable the account and end everything it holds, at once."""
@@ -106,7 +127,12 @@ class Runtime:
             database = True
         except (StoreUnavailable, TimeoutError):
             database = False
-        return {"database": database}
+        shared = await self.backends.health() if self.backends is not None else {}
+        return {"database": database, **shared, "revocations": self.tokens.feed_healthy()}
+
+    def staleness(self) -> dict[str, float]:
+        """The propagation bounds between nodes, seconds (see `Backends.staleness`)."""
+        return self.backends.staleness() if self.backends is not None else {}
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -128,28 +154,37 @@ def build_runtime(
     session_store: SessionStore | None = None,
     failure_log: FailureLog | None = None,
 ) -> Runtime:
-    """Build the runtime; stores default to the SQL ones on `settings.database_url`."""
+    """Build the runtime; stores default to the SQL ones on `settings.database_url`, or to
+    Redis ones with `settings.redis_url` (see `authward.backends`)."""
     clock = clock or SystemClock()
     engine = engine or create_engine(settings.database_url)
     master = load_master_secret(settings)
+    backends = Backends.of(settings, engine, clock)
+    events = Events(clock)
+    audit = SqlAuditLog(engine) if settings.audit_log else None
+    if audit is not None:
+        events.subscribe(audit.record)  # first, so the log holds what hooks were told
     hasher = PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
         max_concurrent=settings.argon2_max_concurrent,
     )
-    throttle = LoginThrottle(
-        failure_log or SqlFailureLog(engine),
-        ThrottlePolicy(
-            max_failures=settings.login_max_failures,
-            account_max_failures=settings.account_max_failures,
-            window=timedelta(seconds=settings.login_window),
-        ),
+    failure_log = timed(failure_log or backends.failure_log or SqlFailureLog(engine), "failure_log")
+    policy = ThrottlePolicy.of(settings)
+    throttle = LoginThrottle(failure_log, policy, clock)
+    accounts = AccountService(
+        timed(user_store or SqlUserStore(engine), "users"),
+        hasher,
+        throttle,
         clock,
+        events=events,
+        registrations=RegistrationThrottle(failure_log, policy, clock),
     )
-    accounts = AccountService(user_store or SqlUserStore(engine), hasher, throttle, clock)
     sessions = SessionService(
-        session_store or SqlSessionStore(engine),
+        backends.cached(
+            timed(session_store or backends.session_store or SqlSessionStore(engine), "sessions")
+        ),
         SessionPolicy(
             idle_ttl=timedelta(seconds=settings.session_idle_ttl),
             absolute_ttl=timedelta(seconds=settings.session_absolute_ttl),
@@ -157,8 +192,18 @@ def build_runtime(
         ),
         clock,
         csrf_key=master.derive("authward/csrf"),
+        events=events,
     )
-    tokens = TokenService(settings, master, engine, clock)
+    tokens = TokenService(
+        settings,
+        master,
+        engine,
+        clock,
+        bus=backends.bus,
+        events=events,
+        throttle=RefreshThrottle(failure_log, policy, clock),
+    )
+    tokens.refresh_tokens.store = timed(tokens.refresh_tokens.store, "families")
     return Runtime(
         settings=settings,
         clock=clock,
@@ -169,4 +214,7 @@ def build_runtime(
         sessions=sessions,
         throttle=throttle,
         tokens=tokens,
+        events=events,
+        audit=audit,
+        backends=backends,
     )

@@ -55,8 +55,16 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         None,
-        description="When set, sessions, the revocation list and the revocation bus live in "
-        "Redis (redis://, rediss://, or redis+cluster://host:port,… for a Redis Cluster).",
+        description="When set, sessions, failed-login counts and the revocation bus live in "
+        "Redis (redis://, rediss://, or redis+cluster://host:port,… for a Redis Cluster); "
+        "users, keys and refresh families stay in the database.",
+    )
+    redis_prefix: str = Field(
+        "authward:",
+        min_length=1,
+        max_length=64,
+        description="Prefix of every Redis key and channel, so that deployments (or test "
+        "runs) can share one Redis; no braces.",
     )
     secret_key: SecretStr | None = Field(
         None,
@@ -117,7 +125,25 @@ class Settings(BaseSettings):
         "AUTHWARD_LOGIN_MAX_FAILURES).",
     )
     login_window: int = Field(
-        900, ge=1, le=86_400, description="Sliding window for the failure counts, seconds."
+        900,
+        ge=1,
+        le=86_400,
+        description="Sliding window for every throttle count (logins, password changes, "
+        "refreshes, registrations), seconds.",
+    )
+    refresh_max_failures: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Failed refreshes per client address within the window before 429 (a "
+        "token presented again after failing AUTHWARD_LOGIN_MAX_FAILURES times gets 429 too).",
+    )
+    register_max_attempts: int = Field(
+        20,
+        ge=1,
+        le=100_000,
+        description="Registration attempts per client address within the window before 429, "
+        "counted whatever their outcome.",
     )
     trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = Field(
         (),
@@ -133,7 +159,19 @@ class Settings(BaseSettings):
         gt=0,
         le=60,
         description="Without Redis: how often each worker reads new revocations from the "
-        "database, seconds (the staleness bound between workers).",
+        "database, seconds (the staleness bound between workers). With Redis: how often each "
+        "node checks that it missed no revocation (at most twice this, usually milliseconds).",
+    )
+    session_cache_ttl: float = Field(
+        0.0,
+        ge=0,
+        le=60,
+        description="Seconds a node may answer a session from its own memory without asking "
+        "the store (0: off). A session ended elsewhere is refused here within this bound, "
+        "usually at once through the revocation bus.",
+    )
+    session_cache_size: int = Field(
+        10_000, ge=1, le=10_000_000, description="Sessions each node's cache holds at most."
     )
     demo_pages: bool = Field(True, description="Serve the /how demonstration page.")
     argon2_time_cost: int = Field(3, ge=1, le=20, description="argon2id passes (RFC 9106: 3).")
@@ -150,6 +188,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         16_384, ge=1024, le=10_485_760, description="Largest request body accepted, bytes."
     )
+    audit_log: bool = Field(
+        True,
+        description="Write every security event (register, login, failed login, logout, "
+        "revoke, refresh reuse, password change, key rotation) to the audit_log table.",
+    )
+    audit_retention_days: int = Field(
+        90, ge=1, le=3650, description="Days the sweep keeps audit log rows."
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -157,6 +203,24 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             parts = [p.strip() for p in value.split(",") if p.strip()]
             return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # AUTHWARD_REDIS_URL= (empty) means unset
+        schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+        if not value.lower().startswith(schemes):
+            raise ValueError("must be a redis://, rediss://, unix:// or redis+cluster:// URL")
+        return value
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _no_hash_tag(cls, value: str) -> str:
+        # A hash tag in the prefix would put every key in one Redis Cluster slot.
+        if "{" in value or "}" in value:
+            raise ValueError("may not contain '{' or '}'")
         return value
 
     @field_validator("secret_key")

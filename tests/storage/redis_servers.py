@@ -1,7 +1,7 @@
 """Private `redis-server` processes on free loopback ports: to kill, restart, or cluster.
 
-Never the shared server: these are ours to crash. Nothing is persisted (no RDB, no AOF),
-so a restarted server starts empty, as after losing its memory.
+Never the shared server: these are ours to crash. Nothing is persisted (no RDB, no AOF)
+unless asked, so a restarted server starts empty, as after losing its memory.
 """
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ class RedisServers:
         self._workdir = workdir
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
 
-    def start(self, port: int | None = None, *, cluster: bool = False) -> int:
-        """Start a server (on `port`, or a free one) and wait until it answers PING."""
+    def start(self, port: int | None = None, *, cluster: bool = False, aof: bool = False) -> int:
+        """Start a server (on `port`, or a free one) and wait until it answers PING.
+
+        With `aof`, every write is in the append-only file before it is acknowledged, so a
+        server killed and started again on the same port comes back with its data.
+        """
         port = port or free_port()
         args = [
             self._binary,
@@ -50,7 +54,9 @@ class RedisServers:
             "--bind", "127.0.0.1",
             "--dir", str(self._workdir),
             "--save", "",
-            "--appendonly", "no",
+            "--appendonly", "yes" if aof else "no",
+            "--appendfsync", "always",
+            "--appenddirname", f"aof-{port}",
             "--logfile", f"redis-{port}.log",
         ]  # fmt: skip
         if cluster:

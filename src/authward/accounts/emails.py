@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from authward.errors import InvalidInput
 
 MAX_EMAIL_LENGTH: Final = 254  # RFC 5321 path limit
+MAX_EMAIL_INPUT_LENGTH: Final = 320  # what a client may send: room for spaces and NFKC forms
 
 
 def normalize_email(raw: str) -> str:

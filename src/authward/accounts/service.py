@@ -5,30 +5,62 @@ from __future__ import annotations
 import logging
 import uuid
 
-from authward.accounts.emails import lookup_key, normalize_email
+from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
 from authward.accounts.models import User, UserId
 from authward.accounts.store import UserStore
-from authward.accounts.throttle import LoginThrottle
+from authward.accounts.throttle import LoginThrottle, RegistrationThrottle
 from authward.clock import Clock
-from authward.errors import InvalidCredentials, NotFound, WrongPassword
-from authward.passwords import PasswordHasher, check_password_shape
+from authward.errors import (
+    InvalidCredentials,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    WrongPassword,
+)
+from authward.events import Events
+from authward.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, check_password_shape
 
 security_log = logging.getLogger("authward.security")
 
 
 class AccountService:
     def __init__(
-        self, users: UserStore, hasher: PasswordHasher, throttle: LoginThrottle, clock: Clock
+        self,
+        users: UserStore,
+        hasher: PasswordHasher,
+        throttle: LoginThrottle,
+        clock: Clock,
+        *,
+        events: Events | None = None,
+        registrations: RegistrationThrottle | None = None,
     ) -> None:
         self.users = users
+        self._registrations = registrations
         self._hasher = hasher
         self._throttle = throttle
         self._clock = clock
+        self._events = events or Events(clock)
 
-    async def register(self, email: str, password: str) -> User:
-        """Create an account; raise InvalidInput or EmailTaken."""
+    async def register(self, email: str, password: str, *, address: str | None = None) -> User:
+        """Create an account; raise InvalidInput or EmailTaken.
+
+        With a client `address` (a web request; the CLI has none), TooManyAttempts once that
+        address made too many attempts: each one that passed validation counts, taken
+        email or not, so the 429 tells nothing about which emails exist.
+        """
+        throttle = self._registrations if address is not None else None
+        if throttle is not None and address is not None:
+            try:
+                await throttle.check(address)
+            except TooManyAttempts:
+                security_log.warning(
+                    "registration throttled", extra={"event": "register_throttled", "ip": address}
+                )
+                raise
         normalized = normalize_email(email)
         check_password_shape(password)
+        if throttle is not None and address is not None:
+            await throttle.attempted(address)  # before the hash: a burst is counted at once
         user = User(
             id=str(uuid.uuid4()),
             email=normalized,
@@ -36,7 +68,10 @@ class AccountService:
             created_at=self._clock.now(),
         )
         await self.users.add(user)
-        security_log.info("user registered", extra={"event": "register", "user_id": user.id})
+        security_log.info(
+            "user registered", extra={"event": "register", "user_id": user.id, "ip": address}
+        )
+        await self._events.emit("register", user_id=user.id)
         return user
 
     async def authenticate(self, email: str, password: str, *, address: str) -> User:
@@ -44,41 +79,82 @@ class AccountService:
 
         Raises TooManyAttempts when throttled (even for the right password), else
         InvalidCredentials for an unknown email, a disabled account or a wrong password,
-        each after exactly one argon2 verification.
+        each after exactly one argon2 verification. An email or password too long to be
+        anyone's is InvalidInput at once: no throttle count, no lookup, no hashing.
         """
+        if len(email) > MAX_EMAIL_INPUT_LENGTH or len(password) > MAX_PASSWORD_LENGTH:
+            raise InvalidInput("Email or password too long.")
         key = lookup_key(email)
-        throttle_key = key if key is not None else email[:320]
-        await self._throttle.check(throttle_key, address)
+        throttle_key = key if key is not None else email
+        try:
+            failures = await self._throttle.check(throttle_key, address)
+        except TooManyAttempts:
+            security_log.warning(
+                "login throttled", extra={"event": "login_throttled", "ip": address}
+            )
+            raise
         user = None if key is None else await self.users.get_by_email(key)
         usable = user is not None and not user.disabled
         try:
             await self._hasher.verify(user.password_hash if usable and user else None, password)
         except InvalidCredentials:
             await self._throttle.failed(throttle_key, address)
-            security_log.warning("login failed", extra={"event": "login_failed"})
+            security_log.warning(
+                "login failed",
+                extra={
+                    "event": "login_failed",
+                    "user_id": user.id if user else None,
+                    "ip": address,
+                },
+            )
+            await self._events.emit("login_failed", user_id=user.id if user else None)
             raise
         if user is None:  # unreachable: verify() raises for a missing hash
             raise InvalidCredentials
-        await self._throttle.succeeded(throttle_key, address)
+        if failures:
+            await self._throttle.succeeded(throttle_key, address)
+        security_log.info("login", extra={"event": "login", "user_id": user.id, "ip": address})
         if self._hasher.needs_rehash(user.password_hash):
             # Parameters went up since this hash was made: upgrade it while we hold the password.
             await self.users.set_password_hash(user.id, await self._hasher.hash(password))
         return user
 
-    async def change_password(self, user_id: UserId, current: str, new: str) -> None:
-        """Replace the password; raise WrongPassword when `current` does not match."""
+    async def change_password(
+        self, user_id: UserId, current: str, new: str, *, address: str = ""
+    ) -> None:
+        """Replace the password; raise WrongPassword when `current` does not match.
+
+        A wrong `current` is a failed login for (account, `address`): the same counts as
+        `authenticate`, so past the limit TooManyAttempts, even with the right password.
+        """
         check_password_shape(new)
         user = await self.users.get(user_id)
         if user is None or user.disabled:
             raise NotFound
         try:
+            failures = await self._throttle.check(user.email, address, action="password")
+        except TooManyAttempts:
+            security_log.warning(
+                "password change throttled",
+                extra={"event": "password_throttled", "user_id": user_id, "ip": address},
+            )
+            raise
+        try:
             await self._hasher.verify(user.password_hash, current)
         except InvalidCredentials:
+            await self._throttle.failed(user.email, address)
+            security_log.warning(
+                "password change refused",
+                extra={"event": "password_change_failed", "user_id": user_id, "ip": address},
+            )
             raise WrongPassword from None
+        if failures:
+            await self._throttle.succeeded(user.email, address)
         await self.users.set_password_hash(user_id, await self._hasher.hash(new))
         security_log.info(
             "password changed", extra={"event": "password_change", "user_id": user_id}
         )
+        await self._events.emit("password_change", user_id=user_id)
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> None:
         if not await self.users.set_disabled(user_id, disabled):

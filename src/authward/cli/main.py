@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from authward.cli import config, db, keys, serve, sessions, sweep, users
+from authward.cli import audit, bench, config, db, keys, openapi, serve, sessions, sweep, users
 
 app = typer.Typer(
     name="authward",
@@ -15,7 +15,10 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("sweep")(sweep.sweep)
+app.command("bench")(bench.bench)
 app.command("config")(config.config)
+app.command("audit")(audit.audit)
+app.command("openapi")(openapi.openapi)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(sessions.app, name="sessions")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Final
 
 import anyio
 import typer
@@ -10,8 +11,17 @@ import uvicorn
 
 from authward.cli.context import errors, settings_or_exit
 from authward.errors import StoreUnavailable
+from authward.logs import log_config
 from authward.storage.migrate import upgrade
 from authward.storage.sql import create_engine, translated_errors
+from authward.web.limits import MAX_HEADER_BYTES
+
+MAX_HEADER_BLOCK: Final = 2 * MAX_HEADER_BYTES  # request line and framing included
+
+
+class HttpParser(StrEnum):
+    h11 = "h11"
+    httptools = "httptools"
 
 
 def serve(
@@ -21,6 +31,13 @@ def serve(
     ssl_certfile: Annotated[str | None, typer.Option(help="Serve HTTPS with this cert.")] = None,
     ssl_keyfile: Annotated[str | None, typer.Option(help="Private key for --ssl-certfile.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    http: Annotated[
+        HttpParser,
+        typer.Option(
+            help="HTTP/1.1 parser: h11 caps the header block (64 KiB) before "
+            "the app sees it; httptools is faster but buffers headers of any size."
+        ),
+    ] = HttpParser.h11,
 ) -> None:
     """Start authward (settings come from AUTHWARD_* variables)."""
     settings = settings_or_exit()
@@ -48,9 +65,17 @@ def serve(
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         log_level=log_level,
+        log_config=log_config(log_level),
+        http=http.value,
+        # Bounds the memory one connection's unfinished header block may take; the app
+        # then refuses more than MAX_HEADER_BYTES of headers with a 413 (web/limits.py).
+        h11_max_incomplete_event_size=MAX_HEADER_BLOCK,
         # authward reads X-Forwarded-For itself, from AUTHWARD_TRUSTED_PROXIES only.
         proxy_headers=False,
         server_header=False,
+        # A worker on a busy two-core machine may take longer than uvicorn's 5 s default
+        # to import and start; killing it then would loop forever.
+        timeout_worker_healthcheck=60,
     )
 
 

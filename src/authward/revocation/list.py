@@ -13,17 +13,22 @@ families' ids do the exact work (each token issued before the revocation belongs
 family revoked by id, and a login after it starts a new family), and a user who logs
 out everywhere and straight back in is not locked out. The cutoff is the safety net for
 tokens of families the revoking node did not see.
+
+The bus also carries the end of sessions (kinds ``session``, by id digest in hex, and
+``sessions``, every session of a user) for nodes that cache sessions
+(`authward.sessions.cache`); this list ignores them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from authward.accounts.models import UserId
 
-RevocationKind = Literal["family", "user"]
+RevocationKind = Literal["family", "user", "session", "sessions"]
+TOKEN_KINDS: Final = frozenset({"family", "user"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,8 @@ class RevocationList:
 
     def apply(self, revocation: Revocation) -> None:
         """Take a revocation into account (again: duplicates change nothing)."""
+        if revocation.kind not in TOKEN_KINDS:
+            return
         if revocation.kind == "family":
             known = self._families.get(revocation.subject)
             self._families[revocation.subject] = max(revocation.until, known or revocation.until)

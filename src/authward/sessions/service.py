@@ -13,6 +13,8 @@ from authward import crypto
 from authward.accounts.models import UserId
 from authward.clock import Clock
 from authward.errors import CsrfRejected, NotAuthenticated, NotFound, SessionExpired
+from authward.events import Events
+from authward.metrics import SESSION_REVOKED
 from authward.sessions.models import Device, Session
 from authward.sessions.store import SessionStore
 
@@ -45,12 +47,20 @@ class StartedSession:
 
 class SessionService:
     def __init__(
-        self, store: SessionStore, policy: SessionPolicy, clock: Clock, *, csrf_key: bytes
+        self,
+        store: SessionStore,
+        policy: SessionPolicy,
+        clock: Clock,
+        *,
+        csrf_key: bytes,
+        events: Events | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
+        self._touch_interval = policy.touch_interval  # once: `resume` runs on every request
         self._clock = clock
         self._csrf_key = csrf_key
+        self._events = events or Events(clock)
 
     async def start(self, user_id: UserId, device: Device) -> StartedSession:
         """Start a session with a fresh id, ending the user's oldest ones at the limit."""
@@ -70,6 +80,9 @@ class SessionService:
             device=device,
         )
         await self.store.add(session)
+        await self._events.emit(
+            "login", user_id=user_id, via="session", handle=session.handle, device=device
+        )
         return StartedSession(session_id, self.csrf_token(session_id), session)
 
     async def resume(self, session_id: str) -> Session:
@@ -88,7 +101,7 @@ class SessionService:
         if session.expired(now):
             await self.store.remove(id_digest)
             raise SessionExpired
-        if now - session.last_seen_at >= self.policy.touch_interval:
+        if now - session.last_seen_at >= self._touch_interval:
             idle_expires_at = min(now + self.policy.idle_ttl, session.absolute_expires_at)
             await self.store.touch(id_digest, now, idle_expires_at)
         return session
@@ -112,17 +125,36 @@ class SessionService:
         """End the session with this id; True when there was one."""
         if not crypto.is_token_shaped(session_id):
             return False
-        return await self.store.remove(crypto.digest(session_id))
+        ended = await self.store.remove(crypto.digest(session_id))
+        if ended:
+            SESSION_REVOKED.inc()
+        return ended
+
+    async def log_out(self, session_id: str) -> bool:
+        """End the session as its user's own act (the ``logout`` event); True if there was one."""
+        if not crypto.is_token_shaped(session_id):
+            return False
+        session = await self.store.get(crypto.digest(session_id))
+        if not await self.end(session_id) or session is None:
+            return False
+        await self._events.emit(
+            "logout", user_id=session.user_id, via="session", handle=session.handle
+        )
+        return True
 
     async def end_by_handle(self, user_id: UserId, handle: str) -> None:
         """End one of the user's sessions by its public handle; NotFound if not theirs."""
         if not await self.store.remove_by_handle(user_id, handle):
             raise NotFound
+        SESSION_REVOKED.inc()
+        await self._events.emit("revoke", user_id=user_id, via="session", handle=handle)
 
     async def end_all(self, user_id: UserId, *, keep_session_id: str | None = None) -> int:
         """End every session of the user, except the one with `keep_session_id`."""
         keep = crypto.digest(keep_session_id) if keep_session_id else None
-        return await self.store.remove_user(user_id, keep=keep)
+        ended = await self.store.remove_user(user_id, keep=keep)
+        SESSION_REVOKED.inc(ended)
+        return ended
 
     async def list_live(self, user_id: UserId) -> list[Session]:
         now = self._clock.now()

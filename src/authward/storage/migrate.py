@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.storage.sql import async_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Any constant will do, as long as it is ours: "authward" in ASCII.
+_MIGRATION_LOCK: Final = 0x6175746877617264
 
 
 def alembic_config(database_url: str) -> Config:
@@ -29,4 +33,8 @@ async def upgrade(engine: AsyncEngine) -> None:
         command.upgrade(config, "head")
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Nodes of one deployment may start at once: one migrates, the others wait
+            # for it and then find nothing to do (the lock ends with the transaction).
+            await conn.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
         await conn.run_sync(_upgrade)

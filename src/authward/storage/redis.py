@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.asyncio.connection import SSLConnection, parse_url
+from redis.asyncio.connection import BlockingConnectionPool, SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
@@ -75,7 +75,12 @@ def create_client(url: str, **options: Any) -> RedisClient:
     scheme = url.partition("://")[0].lower()
     settings = {**_CLIENT_DEFAULTS, "retry": _retry(), **options}
     if scheme in {"redis", "rediss", "unix"}:
-        return Redis.from_url(url, **settings)
+        # Past 100 commands in flight redis-py's default pool raises "Too many connections"
+        # (a 503 here) instead of waiting; a busy node reaches that (benchmarks/soak.py, 200
+        # clients). A blocking pool queues for a connection instead (a dead Redis still
+        # fails within the connect timeout: its connections come back at once).
+        pooled = {"max_connections": 100, "timeout": 5.0, **settings}
+        return Redis.from_pool(BlockingConnectionPool.from_url(url, **pooled))
     if scheme in {"redis+cluster", "rediss+cluster"}:
         return _create_cluster(url, settings)
     raise ValueError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from authward import audit as _audit
 from authward.accounts import sql as _accounts
 from authward.accounts import throttle as _throttle
 from authward.revocation import sql as _revocations
@@ -11,4 +12,4 @@ from authward.tokens import sql as _tokens
 
 __all__ = ["metadata"]
 
-_TABLE_MODULES = (_accounts, _throttle, _sessions, _tokens, _revocations)
+_TABLE_MODULES = (_accounts, _throttle, _sessions, _tokens, _revocations, _audit)

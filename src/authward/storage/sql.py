@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -91,7 +92,9 @@ async def translated_errors(store: str = "database") -> AsyncIterator[None]:
     """Turn a database that does not answer into `StoreUnavailable` (a 503, never a 500)."""
     try:
         yield
-    except (OperationalError, InterfaceError, OSError, TimeoutError) as exc:
+    # PoolTimeout: every pooled connection stayed busy past the pool's timeout (an
+    # overloaded node, found by benchmarks/soak.py): a 503, like a database that is down.
+    except (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout) as exc:
         raise StoreUnavailable(store) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:

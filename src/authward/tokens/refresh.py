@@ -27,6 +27,7 @@ from authward import crypto
 from authward.accounts.models import UserId
 from authward.clock import Clock
 from authward.errors import InvalidToken, RefreshReuse
+from authward.metrics import REFRESH_REUSE
 from authward.sessions.models import Device
 from authward.tokens.models import Family
 from authward.tokens.store import FamilyStore, TokenLookup
@@ -34,6 +35,7 @@ from authward.tokens.store import FamilyStore, TokenLookup
 security_log = logging.getLogger("authward.security")
 
 OnRevoked = Callable[[list[str], datetime], Awaitable[None]]
+OnReuse = Callable[[Family, Device], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +48,24 @@ class RefreshTokens:
     """Start, rotate and revoke refresh token families.
 
     `on_revoked` hears of every family this class revokes (the service forwards them
-    to the revocation bus, so their access tokens stop verifying too).
+    to the revocation bus, so their access tokens stop verifying too); `on_reuse` of each
+    family revoked because a spent token came back, and from which device.
     """
 
     def __init__(
-        self, store: FamilyStore, policy: RefreshPolicy, clock: Clock, on_revoked: OnRevoked
+        self,
+        store: FamilyStore,
+        policy: RefreshPolicy,
+        clock: Clock,
+        on_revoked: OnRevoked,
+        *,
+        on_reuse: OnReuse | None = None,
     ) -> None:
         self.store = store
         self._policy = policy
         self._clock = clock
         self._on_revoked = on_revoked
+        self._on_reuse = on_reuse
 
     async def start(self, user_id: UserId, device: Device) -> tuple[str, Family]:
         """Start a family for a login; return its first refresh token and the family."""
@@ -96,6 +106,8 @@ class RefreshTokens:
         if self._forgiven(found, now, device):
             raise InvalidToken
         await self._revoke_for_reuse(found.family, now)
+        if self._on_reuse is not None:
+            await self._on_reuse(found.family, device)
         raise RefreshReuse
 
     async def revoke(self, family_id: str, *, user_id: UserId | None = None) -> bool:
@@ -136,6 +148,7 @@ class RefreshTokens:
         )
 
     async def _revoke_for_reuse(self, family: Family, now: datetime) -> None:
+        REFRESH_REUSE.inc()
         security_log.warning(
             "refresh token reused; family revoked",
             extra={"event": "refresh_reuse", "family": family.id, "user_id": family.user_id},

@@ -13,7 +13,6 @@ honour tokens that may have been revoked elsewhere; it heals with the next good 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,10 +23,15 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward import crypto
 from authward.accounts.models import UserId
+from authward.accounts.throttle import RefreshThrottle
+from authward.background import stop
 from authward.clock import Clock
-from authward.errors import InvalidToken, NotFound, StoreUnavailable
+from authward.errors import InvalidToken, NotFound, StoreUnavailable, TokenRevoked
+from authward.events import Events
 from authward.masterkey import MasterSecret
+from authward.metrics import REVOCATIONS
 from authward.revocation.bus import LocalRevocationBus, RevocationBus
 from authward.revocation.list import Revocation, RevocationList
 from authward.revocation.sql import SqlRevocationBus
@@ -80,9 +84,13 @@ class TokenService:
         key_poll_interval: float = KEY_POLL_INTERVAL,
         cache_size: int = 10_000,
         rsa_bits: int = jwk.RSA_BITS,
+        events: Events | None = None,
+        throttle: RefreshThrottle | None = None,
     ) -> None:
         self.settings = settings
+        self._throttle = throttle
         self._clock = clock
+        self.events = events or Events(clock)
         ttl = timedelta(seconds=settings.access_ttl)
         leeway = timedelta(seconds=settings.leeway)
         # After a revocation or a key retirement, a token issued before it may still be
@@ -112,7 +120,8 @@ class TokenService:
                 grace=timedelta(seconds=settings.refresh_grace),
             ),
             clock,
-            on_revoked=self._families_revoked,
+            on_revoked=self._count_revoked,
+            on_reuse=self._reused,
         )
         self.revocations = RevocationList()
         self.bus = bus
@@ -121,18 +130,29 @@ class TokenService:
         self._revocation_poll_interval = settings.revocation_poll_interval
         self._stale_after: float | None = None
         self._synced_at = time.monotonic()
+        self._feed_ok = True
         self._tasks: list[asyncio.Task[None]] = []
 
     async def open(self, *, background: bool = True) -> None:
         """Ensure a signing key exists, load keys and revocations, start the polls.
 
         Without `background` (a short-lived CLI process) nothing polls. Raises
-        KeyUnavailable when the active key does not open with this master secret.
+        KeyUnavailable when the active key does not open with this master secret. With
+        `background`, a revocation feed that does not answer (Redis down at start) is no
+        reason to fail: `verify` answers StoreUnavailable until the first good poll.
         """
         await self.ring.ensure_active()
-        for revocation in await self.bus.resync():
-            self.revocations.apply(revocation)
-        self._synced_at = time.monotonic()
+        try:
+            for revocation in await self.bus.resync():
+                self.revocations.apply(revocation)
+            self._synced_at, self._feed_ok = time.monotonic(), True
+        except StoreUnavailable:
+            if not background:
+                raise
+            # Start anyway (a server must answer 503, not crash), failing verification
+            # closed until the first good poll brings the list up to date.
+            log.warning("revocation feed unavailable at start; tokens refused until it answers")
+            self._synced_at, self._feed_ok = float("-inf"), False
         if background and not self._tasks:
             interval = self._revocation_poll_interval
             self._stale_after = max(MIN_STALE_AFTER, STALE_AFTER_POLLS * interval)
@@ -144,21 +164,32 @@ class TokenService:
     async def close(self) -> None:
         """Stop the polls; the stores are the caller's (the engine is shared)."""
         tasks, self._tasks, self._stale_after = self._tasks, [], None
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop(tasks)
 
     async def issue(self, user_id: UserId, device: Device) -> TokenPair:
         """Start a family for a login and return its first pair."""
         self.ring.signing_key()  # no family for a login that cannot get a token
         refresh_token, family = await self.refresh_tokens.start(user_id, device)
-        return self._pair(refresh_token, family)
+        pair = self._pair(refresh_token, family)
+        await self.events.emit("login", user_id=user_id, via="jwt", handle=family.id, device=device)
+        return pair
 
     async def refresh(self, refresh_token: str, device: Device) -> TokenPair:
-        """Spend a refresh token for a new pair; raise InvalidToken or RefreshReuse."""
-        new_token, family = await self.refresh_tokens.rotate(refresh_token, device)
+        """Spend a refresh token for a new pair; raise InvalidToken or RefreshReuse.
+
+        With a throttle, TooManyAttempts once the client address (`device.ip`) or this
+        token failed too often. A malformed token is refused first, with no I/O at all.
+        """
+        if not isinstance(refresh_token, str) or not crypto.is_token_shaped(refresh_token):
+            raise InvalidToken
+        if self._throttle is not None:
+            await self._throttle.check(refresh_token, device.ip)
+        try:
+            new_token, family = await self.refresh_tokens.rotate(refresh_token, device)
+        except InvalidToken:
+            if self._throttle is not None:
+                await self._throttle.failed(refresh_token, device.ip)
+            raise
         return self._pair(new_token, family)
 
     def verify(self, token: str) -> AccessClaims:
@@ -170,7 +201,7 @@ class TokenService:
         now = self._clock.now()
         claims = self.access.verify(token, now)
         if self.revocations.is_revoked(claims.sid, claims.sub, claims.iat):
-            raise InvalidToken
+            raise TokenRevoked
         if self._stale_after is not None and time.monotonic() - self._synced_at > self._stale_after:
             raise StoreUnavailable("revocations")
         return claims
@@ -191,6 +222,7 @@ class TokenService:
         await self.refresh_tokens.revoke_user(user_id, keep=keep_family)
         if keep_family is None:
             await self.bus.publish(Revocation("user", user_id, now, now + self.window))
+            REVOCATIONS.labels("user").inc()
 
     async def list_families(self, user_id: UserId) -> list[Family]:
         """The user's live families, oldest first."""
@@ -200,6 +232,7 @@ class TokenService:
         """Revoke one of the user's live families; NotFound when it is not one."""
         if not await self.refresh_tokens.revoke(family_id, user_id=user_id):
             raise NotFound
+        await self.events.emit("revoke", user_id=user_id, via="jwt", handle=family_id)
 
     def jwks(self) -> dict[str, object]:
         """The JWK Set of public keys that verify now (empty with HS256)."""
@@ -207,7 +240,9 @@ class TokenService:
 
     async def rotate_keys(self) -> KeyInfo:
         """Make a new key sign from now on; works without `open` (the CLI)."""
-        return await self.ring.rotate()
+        info = await self.ring.rotate()
+        await self.events.emit("key_rotated", handle=info.kid)
+        return info
 
     async def list_keys(self) -> list[KeyInfo]:
         """Every stored key as the store has it now, oldest first."""
@@ -220,6 +255,7 @@ class TokenService:
         removed = await self.refresh_tokens.sweep()
         removed += await self.bus.sweep(now)
         removed += await self.ring.sweep()
+        self.access.forget_expired(now)  # memory only: not counted as records removed
         return removed + self.revocations.prune(now)
 
     async def sync_keys(self) -> None:
@@ -229,14 +265,37 @@ class TokenService:
 
     async def sync_revocations(self) -> None:
         """Take in other nodes' revocations now (the background poll does this too)."""
-        await self.bus.sync()
-        self._synced_at = time.monotonic()
+        try:
+            await self.bus.sync()
+        except StoreUnavailable:
+            self._feed_ok = False
+            raise
+        self._synced_at, self._feed_ok = time.monotonic(), True
+
+    def feed_healthy(self) -> bool:
+        """Whether the revocation feed answered its last poll (always true without polls).
+
+        False as soon as one poll fails; `verify` fails closed only once the feed has
+        been silent for the staleness limit.
+        """
+        if self._stale_after is None:
+            return True
+        return self._feed_ok and time.monotonic() - self._synced_at <= self._stale_after
 
     def _pair(self, refresh_token: str, family: Family) -> TokenPair:
         access_token, expires_in = self.access.issue(
             family.user_id, family.id, self._clock.now(), family.expires_at
         )
         return TokenPair(access_token, expires_in, refresh_token, family)
+
+    async def _reused(self, family: Family, device: Device) -> None:
+        await self.events.emit(
+            "refresh_reuse", user_id=family.user_id, via="jwt", handle=family.id, device=device
+        )
+
+    async def _count_revoked(self, family_ids: list[str], at: datetime) -> None:
+        REVOCATIONS.labels("family").inc(len(family_ids))
+        await self._families_revoked(family_ids, at)
 
     async def _families_revoked(self, family_ids: list[str], at: datetime) -> None:
         for family_id in family_ids:

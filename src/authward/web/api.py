@@ -10,15 +10,17 @@ from fastapi.responses import JSONResponse
 from authward.accounts.models import User
 from authward.errors import InvalidCredentials, NotAuthenticated, NotFound, TooManyAttempts
 from authward.metrics import LOGINS
-from authward.sessions.models import Device
 from authward.web.addresses import client_address
 from authward.web.auth import authenticate, require, runtime_of
 from authward.web.bodies import read_fields
 from authward.web.principal import Principal
+from authward.web.routing import AuthwardRoute
+from authward.web.routing import device_of as device_of  # re-exported: pages import it here
 from authward.web.schemas import (
     Credentials,
     DeviceOut,
     ErrorOut,
+    InvalidInputOut,
     MeOut,
     PasswordChangeIn,
     RegisterIn,
@@ -31,11 +33,15 @@ from authward.web.transports import (
     set_session_cookie,
 )
 
-router = APIRouter(prefix="/auth")
+# The routes both strategies share, and the session strategy's own: an app that uses
+# tokens alone (`Authward(strategies={"jwt"})`) includes the first without the second.
+router = APIRouter(prefix="/auth", route_class=AuthwardRoute)
+session_router = APIRouter(prefix="/auth", route_class=AuthwardRoute)
 Authenticated = Annotated[Principal, Depends(require)]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 429, 503)
+    **{code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 429, 503)},
+    422: {"model": InvalidInputOut},
 }
 CREDENTIALS_BODY: dict[str, Any] = {
     "requestBody": {
@@ -46,14 +52,6 @@ CREDENTIALS_BODY: dict[str, Any] = {
         },
     }
 }
-
-
-def device_of(request: Request) -> Device:
-    runtime = runtime_of(request)
-    return Device.of(
-        request.headers.get("user-agent"),
-        client_address(request.scope, runtime.settings.trusted_proxies),
-    )
 
 
 async def login(request: Request, strategy: str, email: str, password: str) -> User:
@@ -73,12 +71,14 @@ async def login(request: Request, strategy: str, email: str, password: str) -> U
 
 @router.post("/register", status_code=201, response_model=UserOut, responses=ERROR_RESPONSES)
 async def register(body: RegisterIn, request: Request) -> UserOut:
-    """Create an account (409 when the email is taken, 422 when malformed)."""
-    user = await runtime_of(request).accounts.register(body.email, body.password)
+    """Create an account (409 when the email is taken, 422 when malformed, 429 throttled)."""
+    runtime = runtime_of(request)
+    address = client_address(request.scope, runtime.settings.trusted_proxies)
+    user = await runtime.accounts.register(body.email, body.password, address=address)
     return UserOut(id=user.id, email=user.email)
 
 
-@router.post(
+@session_router.post(
     "/session/login",
     response_model=SessionLoginOut,
     responses=ERROR_RESPONSES,
@@ -101,13 +101,13 @@ async def session_login(request: Request) -> JSONResponse:
     return response
 
 
-@router.post("/session/logout", status_code=204, responses=ERROR_RESPONSES)
+@session_router.post("/session/logout", status_code=204, responses=ERROR_RESPONSES)
 async def session_logout(request: Request, principal: Authenticated) -> Response:
     """End this session (CSRF token required) and clear its cookie."""
     runtime = runtime_of(request)
     if principal.session_id is None:
         raise NotAuthenticated  # a bearer token has no session to log out of
-    await runtime.sessions.end(principal.session_id)
+    await runtime.sessions.log_out(principal.session_id)
     response = Response(status_code=204, headers={"Clear-Site-Data": '"cookies"'})
     clear_session_cookie(response, runtime.settings)
     return response
@@ -183,7 +183,10 @@ async def change_password(
     """Change the password; every other session and token family ends (403: wrong current)."""
     runtime = runtime_of(request)
     await runtime.accounts.change_password(
-        principal.user_id, body.current_password, body.new_password
+        principal.user_id,
+        body.current_password,
+        body.new_password,
+        address=client_address(request.scope, runtime.settings.trusted_proxies),
     )
     await runtime.sign_out_everywhere(
         principal.user_id,

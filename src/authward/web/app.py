@@ -1,43 +1,33 @@
-"""The authward service as an ASGI app."""
+"""The authward service as an ASGI app: `Authward`'s API, with the pages and operations."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
+from authward.integration.authward import Authward
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
-from authward.web import api, ops, pages, token_api
+from authward.web import ops, pages
 from authward.web.errors import install_error_handlers
 from authward.web.headers import SecurityHeaders
 from authward.web.limits import RequestLimits
 
 
 def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
-    """Build the app around `runtime`; its lifespan opens and closes the runtime."""
+    """Build the app around `runtime`; its lifespan opens and closes the runtime.
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if open_runtime:
-            await runtime.open()
-        try:
-            yield
-        finally:
-            if open_runtime:
-                await runtime.close()
-
+    Without `open_runtime` the caller opens and closes the runtime itself (tests).
+    """
+    auth = Authward.from_runtime(runtime)
     app = FastAPI(
         title="authward",
         version="0.1.0",
         summary="Sessions and JWTs done right.",
-        lifespan=lifespan,
+        lifespan=auth.lifespan if open_runtime else None,
     )
     app.state.authward_runtime = runtime
     install_error_handlers(app)
-    app.include_router(api.router, tags=["accounts and sessions"])
-    app.include_router(token_api.router, tags=["tokens"])
+    app.include_router(auth.router)
     app.include_router(ops.router, tags=["operations"])
     app.include_router(pages.router)
     if runtime.settings.demo_pages:

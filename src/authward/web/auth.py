@@ -13,17 +13,23 @@ from typing import Final
 
 from starlette.requests import Request
 
-from authward.errors import NotAuthenticated
+from authward.errors import AuthwardError, NotAuthenticated
+from authward.metrics import JWT_OK, SESSION_OK, count_refused
 from authward.runtime import Runtime
 from authward.web.principal import Principal
 from authward.web.transports import CSRF_FIELD, CSRF_HEADER, read_bearer, read_session_cookie
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+RUNTIME_STATE: Final = "authward_runtime"
 
 
 def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.authward_runtime
+    # The runtime an Authward bound to this request (its router, dependencies or
+    # middleware: see authward.integration), else the one of the app authward serves.
+    runtime: Runtime | None = request.scope.get("state", {}).get(RUNTIME_STATE)
+    if runtime is None:
+        runtime = request.app.state.authward_runtime
     return runtime
 
 
@@ -34,16 +40,27 @@ async def authenticate(request: Request) -> Principal | None:
     CsrfRejected for a cookie-authenticated unsafe request without the right token.
     """
     runtime = runtime_of(request)
-    if "authorization" in request.headers:
+    bearer = "authorization" in request.headers
+    if bearer:
         request.state.bearer_expected = True
-    token = read_bearer(request)
-    if token is not None:
-        claims = runtime.tokens.verify(token)
+    try:
+        token = read_bearer(request) if bearer else None
+        claims = None if token is None else runtime.tokens.verify(token)
+    except AuthwardError as exc:
+        count_refused("jwt", exc)
+        raise
+    if claims is not None:
+        JWT_OK.inc()
         return Principal(user_id=claims.sub, via="jwt", handle=claims.sid)
     session_id = read_session_cookie(request, runtime.settings)
     if session_id is None:
         return None
-    session = await runtime.sessions.resume(session_id)
+    try:
+        session = await runtime.sessions.resume(session_id)
+    except AuthwardError as exc:
+        count_refused("session", exc)
+        raise
+    SESSION_OK.inc()
     if request.method not in SAFE_METHODS:
         runtime.sessions.check_csrf(session_id, await presented_csrf_token(request))
     return Principal(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from authward.errors import InvalidInput
@@ -23,7 +25,11 @@ async def read_fields(
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw: Mapping[str, object]
     if content_type in FORM_TYPES:
-        form = await request.form()
+        try:
+            form = await request.form()
+        except (MultiPartException, HTTPException):
+            # A missing boundary or a broken part: Starlette's own errors, made ours.
+            raise InvalidInput("Body must be a JSON object or a form.") from None
         raw = {key: value for key, value in form.items() if isinstance(value, str)}
     else:
         try:
@@ -41,5 +47,10 @@ async def read_fields(
         value = raw.get(name)
         if not isinstance(value, str):
             raise InvalidInput(f"Field '{name}' is required and must be a string.")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")  # JSON may carry lone surrogates ("\ud800"): not text
+            except UnicodeEncodeError:
+                raise InvalidInput(f"Field '{name}' is not valid text.") from None
         fields[name] = value
     return fields

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Final
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -46,6 +46,18 @@ def status_of(exc: AuthwardError) -> int:
 
 def error_response(exc: AuthwardError, *, bearer: bool = False) -> JSONResponse:
     """The JSON answer for `exc`, with the headers its status calls for."""
+    status, detail, headers = error_parts(exc, bearer=bearer)
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def http_exception(exc: AuthwardError, *, bearer: bool = False) -> HTTPException:
+    """The same answer as an HTTPException: what dependencies raise in any FastAPI app."""
+    status, detail, headers = error_parts(exc, bearer=bearer)
+    return HTTPException(status, detail, headers=headers or None)
+
+
+def error_parts(exc: AuthwardError, *, bearer: bool = False) -> tuple[int, str, dict[str, str]]:
+    """The status, detail and headers of the answer to `exc`."""
     status = status_of(exc)
     headers: dict[str, str] = {}
     if status == 401 and bearer:
@@ -56,7 +68,7 @@ def error_response(exc: AuthwardError, *, bearer: bool = False) -> JSONResponse:
     if isinstance(exc, StoreUnavailable):
         headers["Retry-After"] = "2"
     detail = exc.message if isinstance(exc, InvalidInput) else exc.detail
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return status, detail, headers
 
 
 def bearer_expected(request: Request) -> bool:
@@ -66,23 +78,32 @@ def bearer_expected(request: Request) -> bool:
     ).lower().startswith("bearer")
 
 
-async def _authward_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, AuthwardError):  # registered for this class only
-        raise exc
+def answer_error(request: Request, exc: AuthwardError) -> JSONResponse:
+    """The answer to `exc` raised while serving `request` (logged when a store is down)."""
     if isinstance(exc, StoreUnavailable):
         log.error("store unavailable: %s", exc.store)
     return error_response(exc, bearer=bearer_expected(request))
 
 
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, RequestValidationError):
-        raise exc
-    # FastAPI's field list, without echoing input back (it may hold a password).
+def answer_validation_error(exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's field list, without echoing input back (it may hold a password)."""
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in exc.errors()
     ]
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _authward_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, AuthwardError):  # registered for this class only
+        raise exc
+    return answer_error(request, exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    return answer_validation_error(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -1,7 +1,9 @@
-"""Limits enforced before any route runs: body size and JSON nesting depth.
+"""Limits enforced before any route runs: header size, body size and JSON nesting depth.
 
 A pure ASGI middleware, so an oversized or hostile body is refused while it streams in,
-before FastAPI or a parser allocates anything for it.
+before FastAPI or a parser allocates anything for it. The header limit here is exact
+(413 past `MAX_HEADER_BYTES` of names and values); the HTTP server's own parser limit,
+set by ``authward serve``, is what bounds the memory a header block can take first.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from typing import Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_JSON_DEPTH: Final = 32
+# Names and values together: room for an 8 KiB bearer token (transports.MAX_TOKEN_LENGTH)
+# and a browser's cookies; nginx's default (4 buffers of 8 KiB) allows about as much.
+MAX_HEADER_BYTES: Final = 32 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -46,17 +51,24 @@ def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 
 
 class RequestLimits:
-    """Refuse bodies over `max_body_bytes` (413) and JSON nested too deep (422)."""
+    """Refuse oversized headers and bodies (413) and JSON nested too deep (422)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_header_bytes: int = MAX_HEADER_BYTES
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers", ()))
+        raw_headers = scope.get("headers", ())
+        if sum(len(name) + len(value) for name, value in raw_headers) > self.max_header_bytes:
+            await _refuse(send, 413, "Request headers too large.")
+            return
+        headers = dict(raw_headers)
         if b"content-length" not in headers and b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)  # no body: the hot path pays nothing
             return

@@ -14,12 +14,17 @@ router = APIRouter()
 
 @router.get("/healthz", response_model=HealthOut, responses={503: {"model": HealthOut}})
 async def healthz(request: Request) -> JSONResponse:
-    """200 when every store answers; 503 naming the one that does not."""
-    stores = await runtime_of(request).health()
+    """200 when every store answers; 503 naming the one that does not.
+
+    Also states the bounds on propagation between nodes (and workers) while it is 200.
+    """
+    runtime = runtime_of(request)
+    stores = await runtime.health()
     healthy = all(stores.values())
     body = HealthOut(
         status="ok" if healthy else "unavailable",
         stores={name: "ok" if up else "down" for name, up in stores.items()},
+        **runtime.staleness(),
     )
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 

@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH
+from authward.passwords import MAX_PASSWORD_LENGTH
+
 
 class UserOut(BaseModel):
     id: str
@@ -20,8 +23,8 @@ class MeOut(UserOut):
 class Credentials(BaseModel):
     """Login with email and password (JSON; an HTML or OAuth2 form works too)."""
 
-    email: str = Field(max_length=320)
-    password: str = Field(max_length=4096)
+    email: str = Field(max_length=MAX_EMAIL_INPUT_LENGTH)
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
 class RegisterIn(Credentials):
@@ -33,8 +36,8 @@ class RegisterIn(Credentials):
 
 
 class PasswordChangeIn(BaseModel):
-    current_password: str = Field(max_length=4096)
-    new_password: str = Field(max_length=4096)
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
 class SessionLoginOut(BaseModel):
@@ -67,6 +70,24 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class FieldErrorOut(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidInputOut(BaseModel):
+    """A 422: one sentence from authward, or FastAPI's list of field errors."""
+
+    detail: str | list[FieldErrorOut]
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     stores: dict[str, Literal["ok", "down"]]
+    revocation_staleness_seconds: float = Field(
+        0.0, description="How long a token revoked on another node may still verify here."
+    )
+    session_staleness_seconds: float = Field(
+        0.0, description="How long a session ended on another node may still work here."
+    )

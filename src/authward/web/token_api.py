@@ -12,9 +12,10 @@ from authward.tokens.service import TokenPair
 from authward.web.api import ERROR_RESPONSES, Authenticated, device_of, login
 from authward.web.auth import runtime_of
 from authward.web.bodies import read_fields
+from authward.web.routing import AuthwardRoute
 from authward.web.schemas import Credentials, RefreshIn, TokenOut
 
-router = APIRouter()
+router = APIRouter(route_class=AuthwardRoute)
 
 # RFC 6749 §5.1: token responses must not be cached anywhere.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -70,7 +71,11 @@ async def revoke(request: Request, principal: Authenticated) -> Response:
     if principal.via != "jwt":
         request.state.bearer_expected = True
         raise NotAuthenticated
-    await runtime_of(request).tokens.revoke_family(principal.handle)
+    runtime = runtime_of(request)
+    await runtime.tokens.revoke_family(principal.handle)
+    await runtime.events.emit(
+        "revoke", user_id=principal.user_id, via="jwt", handle=principal.handle
+    )
     return Response(status_code=204)
 
 

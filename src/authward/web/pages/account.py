@@ -10,11 +10,11 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from authward.errors import InvalidInput, NotFound, WrongPassword
+from authward.errors import InvalidInput, NotFound, TooManyAttempts, WrongPassword
 from authward.web.auth import runtime_of
 from authward.web.pages.devices import describe_all
 from authward.web.pages.guard import field
-from authward.web.pages.render import login_url, redirect
+from authward.web.pages.render import duration, login_url, redirect
 from authward.web.pages.visitor import (
     PageRoute,
     Visitor,
@@ -23,6 +23,7 @@ from authward.web.pages.visitor import (
     visitor,
     visitor_of,
 )
+from authward.web.routing import device_of
 from authward.web.transports import clear_session_cookie
 
 router = APIRouter(route_class=PageRoute)
@@ -63,7 +64,7 @@ async def sign_out_one(request: Request) -> Response:
     runtime = runtime_of(request)
     handle = field(await request.form(), "handle")
     if handle == person.session.handle:
-        await runtime.sessions.end(person.session_id)
+        await runtime.sessions.log_out(person.session_id)
         return _to_login(request, None)
     try:
         await runtime.sessions.end_by_handle(person.user.id, handle)
@@ -95,8 +96,16 @@ async def change_password(request: Request) -> Response:
     form = await request.form()
     try:
         await runtime.accounts.change_password(
-            person.user.id, field(form, "current_password"), field(form, "new_password")
+            person.user.id,
+            field(form, "current_password"),
+            field(form, "new_password"),
+            address=device_of(request).ip,
         )
+    except TooManyAttempts as exc:
+        problem = f"Too many wrong passwords. Please try again in {duration(exc.retry_after)}."
+        response = await _account(request, person, status=429, password_problem=problem)
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
     except WrongPassword:
         problem = "Your current password is not correct."
         return await _account(request, person, status=400, password_problem=problem)

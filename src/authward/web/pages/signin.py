@@ -84,7 +84,13 @@ async def register_submit(request: Request) -> Response:
     except CsrfRejected:
         return _form_page(request, "register.html", 403, problem="expired", **again)
     try:
-        user = await runtime_of(request).accounts.register(email, password)
+        address = device_of(request).ip
+        user = await runtime_of(request).accounts.register(email, password, address=address)
+    except TooManyAttempts as exc:
+        wait = duration(exc.retry_after)
+        problem = f"Too many sign-ups from your network. Please try again in {wait}."
+        headers = {"retry-after": str(exc.retry_after)}
+        return _form_page(request, "register.html", 429, headers, problem=problem, **again)
     except InvalidInput as exc:
         return _form_page(request, "register.html", 400, problem=exc.message, **again)
     except EmailTaken:
@@ -98,7 +104,7 @@ async def logout(request: Request) -> Response:
     runtime = runtime_of(request)
     checked = await signed_in_form(request)
     if checked is not None:
-        await runtime.sessions.end(checked[0])
+        await runtime.sessions.log_out(checked[0])
     response = redirect("/login")
     clear_session_cookie(response, runtime.settings)
     return response

@@ -13,11 +13,14 @@ from starlette.responses import HTMLResponse, Response
 
 from authward.accounts.models import User
 from authward.errors import CsrfRejected, NotAuthenticated, StoreUnavailable
+from authward.events import request_origin
+from authward.metrics import SESSION_OK, count_refused
 from authward.runtime import Runtime
 from authward.sessions.models import Session
 from authward.web.auth import runtime_of
 from authward.web.pages.guard import check_origin, field
 from authward.web.pages.render import render
+from authward.web.routing import device_of
 from authward.web.transports import CSRF_FIELD, read_session_cookie
 
 
@@ -46,8 +49,12 @@ async def visitor(request: Request) -> Visitor | None:
 async def visitor_of(runtime: Runtime, session_id: str) -> Visitor | None:
     try:
         session = await runtime.sessions.resume(session_id)
-    except NotAuthenticated:
+    except (NotAuthenticated, StoreUnavailable) as exc:
+        count_refused("session", exc)
+        if isinstance(exc, StoreUnavailable):
+            raise
         return None
+    SESSION_OK.inc()
     user = await runtime.accounts.users.get(session.user_id)
     if user is None or user.disabled:
         return None
@@ -91,7 +98,8 @@ class PageRoute(APIRoute):
 
         async def page_handler(request: Request) -> Response:
             try:
-                return await handler(request)
+                with request_origin(lambda: device_of(request)):
+                    return await handler(request)
             except CsrfRejected:
                 return page(request, "error.html", 403, problem="csrf", visitor=None)
             except StoreUnavailable:

@@ -1,0 +1,55 @@
+"""The apps the HTTP benchmarks load, each with a bare route beside a protected one.
+
+``/bench/bare`` answers without authentication: the ceiling a protected route is
+measured against, on the same app, middleware stack and server. ``/bench/protected``
+answers the same body behind the library's current-user dependency.
+
+* `library_app`: a FastAPI app of your own using authward as a library (the `Authward`
+  facade: its router and its ``current_user`` dependency).
+* `service_app`: the authward service itself (`create_app`, with its middleware), where
+  ``/auth/me`` is measured against ``/bench/bare``.
+
+Settings come from ``AUTHWARD_*`` variables, as for ``authward serve``.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see the local Annotated alias.
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+
+from authward.integration import AuthUser, Authward
+from authward.runtime import build_runtime
+from authward.settings import load_settings
+from authward.web.app import create_app
+
+BARE_BODY = {"id": "anonymous"}
+
+
+def library_app() -> FastAPI:
+    """A user's app: authward's router, a bare route, and one behind ``current_user``."""
+    auth = Authward.from_env()
+    app = FastAPI(lifespan=auth.lifespan)
+    app.include_router(auth.router)
+    app.state.authward = auth
+    current_user = Annotated[AuthUser, Depends(auth.current_user)]
+
+    @app.get("/bench/bare")
+    async def bare() -> dict[str, str]:
+        return BARE_BODY
+
+    @app.get("/bench/protected")
+    async def protected(user: current_user) -> dict[str, str]:
+        return {"id": user.id}
+
+    return app
+
+
+def service_app() -> FastAPI:
+    """The authward service as `authward serve` runs it, plus ``/bench/bare``."""
+    app = create_app(build_runtime(load_settings()))
+
+    @app.get("/bench/bare", include_in_schema=False)
+    async def bare() -> dict[str, str]:
+        return BARE_BODY
+
+    return app

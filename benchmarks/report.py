@@ -1,0 +1,567 @@
+"""Write ``bench-report/index.md`` (and its PNG plots) from one run's results.
+
+`results` is the plain dict `run.py` collects (and keeps beside the report as
+``results.json``); a stage that did not run is simply absent, and its section says so.
+Plots need matplotlib (in benchmarks/requirements.txt); without it the tables stand alone.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+Results = dict[str, Any]
+
+TARGETS = {
+    "throughput": 0.80,  # protected / bare, req/s
+    "verify": 1.00,  # authward first seen / fastest library, µs
+    "storm_rps": 0.50,  # /auth/me during the storm / alone
+    "storm_p99": 3.0,  # p99 during / alone
+    "scale": 1.20,  # check cost at 1M / at 1k
+    "sweep": 1.20,  # p99 during the sweep / before
+}
+
+
+def _f(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float | int):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _ok(met: bool | None) -> str:
+    return "–" if met is None else ("✅ met" if met else "❌ missed")
+
+
+def _table(columns: list[str], rows: list[list[str]]) -> str:
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(columns) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def targets(results: Results) -> list[dict[str, Any]]:
+    """Every target with its measured value, its goal and whether it was met."""
+    out: list[dict[str, Any]] = []
+
+    def add(target: str, value: str, met: bool | None) -> None:
+        out.append({"target": target, "value": value, "met": met})
+
+    for row in results.get("http", []):
+        if row["target"]:
+            add(
+                f"1. {row['route']} ≥ 0.80× bare ({row['config']})",
+                f"{row['ratio']:.2f}× (CPU: {row['cpu_ratio']:.2f}×)",
+                row["ratio"] >= TARGETS["throughput"],
+            )
+    for row in results.get("verify", []):
+        fastest = min(row["pyjwt_us"], row["joserfc_us"])
+        add(
+            f"2. {row['alg']} first-seen verify ≤ fastest library ({row['fastest_library']})",
+            f"{row['first_seen_us']:.1f} µs vs {fastest:.1f} µs "
+            f"(paired ratio {row['ratio_to_fastest']:.2f})",
+            row["ratio_to_fastest"] <= TARGETS["verify"],
+        )
+    if storm := results.get("storm"):
+        alone, during = storm["alone_rps"], storm["storm_rps"]
+        rps_ratio = during / alone if alone else float("nan")
+        p99_alone, p99_during = storm["alone_p99_ms"], storm["storm_p99_ms"]
+        p99_ratio = p99_during / p99_alone if p99_alone else float("nan")
+        add(
+            "3. /auth/me during a login storm keeps ≥ 50% of its req/s",
+            f"{rps_ratio:.2f}× ({during:.0f} vs {alone:.0f} req/s)",
+            rps_ratio >= TARGETS["storm_rps"],
+        )
+        add(
+            "3. … and its p99 within 3× of alone",
+            f"{p99_ratio:.2f}× ({p99_during:.1f} vs {p99_alone:.1f} ms)",
+            p99_ratio <= TARGETS["storm_p99"],
+        )
+        add(
+            "4. logins per second, argon2id at RFC 9106, bounded memory (report)",
+            f"{storm['logins_per_s']:.1f} logins/s; peak RSS {storm['peak_rss_mib']:.0f} MiB",
+            None,
+        )
+    for row in results.get("scale", []):
+        ratio = row["large_us"] / row["small_us"]
+        add(
+            f"5. {row['backend']}: check at {row['large']:,} ≤ 1.2× at {row['small']:,}",
+            f"{ratio:.2f}× ({row['large_us']:.0f} vs {row['small_us']:.0f} µs)",
+            ratio <= TARGETS["scale"],
+        )
+    for row in results.get("sweep", []):
+        before, during = row["p99_before_ms"], row["p99_during_ms"]
+        ratio = during / before if before else float("nan")
+        took = (
+            f"{row['sweep_s']:.0f} s"
+            if row["finished"]
+            else f"not done after {row['sweep_s']:.0f} s"
+        )
+        add(
+            f"5. {row['backend']}: sweep of {row['expired']:,} raises p99 ≤ 20%",
+            f"{ratio:.2f}× ({during:.1f} vs {before:.1f} ms; {took})",
+            ratio <= TARGETS["sweep"] and row["finished"],
+        )
+    return out
+
+
+# --- plots ---------------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def plot_all(results: Results, out: Path) -> list[str]:
+    """Draw every plot the results allow; return the file names written."""
+    plt = _pyplot()
+    if plt is None:
+        return []
+    written = []
+    for name, draw in (
+        ("throughput.png", _plot_throughput),
+        ("cost.png", _plot_cost),
+        ("latency.png", _plot_latency),
+        ("verify.png", _plot_verify),
+        ("storm.png", _plot_storm),
+        ("scale.png", _plot_scale),
+    ):
+        figure = draw(plt, results)
+        if figure is not None:
+            figure.tight_layout()
+            figure.savefig(out / name, dpi=110)
+            plt.close(figure)
+            written.append(name)
+    return written
+
+
+def _labels(rows: list[dict[str, Any]]) -> list[str]:
+    return [r.get("label") or f"{r['config'].split(',')[0]}\n{r['route']}" for r in rows]
+
+
+def _plot_throughput(plt: Any, results: Results) -> Any:
+    rows = results.get("http", [])
+    if not rows:
+        return None
+    figure, axis = plt.subplots(figsize=(11, 5))
+    x = range(len(rows))
+    axis.bar([i - 0.2 for i in x], [r["bare_rps"] for r in rows], 0.4, label="bare route")
+    axis.bar([i + 0.2 for i in x], [r["rps"] for r in rows], 0.4, label="protected route")
+    for i, r in enumerate(rows):
+        axis.annotate(
+            f"{r['ratio']:.2f}×", (i + 0.2, r["rps"]), ha="center", va="bottom", fontsize=8
+        )
+    axis.set_xticks(list(x), _labels(rows), fontsize=7)
+    axis.set_ylabel("requests per second (one worker)")
+    axis.set_title("Requests per second, protected route beside the same app's bare route")
+    axis.legend()
+    return figure
+
+
+def _plot_cost(plt: Any, results: Results) -> Any:
+    rows = results.get("http", [])
+    if not rows:
+        return None
+    figure, axis = plt.subplots(figsize=(11, 4.5))
+    x = range(len(rows))
+    axis.bar([i - 0.2 for i in x], [r["bare_cpu_us"] for r in rows], 0.4, label="bare route")
+    axis.bar([i + 0.2 for i in x], [r["cpu_us"] for r in rows], 0.4, label="protected route")
+    axis.set_xticks(list(x), _labels(rows), fontsize=7)
+    axis.set_ylabel("server CPU µs per request")
+    axis.set_title("Cost per request: the server's CPU time divided by the requests it answered")
+    axis.legend()
+    return figure
+
+
+def _plot_latency(plt: Any, results: Results) -> Any:
+    rows = results.get("http", [])
+    if not rows:
+        return None
+    figure, axis = plt.subplots(figsize=(11, 4.5))
+    x = range(len(rows))
+    axis.bar([i - 0.3 for i in x], [r["bare_p50_ms"] for r in rows], 0.2, label="bare p50")
+    axis.bar([i - 0.1 for i in x], [r["bare_p99_ms"] for r in rows], 0.2, label="bare p99")
+    axis.bar([i + 0.1 for i in x], [r["p50_ms"] for r in rows], 0.2, label="protected p50")
+    axis.bar([i + 0.3 for i in x], [r["p99_ms"] for r in rows], 0.2, label="protected p99")
+    axis.set_xticks(list(x), _labels(rows), fontsize=7)
+    axis.set_ylabel("latency, ms (closed loop)")
+    axis.set_title("Latency percentiles at saturation")
+    axis.legend(fontsize=8)
+    return figure
+
+
+def _plot_verify(plt: Any, results: Results) -> Any:
+    rows = results.get("verify", [])
+    if not rows:
+        return None
+    figure, axis = plt.subplots(figsize=(9, 4.5))
+    series = [
+        ("raw primitive (floor)", "raw_us"),
+        ("authward, first seen", "first_seen_us"),
+        ("PyJWT (best)", "pyjwt_us"),
+        ("joserfc (best)", "joserfc_us"),
+        ("authward, seen before", "seen_before_us"),
+    ]
+    width = 0.16
+    for n, (label, key) in enumerate(series):
+        axis.bar(
+            [i + (n - 2) * width for i in range(len(rows))],
+            [r[key] for r in rows],
+            width,
+            label=label,
+        )
+    axis.set_xticks(range(len(rows)), [r["alg"] for r in rows])
+    axis.set_ylabel("µs per verification")
+    axis.set_title("Access token verification (same key, same checks)")
+    axis.legend(fontsize=8)
+    return figure
+
+
+def _plot_storm(plt: Any, results: Results) -> Any:
+    storm = results.get("storm")
+    if not storm or not storm["slices"]:
+        return None
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    slices = storm["slices"]
+    t = [s["t"] for s in slices]
+    top.plot(t, [s["rps"] for s in slices], marker="o")
+    top.set_ylabel("/auth/me req/s")
+    bottom.plot(t, [s["p99_ms"] for s in slices], marker="o", color="tab:red")
+    bottom.set_ylabel("/auth/me p99, ms")
+    bottom.set_xlabel("seconds")
+    storm_t = [s["t"] for s in slices if s["phase"] == "storm"]
+    if storm_t:
+        for axis in (top, bottom):
+            axis.axvspan(
+                min(storm_t) - 1, max(storm_t), color="orange", alpha=0.2, label="login storm"
+            )
+        top.legend()
+    memory = storm.get("memory") or []
+    if memory:
+        twin = bottom.twinx()
+        twin.plot([m[0] for m in memory], [m[1] for m in memory], color="grey", alpha=0.6)
+        twin.set_ylabel("server RSS, MiB", color="grey")
+    top.set_title(f"/auth/me through a login storm ({storm['storm_logins_per_s']:.1f} logins/s)")
+    return figure
+
+
+def _plot_scale(plt: Any, results: Results) -> Any:
+    scale, sweep = results.get("scale", []), results.get("sweep", [])
+    if not scale and not sweep:
+        return None
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    if scale:
+        x = range(len(scale))
+        left.bar(
+            [i - 0.2 for i in x],
+            [r["small_us"] for r in scale],
+            0.4,
+            label=f"{scale[0]['small']:,} sessions",
+        )
+        left.bar(
+            [i + 0.2 for i in x],
+            [r["large_us"] for r in scale],
+            0.4,
+            label=f"{scale[0]['large']:,} sessions",
+        )
+        left.set_xticks(list(x), [r["backend"] for r in scale])
+        left.set_ylabel("µs per session check (median)")
+        left.set_title("Session check against the store")
+        left.legend()
+    if sweep:
+        x = range(len(sweep))
+        right.bar(
+            [i - 0.2 for i in x], [r["p99_before_ms"] for r in sweep], 0.4, label="p99 before"
+        )
+        right.bar(
+            [i + 0.2 for i in x],
+            [r["p99_during_ms"] for r in sweep],
+            0.4,
+            label="p99 during the sweep",
+        )
+        right.set_xticks(list(x), [r["backend"] for r in sweep])
+        right.set_ylabel("ms")
+        right.set_title(f"Request p99 while {sweep[0]['expired']:,} expired sessions are swept")
+        right.legend()
+    return figure
+
+
+# --- the page ------------------------------------------------------------------------
+
+
+def write(results: Results, out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    plots = set(plot_all(results, out))
+    meta = results.get("meta", {})
+    parts = [f"# authward benchmark report\n\n{meta.get('summary', '')}\n"]
+    parts.append(_environment(meta))
+    parts.append("## Targets\n\n")
+    parts.append(
+        _table(
+            ["target", "measured", "verdict"],
+            [[t["target"], t["value"], _ok(t["met"])] for t in targets(results)],
+        )
+        or "No stage ran.\n"
+    )
+    parts.append(_throughput_section(results, plots))
+    parts.append(_verify_section(results, plots))
+    parts.append(_storm_section(results, plots))
+    parts.append(_scale_section(results, plots))
+    parts.append(_propagation_section(results))
+    parts.append(_notes(meta))
+    page = out / "index.md"
+    page.write_text("\n".join(parts))
+    return page
+
+
+def _environment(meta: dict[str, Any]) -> str:
+    lines = [f"- {key}: {value}" for key, value in meta.get("environment", {}).items()]
+    return "## Machine and method\n\n" + "\n".join(lines) + "\n"
+
+
+def _image(name: str, plots: set[str], alt: str) -> str:
+    return f"\n![{alt}]({name})\n" if name in plots else ""
+
+
+def _throughput_section(results: Results, plots: set[str]) -> str:
+    rows = results.get("http")
+    head = "## 1. A protected route against a bare one, and against the peer\n\n"
+    if not rows:
+        return head + "Not run.\n"
+    text = head + (
+        "Each configuration is one server (one uvicorn worker, uvloop + httptools) holding a "
+        "bare route and the protected one; the routes take turns, round after round, and a "
+        "ratio is the median of the per-round ratios. *Added µs* is the median per-round "
+        "difference in 1/throughput (the server is on one core). *CPU µs* is the server "
+        "process's own CPU time per request (`/proc/<pid>/stat`), which a busy machine "
+        "disturbs far less than requests per second; *CPU ratio* is bare CPU / protected CPU.\n\n"
+    )
+    table_rows = [
+        [
+            r["config"] + (f" ({r['note']})" if r["note"] else ""),
+            r["route"],
+            _f(r["bare_rps"]),
+            _f(r["rps"]),
+            f"**{r['ratio']:.2f}×**",
+            _f(r["added_us"]),
+            f"{_f(r['bare_cpu_us'])} → {_f(r['cpu_us'])}",
+            f"{r['cpu_ratio']:.2f}×",
+            f"{_f(r['bare_p50_ms'], 2)} / {_f(r['bare_p99_ms'], 2)}",
+            f"{_f(r['p50_ms'], 2)} / {_f(r['p99_ms'], 2)}",
+            str(r["errors"]),
+        ]
+        for r in rows
+    ]
+    text += _table(
+        [
+            "configuration",
+            "route",
+            "bare req/s",
+            "req/s",
+            "× bare",
+            "added µs",
+            "CPU µs/req",
+            "CPU ratio",
+            "bare p50/p99 ms",
+            "p50/p99 ms",
+            "errors",
+        ],  # fmt: skip
+        table_rows,
+    )
+    peers = [r for r in rows if r["config"].startswith("fastapi-users")]
+    mine = [r for r in rows if r["config"].startswith("authward library")]
+    if peers and mine:
+        text += (
+            "\nAgainst the peer (requests per second of the protected route, "
+            "same machine, same run):\n\n"
+        )
+        text += _table(
+            ["authward", "req/s", "fastapi-users", "req/s", "authward / peer"],
+            [
+                [
+                    f"{a['config']} — {a['route']}",
+                    _f(a["rps"]),
+                    f"{p['config']} — {p['route']}",
+                    _f(p["rps"]),
+                    f"{a['rps'] / p['rps']:.2f}×",
+                ]
+                for a in mine
+                for p in peers
+                if (a["route"] == "JWT") == (p["route"] == "JWT")
+            ],
+        )
+    text += _image("throughput.png", plots, "requests per second")
+    text += _image("cost.png", plots, "cost per request")
+    text += _image("latency.png", plots, "latency percentiles")
+    return text
+
+
+def _verify_section(results: Results, plots: set[str]) -> str:
+    rows = results.get("verify")
+    head = "## 2. Verifying a token seen for the first time\n\n"
+    if not rows:
+        return head + "Not run.\n"
+    text = head + (
+        "One process, one key per algorithm (authward's own, handed to every library), the "
+        "same token and the same checks (signature, pinned alg, `typ`, seven required "
+        "claims, iss/aud, exp/iat); the paths take turns round after round "
+        "(`benchmarks/tokens.py`'s method, on the thread's CPU clock). *First seen* empties "
+        "authward's cache before each "
+        "call; *seen before* is the cache hit every later request with that token gets. The "
+        "ratio is the median of per-round ratios against the fastest library variant.\n\n"
+    )
+    text += _table(
+        [
+            "alg",
+            "raw primitive",
+            "authward first seen",
+            "PyJWT (best)",
+            "joserfc (best)",
+            "fastest library",
+            "ratio",
+            "authward seen before",
+        ],
+        [
+            [
+                r["alg"],
+                _f(r["raw_us"], 1),
+                f"**{_f(r['first_seen_us'], 1)}**",
+                _f(r["pyjwt_us"], 1),
+                _f(r["joserfc_us"], 1),
+                r["fastest_library"],
+                f"{r['ratio_to_fastest']:.2f}",
+                _f(r["seen_before_us"], 2),
+            ]  # fmt: skip
+            for r in rows
+        ],
+    )
+    return text + _image("verify.png", plots, "verification cost")
+
+
+def _storm_section(results: Results, plots: set[str]) -> str:
+    storm = results.get("storm")
+    head = "## 3–4. A login storm, and logins themselves\n\n"
+    if not storm:
+        return head + "Not run.\n"
+    text = head + (
+        f"The service (one worker, not pinned: hashing may use every core), {storm['params']}. "
+        f"Logins alone: `POST /auth/token` with the right password over "
+        f"{storm['login_connections']} connections for {storm['login_s']} s. Then `GET /auth/me` "
+        "with a bearer token in one-second slices, alone, during the same storm, and after.\n\n"
+    )
+    text += _table(
+        ["figure", "value"],
+        [
+            ["logins per second (alone)", _f(storm["logins_per_s"], 1)],
+            [
+                "login latency p50 / p99, ms",
+                f"{_f(storm['login_p50_ms'])} / {_f(storm['login_p99_ms'])}",
+            ],
+            ["login errors (non-2xx, timeouts)", str(storm["login_errors"])],
+            [
+                "server RSS before / peak, MiB",
+                f"{_f(storm['rss_before_mib'])} / {_f(storm['peak_rss_mib'])}",
+            ],
+            ["logins per second during the timeline's storm", _f(storm["storm_logins_per_s"], 1)],
+            [
+                "/auth/me req/s alone → during the storm",
+                f"{_f(storm['alone_rps'])} → {_f(storm['storm_rps'])}",
+            ],
+            [
+                "/auth/me p99 alone → during the storm, ms",
+                f"{_f(storm['alone_p99_ms'], 1)} → {_f(storm['storm_p99_ms'], 1)}",
+            ],
+        ],
+    )
+    return text + _image("storm.png", plots, "login storm timeline")
+
+
+def _scale_section(results: Results, plots: set[str]) -> str:
+    scale, sweep = results.get("scale"), results.get("sweep")
+    head = "## 5. A million sessions\n\n"
+    if not scale and not sweep:
+        return head + "Not run.\n"
+    text = head + (results.get("meta", {}).get("scale_note", "") + "\n\n")
+    if scale:
+        text += _table(
+            [
+                "store",
+                "sessions (small)",
+                "µs/check",
+                "sessions (large)",
+                "µs/check",
+                "ratio",
+                "bulk seed, s",
+            ],
+            [
+                [
+                    r["backend"],
+                    _f(r["small"]),
+                    _f(r["small_us"]),
+                    _f(r["large"]),
+                    _f(r["large_us"]),
+                    f"{r['large_us'] / r['small_us']:.2f}×",
+                    _f(r["seed_s"]),
+                ]
+                for r in scale
+            ],
+        )
+    if sweep:
+        text += "\n" + _table(
+            [
+                "store",
+                "expired",
+                "removed",
+                "sweep, s",
+                "p99 before, ms",
+                "p99 during, ms",
+                "ratio",
+                "req/s before → during",
+                "errors",
+            ],
+            [
+                [
+                    r["backend"],
+                    _f(r["expired"]),
+                    _f(r["removed"]) if r["finished"] else "(stopped)",
+                    _f(r["sweep_s"], 1) + ("" if r["finished"] else " (limit)"),
+                    _f(r["p99_before_ms"], 2),
+                    _f(r["p99_during_ms"], 2),
+                    f"{r['p99_during_ms'] / r['p99_before_ms']:.2f}×"
+                    if r["p99_before_ms"]
+                    else "–",
+                    f"{_f(r['rps_before'])} → {_f(r['rps_during'])}",
+                    str(r["errors"]),
+                ]  # fmt: skip
+                for r in sweep
+            ],
+        )
+    for skipped in results.get("scale_skipped", []):
+        text += f"\n- {skipped}\n"
+    return text + _image("scale.png", plots, "session checks and sweeps at scale")
+
+
+def _propagation_section(results: Results) -> str:
+    head = "## Revocation propagation\n\n"
+    output = results.get("propagation")
+    if not output:
+        return head + (results.get("propagation_note") or "Not run.") + "\n"
+    return head + results.get("propagation_note", "") + "\n\n```\n" + output.strip() + "\n```\n"
+
+
+def _notes(meta: dict[str, Any]) -> str:
+    notes = meta.get("notes", [])
+    if not notes:
+        return ""
+    return "## Notes\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"

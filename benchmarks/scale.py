@@ -1,0 +1,502 @@
+"""Target 5: a session check at 1,000,000 live sessions, and a sweep of 1,000,000.
+
+For each store (SQLite, PostgreSQL, Redis):
+
+1. Two stores of the kind: one holds ``small`` sessions, the other ``large``; in each,
+   ``probes`` of them have ids we know. `SessionService.resume` (shape check, digest, one
+   store read, expiry) is timed on every probe in random order, the two stores taking
+   turns round after round; the ratio is the median of the per-round ratios.
+   The filler is written in bulk (sqlite3 ``executemany``, PostgreSQL ``COPY``, a Redis
+   script) in the layout the store itself writes, 10 sessions per user; probes go through
+   the store's own ``add``. Probes were "seen" in the future, so no touch (a write) falls
+   in the measurement: it is the read.
+2. The sweep of ``large`` expired sessions while a server answers session requests: the
+   library app on the same store, its session cache off (every request reads the store),
+   under a closed loop of 4 connections (Python, latencies recorded one by one). p99 over
+   8 s before the sweep against p99 while it runs. The sweep runs in its own process as
+   `authward sweep` would. SQL: with its clock 21 minutes ahead, past the filler's idle
+   deadline (the probes live a day). Redis drops expired sessions itself (TTL), so there
+   the filler is first made to expire, and the sweep does what is left for it: drop the
+   users' index entries of a million vanished sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import select
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from authward import crypto
+from authward.clock import SystemClock
+from authward.sessions.models import Device, Session
+from authward.sessions.service import SessionPolicy, SessionService
+from authward.sessions.store import SessionStore
+from authward.storage.redis import KeyNames, micros, millis_ceil
+
+PER_USER = 10
+FILLER_IDLE = timedelta(minutes=20)  # the filler is live until then...
+SWEEP_AHEAD = FILLER_IDLE + timedelta(minutes=1)  # ...and expired to a sweep this far ahead
+PREFIX = "authward:"
+
+_SEED_REDIS = """
+local prefix = ARGV[1]
+local first, users, per = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+for u = first, first + users - 1 do
+  local uid = 'filler-' .. u
+  local index = prefix .. '{u:' .. uid .. '}:sessions'
+  local handles = prefix .. '{u:' .. uid .. '}:handles'
+  for s = 1, per do
+    local n = u * per + s
+    local hex = redis.sha1hex('s' .. n) .. string.sub(redis.sha1hex('t' .. n), 1, 24)
+    local key = prefix .. 'session:' .. hex
+    local handle = string.sub(redis.sha1hex('h' .. n), 1, 16)
+    redis.call('HSET', key, 'user_id', uid, 'handle', handle, 'created_at', ARGV[5],
+      'last_seen_at', ARGV[5], 'idle_expires_at', ARGV[6], 'absolute_expires_at', ARGV[7],
+      'user_agent', 'bench', 'ip', '127.0.0.1')
+    redis.call('PEXPIREAT', key, ARGV[8])
+    redis.call('ZADD', index, ARGV[5], hex)
+    redis.call('HSET', handles, 'h:' .. handle, hex, 'd:' .. hex, handle)
+  end
+  redis.call('PEXPIREAT', index, ARGV[9])
+  redis.call('PEXPIREAT', handles, ARGV[9])
+end
+"""
+
+_EXPIRE_REDIS = """
+local prefix = ARGV[1]
+local first, users, per = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+for u = first, first + users - 1 do
+  for s = 1, per do
+    local n = u * per + s
+    local hex = redis.sha1hex('s' .. n) .. string.sub(redis.sha1hex('t' .. n), 1, 24)
+    redis.call('PEXPIRE', prefix .. 'session:' .. hex, 1)
+  end
+end
+"""
+
+
+@dataclass
+class CheckCost:
+    backend: str
+    small: int
+    large: int
+    small_us: float  # median µs per session check
+    large_us: float  # small_us times the median per-round ratio large / small
+    seed_s: float  # seconds to bulk-write the large store
+
+    @property
+    def ratio(self) -> float:
+        return self.large_us / self.small_us
+
+
+@dataclass
+class SweepCost:
+    backend: str
+    expired: int
+    removed: int
+    sweep_s: float
+    p99_before_ms: float
+    p99_during_ms: float
+    rps_before: float
+    rps_during: float
+    errors: int
+    finished: bool = True  # False: stopped at the time limit, still sweeping
+
+    @property
+    def ratio(self) -> float:
+        return self.p99_during_ms / self.p99_before_ms
+
+
+# --- the stores ------------------------------------------------------------------------
+
+
+class Backend:
+    """One store, filled in bulk and opened through authward's own classes."""
+
+    def __init__(self, name: str, url: str, workdir: Path) -> None:
+        self.name, self.url, self.workdir = name, url, workdir
+        self.seeded = 0  # filler users written so far
+        self.now = datetime.now(UTC)
+        self._engine: Any = None
+        self._client: Any = None
+
+    @property
+    def database_url(self) -> str:
+        if self.name == "Redis":
+            return f"sqlite:///{self.workdir}/scale-redis-users.db"
+        return self.url
+
+    async def open(self) -> SessionStore:
+        if self.name == "Redis":
+            from authward.sessions.redis import RedisSessionStore
+            from authward.storage.redis import create_client
+
+            self._client = create_client(self.url, socket_timeout=30)
+            return RedisSessionStore(self._client, keys=KeyNames(PREFIX))
+        from authward.sessions.sql import SqlSessionStore
+        from authward.storage.migrate import upgrade
+        from authward.storage.sql import create_engine
+
+        self._engine = create_engine(self.url)
+        await upgrade(self._engine)
+        return SqlSessionStore(self._engine)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def seed(self, sessions: int) -> None:
+        """Write filler sessions until `sessions` are in (10 per user, users numbered on)."""
+        users = sessions // PER_USER - self.seeded
+        if users <= 0:
+            return
+        first, self.seeded = self.seeded, self.seeded + users
+        if self.name == "Redis":
+            await self._seed_redis(first, users)
+        elif self.name == "SQLite":
+            await asyncio.to_thread(self._seed_sqlite, first, users)
+        else:
+            await self._seed_postgres(first, users)
+
+    def _rows(self, first: int, users: int) -> list[tuple[Any, ...]]:
+        idle, absolute = self.now + FILLER_IDLE, self.now + timedelta(hours=12)
+        return [
+            (
+                hashlib.sha256(f"filler-{n}".encode()).digest(),
+                f"f{n:015d}",
+                f"filler-{n // PER_USER}",
+                self.now,
+                self.now,
+                idle,
+                absolute,
+                "bench",
+                "127.0.0.1",
+            )
+            for n in range(first * PER_USER, (first + users) * PER_USER)
+        ]
+
+    def _seed_sqlite(self, first: int, users: int) -> None:
+        path = self.url.removeprefix("sqlite:///")
+        fmt = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime in SQLite
+        connection = sqlite3.connect(path, timeout=60)
+        try:
+            for start in range(first, first + users, 10_000):
+                chunk = self._rows(start, min(10_000, first + users - start))
+                rows = [
+                    (*r[:3], *(d.replace(tzinfo=None).strftime(fmt) for d in r[3:7]), *r[7:])
+                    for r in chunk
+                ]
+                with connection:
+                    connection.executemany(
+                        "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    )
+        finally:
+            connection.close()
+
+    async def _seed_postgres(self, first: int, users: int) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(self.url)
+        try:
+            for start in range(first, first + users, 10_000):
+                await connection.copy_records_to_table(
+                    "sessions",
+                    records=self._rows(start, min(10_000, first + users - start)),
+                    columns=[
+                        "id_digest",
+                        "handle",
+                        "user_id",
+                        "created_at",
+                        "last_seen_at",
+                        "idle_expires_at",
+                        "absolute_expires_at",
+                        "user_agent",
+                        "ip",
+                    ],  # fmt: skip
+                )
+        finally:
+            await connection.close()
+
+    async def _seed_redis(self, first: int, users: int) -> None:
+        created = micros(self.now)
+        idle, absolute = micros(self.now + FILLER_IDLE), micros(self.now + timedelta(hours=12))
+        seed = self._client.register_script(_SEED_REDIS)
+        for start in range(first, first + users, 2_000):
+            count = min(2_000, first + users - start)
+            await seed(
+                keys=[],
+                args=[
+                    PREFIX,
+                    start,
+                    count,
+                    PER_USER,
+                    created,
+                    idle,
+                    absolute,
+                    millis_ceil(idle),
+                    millis_ceil(absolute),
+                ],  # fmt: skip
+            )
+
+    async def expire_redis_filler(self) -> None:
+        """Make Redis drop the filler by itself (as its TTLs would), and wait until it has."""
+        expire = self._client.register_script(_EXPIRE_REDIS)
+        for start in range(0, self.seeded, 2_000):
+            await expire(keys=[], args=[PREFIX, start, min(2_000, self.seeded - start), PER_USER])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            left = 0
+            async for _ in self._client.scan_iter(match=PREFIX + "session:*", count=10_000):
+                left += 1
+                if left > 1_000:
+                    break
+            if left <= 1_000:
+                return
+            await asyncio.sleep(1)
+
+
+async def add_probes(store: SessionStore, count: int) -> list[str]:
+    """Sessions with known ids, live for a day and "seen" in an hour: no touch is due."""
+    now = datetime.now(UTC)
+    ids = []
+    for _ in range(count):
+        session_id = crypto.new_token()
+        await store.add(
+            Session(
+                id_digest=crypto.digest(session_id),
+                handle=crypto.new_handle(),
+                user_id="probe-user",
+                created_at=now,
+                last_seen_at=now + timedelta(hours=1),
+                idle_expires_at=now + timedelta(hours=11),
+                absolute_expires_at=now + timedelta(hours=12),
+                device=Device("bench", "127.0.0.1"),
+            )
+        )
+        ids.append(session_id)
+    return ids
+
+
+async def check_us(service: SessionService, probes: list[str], passes: int = 2) -> float:
+    samples = []
+    for _ in range(passes):
+        order = random.sample(probes, len(probes))
+        for session_id in order:
+            began = time.perf_counter()
+            await service.resume(session_id)
+            samples.append((time.perf_counter() - began) * 1e6)
+    return statistics.median(samples)
+
+
+# --- load while the sweep runs ---------------------------------------------------------
+
+
+class Recorder:
+    """A closed loop of keep-alive GETs in a thread, every latency kept with its time."""
+
+    def __init__(
+        self, url: str, headers: dict[str, str], connections: int, cpu: int | None = None
+    ) -> None:
+        self.url, self.headers, self.connections, self.cpu = url, headers, connections, cpu
+        self.samples: list[tuple[float, float, bool]] = []  # (when, seconds, ok)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def __enter__(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def window(self, start: float, end: float) -> tuple[float, float, int]:
+        """p99 (ms), requests per second and errors of the requests that began in it."""
+        inside = [(s, ok) for t, s, ok in self.samples if start <= t < end]
+        if not inside:
+            return float("nan"), 0.0, 0
+        latencies = sorted(s for s, _ in inside)
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3
+        return p99, len(inside) / (end - start), sum(not ok for _, ok in inside)
+
+    async def _run(self) -> None:
+        if self.cpu is not None and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {self.cpu})  # this thread only (Linux)
+        host_port, _, path = self.url.removeprefix("http://").partition("/")
+        host, _, port = host_port.partition(":")
+        head = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
+        request = f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\n{head}\r\n".encode()
+        await asyncio.gather(
+            *(self._connection(host, int(port), request) for _ in range(self.connections))
+        )
+
+    async def _connection(self, host: str, port: int, request: bytes) -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while not self._stop.is_set():
+                began = time.monotonic()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+                await reader.readexactly(length)
+                self.samples.append(
+                    (began, time.monotonic() - began, head.startswith(b"HTTP/1.1 2"))
+                )
+        finally:
+            writer.close()
+
+
+def sweep_in_process(backend: Backend, at: datetime) -> subprocess.Popen[str]:
+    """Start the store's sweep in a child process (as `authward sweep` would); it says
+    "ready" once its imports are done and its store is open, and sweeps on "go"."""
+    process = subprocess.Popen(  # noqa: S603
+        [sys.executable, __file__, "sweep", backend.name, backend.url, at.isoformat()],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent,
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        raise RuntimeError("the sweep process did not start")
+    return process
+
+
+def _sweep(process: subprocess.Popen[str], limit_s: float) -> tuple[str, bool]:
+    """Say "go", and wait for the result line (not for the process to wind down)."""
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("go\n")
+    process.stdin.flush()
+    ready, _, _ = select.select([process.stdout], [], [], limit_s)
+    output = process.stdout.readline() if ready else ""
+    if not output:
+        process.kill()
+    process.communicate()
+    return output, bool(output)
+
+
+async def _sweep_main(name: str, url: str, at: str) -> None:
+    backend = Backend(name, url, Path.cwd())
+    store = await backend.open()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    began = time.perf_counter()
+    removed = await store.sweep(datetime.fromisoformat(at))
+    print(json.dumps({"removed": removed, "seconds": time.perf_counter() - began}), flush=True)
+    await backend.close()
+
+
+# --- the whole target ------------------------------------------------------------------
+
+
+def _service(store: SessionStore) -> SessionService:
+    policy = SessionPolicy(timedelta(minutes=30), timedelta(hours=12), 10)
+    return SessionService(store, policy, SystemClock(), csrf_key=b"\0" * 32)
+
+
+def run_backend(
+    name: str,
+    urls: tuple[str, str],
+    workdir: Path,
+    *,
+    small: int,
+    large: int,
+    probes: int,
+    serve: Callable[[Backend, str], Any],
+    load_cpu: int | None = None,
+    rounds: int = 6,
+    sweep_limit_s: float = 150.0,
+    tick: Callable[[], None] = lambda: None,
+) -> tuple[CheckCost, SweepCost]:
+    """Both measurements; `urls` are two stores of one kind (one filled to `small`, one to
+    `large`, checked in alternation: a ratio is the median of the per-round ratios), and
+    `serve(backend, probe_id)` is a context manager that runs the library app on the large
+    one and yields the URL of its session-protected route with the cookie header."""
+    few, backend = Backend(name, urls[0], workdir), Backend(name, urls[1], workdir)
+
+    async def checks() -> tuple[CheckCost, list[str]]:
+        stores = [await few.open(), await backend.open()]
+        try:
+            few_ids = await add_probes(stores[0], probes)
+            ids = await add_probes(stores[1], probes)
+            await few.seed(small - probes)
+            began = time.perf_counter()
+            await backend.seed(large - probes)
+            seed_s = time.perf_counter() - began
+            tick()
+            pairs = [(_service(stores[0]), few_ids), (_service(stores[1]), ids)]
+            samples: list[list[float]] = [[], []]
+            for round_no in range(rounds):
+                for which in (0, 1) if round_no % 2 else (1, 0):
+                    service, probe_ids = pairs[which]
+                    samples[which].append(await check_us(service, probe_ids, passes=1))
+            tick()
+            ratio = statistics.median(b / a for a, b in zip(*samples, strict=True))
+            small_us = statistics.median(samples[0])
+            return CheckCost(name, small, large, small_us, small_us * ratio, seed_s), ids
+        finally:
+            await few.close()
+            await backend.close()
+
+    cost, ids = asyncio.run(checks())
+    tick()
+    if name == "Redis":
+
+        async def expire() -> None:
+            await backend.open()
+            try:
+                await backend.expire_redis_filler()
+            finally:
+                await backend.close()
+
+        asyncio.run(expire())
+        at = datetime.now(UTC)
+    else:
+        at = backend.now + SWEEP_AHEAD
+    with serve(backend, ids[0]) as (url_, headers):
+        process = sweep_in_process(backend, at)
+        with Recorder(url_, headers, connections=4, cpu=load_cpu) as recorder:
+            time.sleep(1)  # connections up, caches warm
+            before_start = time.monotonic()
+            time.sleep(8)
+            sweep_start = time.monotonic()
+            output, finished = _sweep(process, sweep_limit_s)
+            sweep_end = time.monotonic()
+        tick()
+    result = json.loads(output.strip().splitlines()[-1]) if output.strip() else {}
+    p99_before, rps_before, _ = recorder.window(before_start, sweep_start)
+    p99_during, rps_during, errors = recorder.window(sweep_start, sweep_end)
+    sweep = SweepCost(
+        backend=name,
+        expired=large - probes,
+        removed=int(result.get("removed", -1)),
+        sweep_s=float(result.get("seconds", sweep_end - sweep_start)),
+        p99_before_ms=p99_before,
+        p99_during_ms=p99_during,
+        rps_before=rps_before,
+        rps_during=rps_during,
+        errors=errors,
+        finished=finished,
+    )
+    return cost, sweep
+
+
+if __name__ == "__main__" and len(sys.argv) == 5 and sys.argv[1] == "sweep":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    asyncio.run(_sweep_main(sys.argv[2], sys.argv[3], sys.argv[4]))

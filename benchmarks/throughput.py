@@ -1,0 +1,253 @@
+"""Target 1: a protected route at ≥ 0.80× a bare route of the same app, per mode.
+
+Each configuration is one server (one uvicorn worker, uvloop and httptools) and the
+routes compared on it. authward's are the app of `apps.library_app` (your FastAPI app
+with authward's ``current_user`` dependency) and `apps.service_app` (the service:
+``/auth/me`` loads the user row); the peer's are fastapi-users' two backends
+(`peers.py`). Credentials are made before the server starts (authward: straight through
+a runtime on the same stores; fastapi-users: through its register and login routes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loads import Comparison, Placement, Route, compare, server
+
+from authward.cli.bench import Fixture, make_fixture
+from authward.runtime import build_runtime
+from authward.settings import Settings
+from authward.web.transports import session_cookie_name
+
+PEER_PASSWORD = "bench-peer-password-1"
+
+
+@dataclass
+class Config:
+    """One server and the routes to compare on it; `protected` names the measured one."""
+
+    name: str
+    app: str  # a name `serve.py` knows
+    env: dict[str, str]
+    routes: Callable[[Credentials], list[Route]]
+    target: bool = False  # counts toward target 1
+    note: str = ""
+    label: str = ""  # short, for the plots
+
+
+@dataclass
+class Credentials:
+    bearer: dict[str, str] = field(default_factory=dict)
+    cookie: dict[str, str] = field(default_factory=dict)
+
+
+def authward_env(workdir: Path, **extra: str) -> dict[str, str]:
+    """The settings every authward server of the run shares, plus `extra`."""
+    return {
+        "AUTHWARD_DATABASE_URL": f"sqlite:///{workdir}/authward.db",
+        "AUTHWARD_KEY_FILE": str(workdir / "authward.key"),
+        "AUTHWARD_ACCESS_TTL": "3600",  # tokens outlive the run
+        "AUTHWARD_REVOCATION_POLL_INTERVAL": "1",
+        **extra,
+    }
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    values = {
+        k.removeprefix("AUTHWARD_").lower(): v for k, v in env.items() if k.startswith("AUTHWARD_")
+    }
+    return Settings(**values)
+
+
+def authward_credentials(env: dict[str, str]) -> Credentials:
+    """A user with a live session and an access token, made in the stores of `env`."""
+    settings = settings_of(env)
+
+    async def make() -> Fixture:
+        runtime = build_runtime(settings)
+        await runtime.open(background=False)
+        try:
+            return await make_fixture(runtime)
+        finally:
+            await runtime.close()
+
+    fixture = asyncio.run(make())
+    return Credentials(
+        bearer={"Authorization": f"Bearer {fixture.access_token}"},
+        cookie={"Cookie": f"{session_cookie_name(settings)}={fixture.session_id}"},
+    )
+
+
+def peer_credentials(url: str, app: str) -> Credentials:
+    """Register through fastapi-users' own route, then log in with its backend."""
+    email = "peer@bench.example.com"
+    body = json.dumps({"email": email, "password": PEER_PASSWORD}).encode()
+    request = urllib.request.Request(  # noqa: S310 - our own server on 127.0.0.1
+        url + "/auth/register", body, {"Content-Type": "application/json"}
+    )
+    try:
+        urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 - http://127.0.0.1
+    except urllib.error.HTTPError as exc:
+        if exc.code != 400:  # 400: already registered by an earlier configuration
+            raise
+    form = urllib.parse.urlencode({"username": email, "password": PEER_PASSWORD}).encode()
+    with urllib.request.urlopen(url + "/auth/login/login", form, timeout=30) as answer:  # noqa: S310
+        if app == "fastapi-users-jwt":
+            token = json.load(answer)["access_token"]
+            return Credentials(bearer={"Authorization": f"Bearer {token}"})
+        cookie = answer.headers["set-cookie"].split(";", 1)[0]
+        return Credentials(cookie={"Cookie": cookie})
+
+
+def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config]:
+    cached = {"AUTHWARD_SESSION_CACHE_TTL": cache_ttl}
+    bare = Route("bare", "/bench/bare")
+    out = [
+        Config(
+            "authward library, JWT (EdDSA) + session (SQLite, cache)",
+            "authward-library",
+            authward_env(workdir, **cached),
+            lambda c: [
+                bare,
+                Route("JWT", "/bench/protected", c.bearer),
+                Route("session", "/bench/protected", c.cookie),
+            ],
+            target=True,
+            note=f"AUTHWARD_SESSION_CACHE_TTL={cache_ttl}",
+            label="authward\n{route}\n(SQLite, cache)",
+        ),
+        Config(
+            "authward library, session (SQLite, no cache: the default)",
+            "authward-library",
+            authward_env(workdir),
+            lambda c: [bare, Route("session", "/bench/protected", c.cookie)],
+            label="authward\n{route}\n(SQLite, no cache)",
+        ),
+    ]
+    if redis_url is not None:
+        redis = {"AUTHWARD_REDIS_URL": redis_url}
+        out += [
+            Config(
+                "authward library, session (Redis, cache)",
+                "authward-library",
+                authward_env(workdir, **redis, **cached),
+                lambda c: [bare, Route("session", "/bench/protected", c.cookie)],
+                target=True,
+                note=f"AUTHWARD_SESSION_CACHE_TTL={cache_ttl}",
+                label="authward\n{route}\n(Redis, cache)",
+            ),
+            Config(
+                "authward library, session (Redis, no cache)",
+                "authward-library",
+                authward_env(workdir, **redis),
+                lambda c: [bare, Route("session", "/bench/protected", c.cookie)],
+                label="authward\n{route}\n(Redis, no cache)",
+            ),
+        ]
+    out += [
+        Config(
+            "authward service, GET /auth/me (loads the user row)",
+            "authward-service",
+            authward_env(workdir, **cached),
+            lambda c: [
+                bare,
+                Route("/auth/me JWT", "/auth/me", c.bearer),
+                Route("/auth/me session", "/auth/me", c.cookie),
+            ],
+            note=f"AUTHWARD_SESSION_CACHE_TTL={cache_ttl}",
+            label="service\n{route}",
+        ),
+        Config(
+            "fastapi-users, JWTStrategy (HS256) + BearerTransport",
+            "fastapi-users-jwt",
+            {"BENCH_PEER_DATABASE": str(workdir / "peer.db")},
+            lambda c: [bare, Route("JWT", "/bench/protected", c.bearer)],
+            label="fastapi-users\n{route}",
+        ),
+        Config(
+            "fastapi-users, DatabaseStrategy + CookieTransport",
+            "fastapi-users-db",
+            {"BENCH_PEER_DATABASE": str(workdir / "peer.db")},
+            lambda c: [bare, Route("database token", "/bench/protected", c.cookie)],
+            label="fastapi-users\n{route}",
+        ),
+    ]
+    return out
+
+
+@dataclass
+class HttpResult:
+    config: Config
+    comparison: Comparison
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per protected route: its figures beside the bare route's."""
+        cmp = self.comparison
+        bare = cmp.median("bare")
+        rows: list[dict[str, object]] = []
+        for route in cmp.routes:
+            if route == "bare":
+                continue
+            run = cmp.median(route)
+            rows.append(
+                {
+                    "config": self.config.name,
+                    "label": self.config.label.format(route=route),
+                    "route": route,
+                    "target": self.config.target,
+                    "note": self.config.note,
+                    "bare_rps": cmp.rps("bare"),
+                    "rps": cmp.rps(route),
+                    "ratio": cmp.ratio(route, "bare"),
+                    "added_us": cmp.added_us(route, "bare"),
+                    "bare_cpu_us": cmp.cpu_per_request("bare"),
+                    "cpu_us": cmp.cpu_per_request(route),
+                    "cpu_ratio": cmp.cpu_ratio(route, "bare"),
+                    "bare_p50_ms": bare.p50_ms,
+                    "bare_p99_ms": bare.p99_ms,
+                    "p50_ms": run.p50_ms,
+                    "p99_ms": run.p99_ms,
+                    "errors": run.errors,
+                    "rounds": [
+                        [b.rps, r.rps]
+                        for b, r in zip(cmp.runs["bare"], cmp.runs[route], strict=True)
+                    ],
+                }
+            )
+        return rows
+
+
+def run_config(
+    config: Config,
+    workdir: Path,
+    placement: Placement,
+    *,
+    rounds: int,
+    seconds: float,
+    connections: int,
+    tick: Callable[[], None],
+) -> HttpResult:
+    credentials = None
+    if config.app.startswith("authward"):
+        credentials = authward_credentials(config.env)
+    with server(config.app, config.env, workdir, cpu=placement.server) as (url, process):
+        if credentials is None:
+            credentials = peer_credentials(url, config.app)
+        comparison = compare(
+            config.name,
+            url,
+            config.routes(credentials),
+            rounds=rounds,
+            seconds=seconds,
+            connections=connections,
+            placement=placement,
+            server_pid=process.pid,
+            tick=tick,
+        )
+    return HttpResult(config, comparison)

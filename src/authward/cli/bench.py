@@ -1,0 +1,560 @@
+"""``authward bench``: what authentication costs on this machine, with these settings.
+
+Each figure stands beside a baseline measured in the same run:
+
+* token verification per algorithm, µs per token: first seen (parse, signature, claims,
+  revocation) and seen before (the cache of verified tokens), beside PyJWT's
+  ``jwt.decode`` with the same key and the same checks;
+* a session check (`SessionService.resume`, one store read) and a login (one argon2id
+  verification at the configured parameters);
+* ``GET /auth/me`` and a route behind `Authward.current_user`, beside a bare route of
+  the same app, in requests per second over HTTP (uvicorn, one worker), driven by
+  ``wrk`` when it is on the PATH, else by a small Python load generator, which tires
+  before the server does: its ratios understate the bare route, so read them as bounds.
+
+Every setting comes from ``AUTHWARD_*`` as for ``authward serve``, but the database is a
+scratch SQLite file unless ``--database-url`` names one: then a throwaway user, session
+and token family are made there, and disabled, ended and revoked at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import anyio
+import jwt
+import typer
+from fastapi import Depends, FastAPI
+from pydantic import SecretStr
+from rich.table import Table
+
+from authward.accounts.models import User
+from authward.cli.context import console, settings_or_exit
+from authward.clock import SystemClock
+from authward.errors import InvalidCredentials
+from authward.integration import AuthUser, Authward
+from authward.masterkey import load_master_secret
+from authward.runtime import Runtime, build_runtime
+from authward.sessions.models import Device
+from authward.settings import Algorithm, Settings, load_settings
+from authward.tokens.service import TokenService
+from authward.web.app import create_app
+from authward.web.transports import session_cookie_name
+
+ALGORITHMS: Final[tuple[Algorithm, ...]] = ("EdDSA", "ES256", "RS256", "HS256")
+BARE, PROTECTED, ME = "/bench/bare", "/bench/protected", "/auth/me"
+# An HS256 key for the verification figures of the other algorithms' runs: never a
+# deployment's key (with HS256 configured, the configured secret is used).
+_STAND_IN_SECRET: Final = secrets.token_urlsafe(48)
+
+_UNUSABLE_HASH: Final = "!"  # not an argon2 hash: matches no password, nobody logs in as it
+
+Op = Callable[[], object]
+
+
+# --- timing ---------------------------------------------------------------------------
+
+
+def per_call_us(op: Op, *, seconds: float, rounds: int = 5) -> float:
+    """Median µs per call of `op` over `rounds` loops of about `seconds` in all."""
+    number, start = 1, time.perf_counter()
+    while time.perf_counter() - start < seconds / (rounds * 10):
+        op()
+        number += 1
+    samples = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        for _ in range(number):
+            op()
+        samples.append((time.perf_counter() - began) / number * 1e6)
+    return statistics.median(samples)
+
+
+async def per_await_us(op: Callable[[], Awaitable[object]], *, count: int) -> float:
+    """Median µs per await of `op` (wall time: a store's own time counts)."""
+    samples = []
+    for _ in range(count):
+        began = time.perf_counter()
+        await op()
+        samples.append((time.perf_counter() - began) * 1e6)
+    return statistics.median(samples)
+
+
+# --- token verification ---------------------------------------------------------------
+
+
+async def open_token_service(settings: Settings, alg: Algorithm) -> TokenService:
+    """A TokenService for `alg` on memory stores (nothing persisted), opened."""
+    overrides: dict[str, Any] = {"jwt_alg": alg}
+    if alg == "HS256" and settings.jwt_alg != "HS256":
+        overrides["secret_key"] = SecretStr(_STAND_IN_SECRET)
+    configured = settings.model_copy(update=overrides)
+    service = TokenService(configured, load_master_secret(configured), None, SystemClock())
+    await service.open(background=False)
+    return service
+
+
+def issue_token(service: TokenService) -> str:
+    now = datetime.now(UTC)
+    token, _ = service.access.issue("bench-user", "bench-family", now, now + timedelta(days=1))
+    return token
+
+
+def verify_ops(service: TokenService, token: str) -> dict[str, Op]:
+    """authward's two paths and PyJWT's, each checking what the others check."""
+    key = service.ring.verifying_key(jwt.get_unverified_header(token)["kid"], datetime.now(UTC))
+    if key is None:
+        raise RuntimeError("the token's key does not verify")
+    settings = service.settings
+    options: Any = {"require": ["iss", "aud", "sub", "iat", "exp", "jti", "sid"]}
+
+    def first_seen() -> object:
+        service.access.forget()  # an empty cache: this token was never seen
+        return service.verify(token)
+
+    def pyjwt() -> object:
+        decoded = jwt.decode_complete(
+            token,
+            key.material,
+            algorithms=[key.alg],
+            audience=settings.audience,
+            issuer=settings.issuer,
+            options=options,
+        )
+        if decoded["header"].get("typ") != "at+jwt":
+            raise jwt.InvalidTokenError("typ")
+        return decoded
+
+    return {"first seen": first_seen, "seen before": lambda: service.verify(token), "PyJWT": pyjwt}
+
+
+async def verify_figures(settings: Settings, seconds: float) -> list[tuple[str, dict[str, float]]]:
+    rows: list[tuple[str, dict[str, float]]] = []
+    for alg in ALGORITHMS:
+        service = await open_token_service(settings, alg)
+        ops = verify_ops(service, issue_token(service))
+        rows.append((alg, {name: per_call_us(op, seconds=seconds) for name, op in ops.items()}))
+        await service.close()
+    return rows
+
+
+# --- sessions and logins --------------------------------------------------------------
+
+
+@dataclass
+class Fixture:
+    """A throwaway user with a live session and a token, to measure with and remove."""
+
+    user: User
+    session_id: str
+    access_token: str
+
+
+async def make_fixture(runtime: Runtime) -> Fixture:
+    user = User(
+        id=str(uuid.uuid4()),
+        email=f"bench-{secrets.token_hex(6)}@authward-bench.example",
+        password_hash=_UNUSABLE_HASH,
+        created_at=runtime.clock.now(),
+    )
+    await runtime.accounts.users.add(user)
+    started = await runtime.sessions.start(user.id, Device.of("authward bench", "127.0.0.1"))
+    pair = await runtime.tokens.issue(user.id, Device.of("authward bench", "127.0.0.1"))
+    return Fixture(user, started.session_id, pair.access_token)
+
+
+async def remove_fixture(runtime: Runtime, fixture: Fixture) -> None:
+    await runtime.disable_user(fixture.user.id)
+
+
+async def session_and_login_figures(
+    runtime: Runtime, fixture: Fixture, count: int, logins: int
+) -> dict[str, float]:
+    """µs per session check (what a request pays, through the cache if one is on) and ms
+    per login (one argon2id verification), medians."""
+    check = await per_await_us(lambda: runtime.sessions.resume(fixture.session_id), count=count)
+
+    async def login() -> None:
+        with contextlib.suppress(InvalidCredentials):  # the wrong password is the point
+            await runtime.hasher.verify(None, "not the password")
+
+    login_us = await per_await_us(login, count=logins)
+    return {"session check µs": check, "login ms": login_us / 1e3}
+
+
+# --- HTTP -----------------------------------------------------------------------------
+
+
+async def _bare() -> dict[str, str]:
+    return {"id": "anonymous"}
+
+
+def bench_app() -> FastAPI:
+    """The service as `authward serve` runs it, with a bare route and one behind
+    `Authward.current_user` (what an app of your own would use)."""
+    runtime = build_runtime(load_settings())
+    app = create_app(runtime)
+    auth = Authward.from_runtime(runtime)
+
+    async def protected(user: AuthUser = Depends(auth.current_user)) -> dict[str, str]:  # noqa: B008
+        return {"id": user.id}
+
+    app.add_api_route(BARE, _bare, include_in_schema=False)
+    app.add_api_route(PROTECTED, protected, include_in_schema=False)
+    return app
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """One load run against one URL."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int  # non-2xx answers and socket errors
+    tool: str
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpus() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux: nothing is pinned
+        return []
+
+
+def on_cpu(cpu: int | None) -> Callable[[], None] | None:
+    """What a child process runs before it starts: stay on `cpu` (Linux; else nothing)."""
+    if cpu is None or not hasattr(os, "sched_setaffinity"):
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+@contextlib.contextmanager
+def running_server(
+    env: dict[str, str], *, app: str = "authward.cli.bench:bench_app", cpu: int | None = None
+) -> Iterator[str]:
+    """Run `app` under uvicorn in a child process until the block ends; yield its URL."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
+        "--port", str(port), "--no-access-log", "--log-level", "warning", "--no-server-header",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env={**os.environ, **env}, preexec_fn=on_cpu(cpu))  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url + BARE, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with status {process.returncode}")
+        with contextlib.suppress(OSError):
+            if asyncio.run(_python_load(url, {}, 0.01, 1)).requests:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def load(
+    url: str,
+    headers: dict[str, str],
+    *,
+    seconds: float,
+    connections: int,
+    cpu: int | None = None,
+    body: bytes | None = None,
+) -> Load:
+    """Drive `url` over keep-alive connections for `seconds` (a POST of `body` if given):
+    wrk when it is on the PATH and there is no body, else Python (in this process)."""
+    if shutil.which("wrk") and body is None:
+        return wrk(url, headers, seconds=seconds, connections=connections, cpu=cpu)
+    return asyncio.run(_python_load(url, headers, seconds, connections, body))
+
+
+def wrk(
+    url: str,
+    headers: dict[str, str],
+    *,
+    seconds: float,
+    connections: int,
+    cpu: int | None = None,
+    script: str | None = None,
+    timeout: float = 10.0,
+) -> Load:
+    """Run wrk (one thread) and read its summary; `script` is an optional Lua file.
+
+    A request unanswered after `timeout` seconds counts as an error (a socket timeout).
+    """
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    command.append(f"--timeout={max(1, round(timeout))}s")
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", script]
+    output = subprocess.run(  # noqa: S603
+        [*command, url], stdout=subprocess.PIPE, text=True, check=True, preexec_fn=on_cpu(cpu)
+    ).stdout
+    return parse_wrk(output, max(1, round(seconds)))
+
+
+_UNITS: Final = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+
+
+def _ms(text: str) -> float:
+    found = re.fullmatch(r"([\d.]+)([a-z]+)", text)
+    if found is None or found.group(2) not in _UNITS:
+        raise RuntimeError(f"unexpected wrk duration {text!r}")
+    return float(found.group(1)) * _UNITS[found.group(2)]
+
+
+def parse_wrk(output: str, seconds: float) -> Load:
+    """Read requests, duration, p50/p99 and errors from wrk's ``--latency`` summary."""
+    done = re.search(r"(\d+) requests in ([\d.]+)(\w+)", output)
+    if done is None:
+        raise RuntimeError(f"unexpected wrk output: {output!r}")
+    duration = _ms(done.group(2) + done.group(3)) / 1e3
+    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)", output, re.MULTILINE))
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if socket_errors is not None:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return Load(
+        requests=int(done.group(1)),
+        seconds=duration or seconds,
+        p50_ms=_ms(percentiles["50"]) if "50" in percentiles else float("nan"),
+        p99_ms=_ms(percentiles["99"]) if "99" in percentiles else float("nan"),
+        errors=errors,
+        tool="wrk",
+    )
+
+
+async def _python_load(
+    url: str, headers: dict[str, str], seconds: float, connections: int, body: bytes | None = None
+) -> Load:
+    host_port, _, path = url.removeprefix("http://").partition("/")
+    host, _, port = host_port.partition(":")
+    if body is not None:
+        headers = {**headers, "Content-Length": str(len(body))}
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    method = "GET" if body is None else "POST"
+    request = f"{method} /{path} HTTP/1.1\r\nHost: {host_port}\r\n{head}\r\n".encode()
+    request += body or b""
+    latencies: list[float] = []
+    started = time.perf_counter()
+    until = started + seconds
+    errors = await asyncio.gather(
+        *(_connection(host, int(port), request, until, latencies) for _ in range(connections))
+    )
+    elapsed = time.perf_counter() - started
+    ordered = sorted(latencies) or [float("nan")]
+    return Load(
+        requests=len(latencies),
+        seconds=elapsed,
+        p50_ms=ordered[len(ordered) // 2] * 1e3,
+        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
+        errors=sum(errors),
+        tool="python",
+    )
+
+
+async def _connection(host: str, port: int, request: bytes, until: float, out: list[float]) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    errors = 0
+    try:
+        while (began := time.perf_counter()) < until:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+            await reader.readexactly(int(length.group(1)) if length else 0)
+            out.append(time.perf_counter() - began)
+            errors += not head.startswith(b"HTTP/1.1 2")
+    finally:
+        writer.close()
+    return errors
+
+
+def http_figures(
+    settings: Settings, env: dict[str, str], fixture: Fixture, *, seconds: float, rounds: int
+) -> dict[str, Load]:
+    """Requests per second of each route, the routes taking turns round after round."""
+    usable = cpus()
+    server_cpu, load_cpu = (usable[0], usable[1]) if len(usable) >= 2 else (None, None)
+    bearer = {"Authorization": f"Bearer {fixture.access_token}"}
+    cookie = {"Cookie": f"{session_cookie_name(settings)}={fixture.session_id}"}
+    cases = {
+        "bare": (BARE, {}),
+        "current_user, token": (PROTECTED, bearer),
+        "current_user, session": (PROTECTED, cookie),
+        "/auth/me, token": (ME, bearer),
+        "/auth/me, session": (ME, cookie),
+    }
+    runs: dict[str, list[Load]] = {name: [] for name in cases}
+    with running_server(env, cpu=server_cpu) as url:
+        load(url + BARE, {}, seconds=min(1.0, seconds), connections=16, cpu=load_cpu)  # warm-up
+        for _ in range(rounds):
+            for name, (path, headers) in cases.items():
+                runs[name].append(
+                    load(url + path, headers, seconds=seconds, connections=16, cpu=load_cpu)
+                )
+    return {name: _median_load(loads) for name, loads in runs.items()}
+
+
+def _median_load(loads: list[Load]) -> Load:
+    middle = sorted(loads, key=lambda run: run.rps)[len(loads) // 2]
+    return Load(
+        requests=middle.requests,
+        seconds=middle.seconds,
+        p50_ms=statistics.median(run.p50_ms for run in loads),
+        p99_ms=statistics.median(run.p99_ms for run in loads),
+        errors=sum(run.errors for run in loads),
+        tool=middle.tool,
+    )
+
+
+# --- the command ----------------------------------------------------------------------
+
+
+def bench(
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A few seconds in all: a smoke test.")
+    ] = False,
+    http: Annotated[bool, typer.Option(help="Also measure requests per second over HTTP.")] = True,
+    database_url: Annotated[
+        str | None, typer.Option(help="Measure against this database (default: a scratch SQLite).")
+    ] = None,
+) -> None:
+    """Measure what authentication costs here: tokens, sessions, logins, requests."""
+    settings = settings_or_exit()
+    with tempfile.TemporaryDirectory(prefix="authward-bench-") as scratch:
+        env = {
+            "AUTHWARD_DATABASE_URL": database_url or f"sqlite:///{Path(scratch) / 'bench.db'}",
+            # A database of theirs holds keys sealed under their master secret: keep it.
+            "AUTHWARD_KEY_FILE": settings.key_file
+            if settings.secret_key is not None or database_url is not None
+            else str(Path(scratch) / "authward.key"),
+        }
+        configured = settings.model_copy(
+            update={
+                "database_url": env["AUTHWARD_DATABASE_URL"],
+                "key_file": env["AUTHWARD_KEY_FILE"],
+            }
+        )
+        report = anyio.run(_measure, configured, env, quick, http)
+    print_report(settings, report)
+
+
+@dataclass
+class Report:
+    verify: list[tuple[str, dict[str, float]]]
+    checks: dict[str, float]
+    loads: dict[str, Load]
+
+
+async def _measure(settings: Settings, env: dict[str, str], quick: bool, http: bool) -> Report:
+    seconds = 0.05 if quick else 1.0
+    verify = await verify_figures(settings, seconds)
+    runtime = build_runtime(settings)
+    await runtime.open(background=False)
+    try:
+        fixture = await make_fixture(runtime)
+        try:
+            checks = await session_and_login_figures(
+                runtime, fixture, 50 if quick else 2000, 1 if quick else 3
+            )
+            loads: dict[str, Load] = {}
+            if http:
+                loads = await anyio.to_thread.run_sync(
+                    lambda: http_figures(
+                        settings,
+                        env,
+                        fixture,
+                        seconds=1.0 if quick else 3.0,
+                        rounds=1 if quick else 3,
+                    )
+                )
+        finally:
+            await remove_fixture(runtime, fixture)
+    finally:
+        await runtime.close()
+    return Report(verify, checks, loads)
+
+
+def print_report(settings: Settings, report: Report) -> None:
+    table = Table(title="Token verification, µs per token (median)", title_justify="left")
+    for column in ("algorithm", "first seen", "seen before", "PyJWT", "first seen / PyJWT"):
+        table.add_column(column, justify="left" if column == "algorithm" else "right")
+    for alg, figures in report.verify:
+        mark = " (configured)" if alg == settings.jwt_alg else ""
+        table.add_row(
+            alg + mark,
+            f"{figures['first seen']:.1f}",
+            f"{figures['seen before']:.2f}",
+            f"{figures['PyJWT']:.1f}",
+            f"{figures['first seen'] / figures['PyJWT']:.2f}×",
+        )
+    console.print(table)
+    cache = settings.session_cache_ttl
+    how = f"the node's cache, TTL {cache:g} s" if cache > 0 else "one store read"
+    console.print(
+        f"Session check ({how}): {report.checks['session check µs']:.0f} µs; "
+        f"login (argon2id t={settings.argon2_time_cost}, m={settings.argon2_memory_kib} KiB, "
+        f"p={settings.argon2_parallelism}): {report.checks['login ms']:.0f} ms",
+        highlight=False,
+    )
+    if not report.loads:
+        return
+    bare = report.loads["bare"]
+    table = Table(title=f"HTTP, one uvicorn worker, load by {bare.tool}", title_justify="left")
+    for column in ("route", "req/s", "× bare", "p50 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="left" if column == "route" else "right")
+    for name, run in report.loads.items():
+        table.add_row(
+            name,
+            f"{run.rps:,.0f}",
+            f"{run.rps / bare.rps:.2f}" if bare.rps else "-",
+            f"{run.p50_ms:.2f}",
+            f"{run.p99_ms:.2f}",
+            str(run.errors),
+        )
+    console.print(table)

@@ -1,0 +1,175 @@
+"""Security events: what happened to whom, told to hooks and to the audit log.
+
+The domain emits an `AuthEvent` where a fact becomes true (an account registered, a
+session or token family started, a password changed, a family revoked for reuse...);
+`Events` hands it to every hook subscribed to its kind, in subscription order. A hook
+is a function of the event, sync or async; a sync one runs in a worker thread so a
+slow one cannot stall the event loop. A hook that raises is logged on the
+``authward.events`` logger and skipped: a broken hook never breaks a login.
+
+An event carries public facts only: the user id, the strategy, a public handle (a
+session's handle, a token family's id, a key's kid), the client address and user
+agent. Never a password, a token, a session id or a digest of one.
+
+Where a request is being served, its address and user agent come from the route that
+serves it (`request_origin`), so domain code need not pass them down.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal, TypeVar, get_args
+
+import anyio.to_thread
+
+from authward.accounts.models import UserId
+from authward.clock import Clock, SystemClock
+from authward.sessions.models import Device
+
+__all__ = ["EVENT_KINDS", "AuthEvent", "EventKind", "Events", "Hook", "request_origin"]
+
+log = logging.getLogger("authward.events")
+
+EventKind = Literal[
+    "register",
+    "login",
+    "login_failed",
+    "logout",
+    "revoke",
+    "refresh_reuse",
+    "password_change",
+    "key_rotated",
+]
+EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
+Via = Literal["session", "jwt"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthEvent:
+    """One security event; every field is safe to store and to show an operator.
+
+    `handle` names what the event is about: a session's public handle, a token family's
+    id (the ``sid`` claim), or a signing key's kid; None when it is about every session
+    and family of the user (``revoke`` by sign-out-everywhere).
+    """
+
+    kind: EventKind
+    at: datetime
+    user_id: UserId | None = None
+    via: Via | None = None
+    handle: str | None = None
+    ip: str = ""
+    user_agent: str = ""
+
+
+Hook = Callable[[AuthEvent], Awaitable[None] | None]
+H = TypeVar("H", bound=Hook)
+
+_origin: ContextVar[Callable[[], Device] | None] = ContextVar("authward_origin", default=None)
+
+
+@contextmanager
+def request_origin(origin: Callable[[], Device]) -> Iterator[None]:
+    """Attribute the events emitted within the block to the device `origin` returns.
+
+    `origin` is called only when an event is emitted, so requests that emit nothing
+    pay nothing for it.
+    """
+    token = _origin.set(origin)
+    try:
+        yield
+    finally:
+        _origin.reset(token)
+
+
+class Events:
+    """Subscribe hooks to event kinds, and emit events to them."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
+        self._hooks: list[tuple[Hook, frozenset[EventKind]]] = []
+
+    def on(self, *kinds: EventKind) -> Callable[[H], H]:
+        """Decorate a hook to hear `kinds` (every kind when none is named)."""
+        chosen = _checked(kinds or EVENT_KINDS)
+
+        def subscribe(hook: H) -> H:
+            self._hooks.append((hook, chosen))
+            return hook
+
+        return subscribe
+
+    def subscribe(self, hook: Hook, kinds: Iterable[EventKind] | None = None) -> None:
+        """Call `hook` for each event of `kinds` (None: all); ValueError for an unknown kind."""
+        self._hooks.append((hook, _checked(EVENT_KINDS if kinds is None else kinds)))
+
+    def unsubscribe(self, hook: Hook) -> None:
+        """Stop calling `hook` (every subscription of it)."""
+        self._hooks = [(h, kinds) for h, kinds in self._hooks if h != hook]
+
+    async def emit(
+        self,
+        kind: EventKind,
+        *,
+        user_id: UserId | None = None,
+        via: Via | None = None,
+        handle: str | None = None,
+        device: Device | None = None,
+    ) -> AuthEvent:
+        """Tell every hook of `kind`; return the event. Never raises for a hook's failure.
+
+        `device` defaults to the origin of the request being served, if any.
+        """
+        if device is None:
+            device = _current_device()
+        event = AuthEvent(
+            kind,
+            self._clock.now(),
+            user_id,
+            via,
+            handle,
+            device.ip if device else "",
+            device.user_agent if device else "",
+        )
+        for hook, kinds in self._hooks:
+            if kind in kinds:
+                await _call(hook, event)
+        return event
+
+
+def _checked(kinds: Iterable[EventKind]) -> frozenset[EventKind]:
+    chosen = frozenset(kinds)
+    if unknown := chosen - set(EVENT_KINDS):
+        raise ValueError(f"unknown event kind(s): {', '.join(sorted(unknown))}")
+    return chosen
+
+
+def _current_device() -> Device | None:
+    origin = _origin.get()
+    if origin is None:
+        return None
+    try:
+        return origin()
+    except Exception:  # an event without an address beats a failed login
+        log.exception("could not tell where the request came from")
+        return None
+
+
+async def _call(hook: Hook, event: AuthEvent) -> None:
+    try:
+        if inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(
+            getattr(hook, "__call__", None)  # noqa: B004 - an object with an async __call__
+        ):
+            await hook(event)  # type: ignore[misc]
+            return
+        result = await anyio.to_thread.run_sync(hook, event)
+        if inspect.isawaitable(result):  # a sync callable that returned a coroutine
+            await result
+    except Exception:
+        log.exception("event hook %r failed on %s", hook, event.kind)

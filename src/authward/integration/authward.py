@@ -1,0 +1,312 @@
+"""`Authward`: authward inside your own app, from one object.
+
+::
+
+    auth = Authward.from_env()
+    app = FastAPI(lifespan=auth.lifespan)
+    app.include_router(auth.router)
+
+    @app.get("/me")
+    async def me(user: Annotated[AuthUser, Depends(auth.current_user)]) -> dict[str, str]:
+        return {"id": user.id}
+
+Everything is built once from Settings (`build_runtime`); the lifespan opens the stores
+with the app and closes them with it. The routes and dependencies find this runtime
+through the request they serve (never through the app's ``state``), so one app can hold
+authward's router beside routers of its own, mount it, or even hold two of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import cached_property
+from types import TracebackType
+from typing import Final, Literal, Self, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI
+from starlette.requests import Request
+from starlette.types import Scope
+
+from authward.accounts.store import UserStore
+from authward.clock import Clock
+from authward.errors import AuthwardError, NotAuthenticated
+from authward.events import EventKind, Events, Hook
+from authward.integration.users import AuthUser
+from authward.runtime import Runtime, build_runtime
+from authward.settings import Settings, load_settings
+from authward.web import api, token_api
+from authward.web.auth import RUNTIME_STATE, authenticate
+from authward.web.errors import bearer_expected, http_exception, install_error_handlers
+from authward.web.headers import SecurityHeaders
+from authward.web.limits import RequestLimits
+from authward.web.principal import Principal
+from authward.web.transports import read_session_cookie
+
+__all__ = ["ALL_STRATEGIES", "Authward", "Strategy", "bind_runtime"]
+
+Strategy = Literal["session", "jwt"]
+ALL_STRATEGIES: Final[frozenset[Strategy]] = frozenset({"session", "jwt"})
+
+# Where the middleware leaves what it found out, so a dependency does not ask again.
+OUTCOME_KEY: Final = "authward.outcome"
+
+App = TypeVar("App")
+State = TypeVar("State")
+H = TypeVar("H", bound=Hook)
+
+
+def bind_runtime(scope: Scope, runtime: Runtime) -> None:
+    """Make `runtime` the one authward's code uses for this request."""
+    scope.setdefault("state", {})[RUNTIME_STATE] = runtime
+
+
+class Authward:
+    """authward's routes, dependencies, middleware support, lifespan and events for one app.
+
+    `strategies` chooses which routes `router` offers and which credentials the
+    dependencies accept: ``{"session", "jwt"}`` (the default) for pages on sessions and
+    an API on tokens at once, ``{"session"}`` or ``{"jwt"}`` for one alone.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        strategies: Iterable[Strategy] = ALL_STRATEGIES,
+        user_store: UserStore | None = None,
+        clock: Clock | None = None,
+        migrate: bool = True,
+    ) -> None:
+        runtime = build_runtime(settings, clock=clock, user_store=user_store)
+        self._setup(runtime, strategies, migrate)
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        strategies: Iterable[Strategy] = ALL_STRATEGIES,
+        user_store: UserStore | None = None,
+        migrate: bool = True,
+    ) -> Authward:
+        """Build from the ``AUTHWARD_*`` environment; SettingsError names a bad variable."""
+        return cls(load_settings(), strategies=strategies, user_store=user_store, migrate=migrate)
+
+    @classmethod
+    def from_runtime(
+        cls,
+        runtime: Runtime,
+        *,
+        strategies: Iterable[Strategy] = ALL_STRATEGIES,
+        migrate: bool = True,
+    ) -> Authward:
+        """Wrap a runtime built elsewhere (`build_runtime` with stores of your choosing)."""
+        auth = cls.__new__(cls)
+        auth._setup(runtime, strategies, migrate)
+        return auth
+
+    def _setup(self, runtime: Runtime, strategies: Iterable[Strategy], migrate: bool) -> None:
+        chosen = frozenset(strategies)
+        if not chosen or not chosen <= ALL_STRATEGIES:
+            raise ValueError("strategies must be a non-empty subset of {'session', 'jwt'}")
+        self.runtime = runtime
+        self.strategies: frozenset[Strategy] = chosen
+        self._migrate = migrate
+        self._opened = 0
+        self._lock = asyncio.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def events(self) -> Events:
+        """The event hooks (``auth.events.subscribe(hook)``); see `on`."""
+        return self.runtime.events
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Migrate the schema (unless ``migrate=False``), load keys, start the sweeps.
+
+        Nested opens are counted: only the first opens and the matching last close closes.
+        """
+        async with self._lock:
+            if self._opened == 0:
+                await self.runtime.open(migrate=self._migrate)
+            self._opened += 1
+
+    async def close(self) -> None:
+        """Stop the background work and close the stores (at the last matching close)."""
+        async with self._lock:
+            if self._opened == 0:
+                return
+            self._opened -= 1
+            if self._opened == 0:
+                await self.runtime.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def lifespan(self, app: object) -> AbstractAsyncContextManager[None]:
+        """The app's lifespan: ``FastAPI(lifespan=auth.lifespan)``, ``Starlette(lifespan=...)``."""
+        return self._running()
+
+    def lifespan_with(
+        self, other: Callable[[App], AbstractAsyncContextManager[State]]
+    ) -> Callable[[App], AbstractAsyncContextManager[State]]:
+        """Your app's own lifespan, run inside authward's: opened after it, closed before it.
+
+        Whatever `other` yields (lifespan state, or None) is what the app gets.
+        """
+
+        @asynccontextmanager
+        async def both(app: App) -> AsyncIterator[State]:
+            async with self, other(app) as state:
+                yield state
+
+        return both
+
+    @asynccontextmanager
+    async def _running(self) -> AsyncIterator[None]:
+        async with self:
+            yield
+
+    # --- events ---------------------------------------------------------------------
+
+    def on(self, *kinds: EventKind) -> Callable[[H], H]:
+        """Decorate a hook (sync or async) to hear `kinds`; every kind when none is named."""
+        return self.runtime.events.on(*kinds)
+
+    # --- routes ---------------------------------------------------------------------
+
+    @cached_property
+    def router(self) -> APIRouter:
+        """The contract's JSON API for the chosen strategies: ``app.include_router(auth.router)``.
+
+        Each route answers authward's errors itself, so the app needs no handlers.
+        """
+        router = APIRouter()
+        bind = [Depends(self._bind)]
+        router.include_router(api.router, dependencies=bind, tags=["accounts and sessions"])
+        if "session" in self.strategies:
+            router.include_router(
+                api.session_router, dependencies=bind, tags=["accounts and sessions"]
+            )
+        if "jwt" in self.strategies:
+            router.include_router(token_api.router, dependencies=bind, tags=["tokens"])
+        return router
+
+    @cached_property
+    def asgi_app(self) -> FastAPI:
+        """The same API as an ASGI app to mount (Starlette): ``Mount("/", auth.asgi_app)``.
+
+        Mounted apps get no lifespan of their own: give the parent ``lifespan=auth.lifespan``.
+        """
+        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        app.state.authward_runtime = self.runtime
+        install_error_handlers(app)
+        app.include_router(self.router)
+        app.add_middleware(SecurityHeaders)
+        app.add_middleware(RequestLimits, max_body_bytes=self.settings.max_body_bytes)
+        return app
+
+    async def _bind(self, request: Request) -> None:
+        bind_runtime(request.scope, self.runtime)
+
+    # --- dependencies ---------------------------------------------------------------
+
+    async def current_user(self, request: Request) -> AuthUser:
+        """The caller by session cookie or bearer token; 401 without a usable one.
+
+        A cookie-authenticated unsafe request needs its CSRF token (403 otherwise).
+        """
+        return await self._require(request, self.strategies)
+
+    async def optional_user(self, request: Request) -> AuthUser | None:
+        """The caller, or None without a credential (or with an ended session's cookie).
+
+        A bearer token that does not hold is still a 401: a client that tried to
+        authenticate and failed is told so, not served as anonymous.
+        """
+        principal = await self._principal(request, self.strategies)
+        return None if principal is None else _user(principal)
+
+    async def session_user(self, request: Request) -> AuthUser:
+        """The caller by session cookie only; 401 otherwise."""
+        return await self._require(request, frozenset({"session"}))
+
+    async def token_user(self, request: Request) -> AuthUser:
+        """The caller by bearer token only; 401 (``WWW-Authenticate: Bearer``) otherwise."""
+        return await self._require(request, frozenset({"jwt"}))
+
+    async def current_account(self, request: Request) -> AuthUser:
+        """Like `current_user`, with `email` loaded: one user lookup. 401 for a gone account."""
+        user = await self._require(request, self.strategies)
+        try:
+            account = await self.runtime.accounts.users.get(user.id)
+        except AuthwardError as exc:
+            raise http_exception(exc) from None
+        if account is None or account.disabled:
+            raise http_exception(NotAuthenticated(), bearer=bearer_expected(request))
+        return AuthUser(user.id, user.via, user.handle, account.email)
+
+    def csrf_token(self, request: Request) -> str | None:
+        """The CSRF token of the request's session cookie, for a page's forms; None without one.
+
+        It is derived from the cookie alone: check the session first (`session_user`).
+        """
+        session_id = read_session_cookie(request, self.settings)
+        return None if session_id is None else self.runtime.sessions.csrf_token(session_id)
+
+    async def _require(self, request: Request, accepted: frozenset[Strategy]) -> AuthUser:
+        principal = await self._principal(request, accepted)
+        if principal is None:
+            bearer = "jwt" in accepted or bearer_expected(request)
+            raise http_exception(NotAuthenticated(), bearer=bearer)
+        return _user(principal)
+
+    async def _principal(self, request: Request, accepted: frozenset[Strategy]) -> Principal | None:
+        """Who made the request, by a strategy in `accepted`; None if nobody (or a stale cookie).
+
+        Raises HTTPException: 401 for a bearer token that does not hold, 403 for a missing
+        CSRF token, 503 while a store is down.
+        """
+        bind_runtime(request.scope, self.runtime)
+        bearer = "authorization" in request.headers
+        if accepted == {"jwt"} and not bearer:
+            return None  # no session lookup for a route that would refuse it anyway
+        try:
+            principal = await self._outcome(request)
+        except NotAuthenticated as exc:
+            if not bearer:
+                return None  # an ended or expired session's cookie is no credential
+            raise http_exception(exc, bearer=True) from None
+        except AuthwardError as exc:
+            raise http_exception(exc, bearer=bearer_expected(request)) from None
+        if principal is None or principal.via not in accepted:
+            return None
+        return principal
+
+    async def _outcome(self, request: Request) -> Principal | None:
+        found = request.scope.get(OUTCOME_KEY)
+        if found is not None and found[0] is self.runtime:  # the middleware asked already
+            outcome: Principal | AuthwardError | None = found[1]
+            if isinstance(outcome, AuthwardError):
+                raise outcome
+            return outcome
+        return await authenticate(request)
+
+
+def _user(principal: Principal) -> AuthUser:
+    return AuthUser(principal.user_id, principal.via, principal.handle)

@@ -1,0 +1,154 @@
+"""`AuthwardMiddleware`: authenticate every request, the way Starlette's middleware does.
+
+Pure ASGI. It puts the caller on ``scope["user"]`` (an `AuthUser`, or Starlette's
+``UnauthenticatedUser``) and ``scope["auth"]`` (``AuthCredentials``: ``authenticated``
+and the strategy, ``session`` or ``jwt``), so ``request.user.is_authenticated``,
+``request.user.display_name`` and ``@requires("authenticated")`` work as with
+Starlette's own AuthenticationMiddleware. It builds on `authward.web.auth.authenticate`:
+
+* a bearer token that does not hold is answered 401 at once (a client that tried to
+  authenticate is told it failed, never served as anonymous);
+* a session cookie that no longer works (logged out, expired) is no credential: the
+  request goes on as anonymous, so a sign-in page still works with a stale cookie;
+* a cookie-authenticated unsafe request without its CSRF token goes on as anonymous,
+  and `Authward`'s dependencies answer it 403 (so a sign-in or registration route that
+  authenticates nobody still works while a session is live);
+* a store that does not answer is a 503.
+
+The CSRF token is read from the ``X-CSRF-Token`` header, or from an HTML form's
+``csrf_token`` field: such a form body (up to ``AUTHWARD_MAX_BODY_BYTES``, else 413)
+is read here and replayed to the app.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.requests import HTTPConnection, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from authward.errors import AuthwardError, NotAuthenticated, PayloadTooLarge, StoreUnavailable
+from authward.integration.authward import OUTCOME_KEY, Authward, bind_runtime
+from authward.integration.users import AuthUser
+from authward.web.auth import FORM_TYPES, SAFE_METHODS, authenticate
+from authward.web.errors import answer_error
+from authward.web.principal import Principal
+from authward.web.transports import CSRF_HEADER, read_session_cookie
+
+__all__ = ["AuthwardMiddleware"]
+
+POLICY_VIOLATION: Final = 1008  # RFC 6455 §7.4.1: close a websocket that failed to authenticate
+TRY_AGAIN_LATER: Final = 1013
+
+
+class AuthwardMiddleware:
+    """Set ``scope["user"]`` and ``scope["auth"]`` from the session cookie or bearer token.
+
+    With ``load_email=True`` the user's email is loaded too (one lookup per
+    authenticated request), for ``display_name``.
+    """
+
+    def __init__(self, app: ASGIApp, auth: Authward, *, load_email: bool = False) -> None:
+        self.app = app
+        self.auth = auth
+        self.load_email = load_email
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        bind_runtime(scope, self.auth.runtime)
+        app_receive = receive
+        if scope["type"] == "http" and self._form_csrf(scope):
+            try:
+                body = await _read_body(receive, self.auth.settings.max_body_bytes)
+            except PayloadTooLarge as exc:
+                await answer_error(Request(scope), exc)(scope, receive, send)
+                return
+            receive, app_receive = _replay(body, receive), _replay(body, receive)
+        # A websocket handshake is a GET: authenticated like one, with no CSRF token to check.
+        view = scope if scope["type"] == "http" else {**scope, "type": "http", "method": "GET"}
+        request = Request(view, receive)
+        try:
+            outcome: Principal | AuthwardError | None = await authenticate(request)
+        except StoreUnavailable as exc:
+            await self._refuse(scope, receive, send, request, exc, TRY_AGAIN_LATER)
+            return
+        except NotAuthenticated as exc:
+            if "authorization" in request.headers:
+                await self._refuse(scope, receive, send, request, exc, POLICY_VIOLATION)
+                return
+            outcome = None
+        except AuthwardError as exc:  # CsrfRejected: anonymous here, 403 from a dependency
+            outcome = exc
+        scope[OUTCOME_KEY] = (self.auth.runtime, outcome)
+        user = await self._user(outcome) if isinstance(outcome, Principal) else None
+        if user is None:
+            scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
+        else:
+            scope["user"], scope["auth"] = user, AuthCredentials(["authenticated", user.via])
+        await self.app(scope, app_receive, send)
+
+    def _form_csrf(self, scope: Scope) -> bool:
+        """Whether the CSRF token can only be in the form body (so the body is read here)."""
+        connection = HTTPConnection(scope)
+        return (
+            scope["method"] not in SAFE_METHODS
+            and CSRF_HEADER not in connection.headers
+            and connection.headers.get("content-type", "").startswith(FORM_TYPES)
+            and read_session_cookie(connection, self.auth.settings) is not None
+        )
+
+    async def _user(self, principal: Principal) -> AuthUser | None:
+        if principal.via not in self.auth.strategies:
+            return None
+        if not self.load_email:
+            return AuthUser(principal.user_id, principal.via, principal.handle)
+        account = await self.auth.runtime.accounts.users.get(principal.user_id)
+        if account is None or account.disabled:
+            return None
+        return AuthUser(principal.user_id, principal.via, principal.handle, account.email)
+
+    @staticmethod
+    async def _refuse(
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        request: Request,
+        exc: AuthwardError,
+        close_code: int,
+    ) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": close_code})
+            return
+        await answer_error(request, exc)(scope, receive, send)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: wait for http.disconnect as usual
+
+    return replay

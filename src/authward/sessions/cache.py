@@ -1,0 +1,173 @@
+"""A node's short memory of live sessions, in front of the shared SessionStore.
+
+With many nodes, every cookie-authenticated request costs a round trip to the store
+(Redis or the database). `CachedSessionStore` answers a session it read recently from
+memory instead, and stays honest about logouts made anywhere:
+
+* A session ended here (logout, sign out everywhere, a password change, the per-user
+  limit) is forgotten here at once, and announced on the revocation bus: a ``session``
+  event (its id digest) or a ``sessions`` event (every session of a user). Every node
+  forgets it on delivery: within milliseconds through Redis, within one
+  ``AUTHWARD_REVOCATION_POLL_INTERVAL`` through the SQL table.
+* Whatever happens to the bus, no entry is served once it is ``ttl`` old
+  (``AUTHWARD_SESSION_CACHE_TTL``): that is the bound on how long a session ended on
+  another node may still be accepted here.
+* Only live sessions are kept. An unknown id always goes to the store, so a session
+  started on another node works here at once; a copy past either of its deadlines is
+  never served (another node may have slid it: the store knows).
+* A read that overlaps the end of some session is not kept: it may predate that end.
+
+The cache is bounded (least recently used entries go first) and per process.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Final
+
+from authward.accounts.models import UserId
+from authward.clock import Clock
+from authward.revocation.bus import RevocationBus
+from authward.revocation.list import Revocation, RevocationKind
+from authward.sessions.models import Session
+from authward.sessions.store import SessionStore
+
+# How long the bus keeps an end-of-session event beyond the cache TTL: a node resyncing
+# within it still hears of the end, after it no copy made before the end can be served.
+EVENT_MARGIN: Final = timedelta(seconds=10)
+
+
+@dataclass(slots=True)
+class _Entry:
+    session: Session
+    cached_at: datetime
+
+
+class CachedSessionStore:
+    """A SessionStore that keeps recently read live sessions for at most `ttl`."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        bus: RevocationBus,
+        clock: Clock,
+        *,
+        ttl: timedelta,
+        max_entries: int = 10_000,
+    ) -> None:
+        if ttl <= timedelta(0) or max_entries < 1:
+            raise ValueError("a session cache needs a positive TTL and size")
+        self.store = store
+        self._bus = bus
+        self._clock = clock
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
+        self._by_user: dict[UserId, set[bytes]] = {}
+        self._endings = 0  # ends seen so far: a store read spanning one is not kept
+        bus.subscribe(self.hear)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def add(self, session: Session) -> None:
+        await self.store.add(session)
+        self._keep(session, self._clock.now())
+
+    async def get(self, id_digest: bytes) -> Session | None:
+        now = self._clock.now()
+        if (entry := self._entries.get(id_digest)) is not None:
+            if now - entry.cached_at < self._ttl and not entry.session.expired(now):
+                self._entries.move_to_end(id_digest)
+                return entry.session
+            self._drop(id_digest)
+        endings = self._endings
+        session = await self.store.get(id_digest)
+        if session is not None and endings == self._endings and not session.expired(now):
+            self._keep(session, now)
+        return session
+
+    async def touch(self, id_digest: bytes, seen_at: datetime, idle_expires_at: datetime) -> None:
+        await self.store.touch(id_digest, seen_at, idle_expires_at)
+        # Our copy slides too, or every request would write the same touch again.
+        if (entry := self._entries.get(id_digest)) is not None:
+            entry.session = replace(
+                entry.session, last_seen_at=seen_at, idle_expires_at=idle_expires_at
+            )
+
+    async def remove(self, id_digest: bytes) -> bool:
+        self._forget(id_digest)
+        removed = await self.store.remove(id_digest)
+        self._forget(id_digest)  # a read that began before the removal may have kept it
+        if removed:
+            await self._announce("session", id_digest.hex())
+        return removed
+
+    async def remove_by_handle(self, user_id: UserId, handle: str) -> bool:
+        self._forget_user(user_id)
+        removed = await self.store.remove_by_handle(user_id, handle)
+        self._forget_user(user_id)
+        if removed:
+            await self._announce("sessions", user_id)
+        return removed
+
+    async def remove_user(self, user_id: UserId, *, keep: bytes | None = None) -> int:
+        self._forget_user(user_id)
+        removed = await self.store.remove_user(user_id, keep=keep)
+        self._forget_user(user_id)
+        if removed:
+            await self._announce("sessions", user_id)
+        return removed
+
+    async def list_user(self, user_id: UserId) -> list[Session]:
+        return await self.store.list_user(user_id)
+
+    async def sweep(self, now: datetime) -> int:
+        return await self.store.sweep(now)
+
+    async def count(self) -> int:
+        return await self.store.count()
+
+    def hear(self, revocation: Revocation) -> None:
+        """Forget what an end-of-session event names (the bus calls this on every node)."""
+        if revocation.kind == "session":
+            try:
+                self._forget(bytes.fromhex(revocation.subject))
+            except ValueError:
+                return
+        elif revocation.kind == "sessions":
+            self._forget_user(revocation.subject)
+
+    async def _announce(self, kind: RevocationKind, subject: str) -> None:
+        now = self._clock.now()
+        await self._bus.publish(Revocation(kind, subject, now, now + self._ttl + EVENT_MARGIN))
+
+    def _keep(self, session: Session, now: datetime) -> None:
+        digest = session.id_digest
+        self._entries[digest] = _Entry(session, now)
+        self._entries.move_to_end(digest)
+        self._by_user.setdefault(session.user_id, set()).add(digest)
+        while len(self._entries) > self._max_entries:
+            oldest, entry = self._entries.popitem(last=False)
+            self._unindex(entry.session.user_id, oldest)
+
+    def _forget(self, id_digest: bytes) -> None:
+        self._endings += 1
+        self._drop(id_digest)
+
+    def _forget_user(self, user_id: UserId) -> None:
+        self._endings += 1
+        for digest in self._by_user.pop(user_id, set()):
+            self._entries.pop(digest, None)
+
+    def _drop(self, id_digest: bytes) -> None:
+        if (entry := self._entries.pop(id_digest, None)) is not None:
+            self._unindex(entry.session.user_id, id_digest)
+
+    def _unindex(self, user_id: UserId, id_digest: bytes) -> None:
+        if (digests := self._by_user.get(user_id)) is not None:
+            digests.discard(id_digest)
+            if not digests:
+                del self._by_user[user_id]

@@ -1,0 +1,105 @@
+"""A private PostgreSQL server on a free loopback port: to stop and start under traffic.
+
+Never the shared server. The cluster is made with ``initdb`` in a temporary directory
+owned by the ``postgres`` system user, and every server command runs as that user
+(``runuser``, or ``su`` where there is no runuser; when the tests already run as
+``postgres``, directly). Trust authentication on loopback only; fsync off, since losing
+the machine is not under test (stopping the server is).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from tests.servers import free_port
+
+START_TIMEOUT = 30  # seconds, for initdb and pg_ctl each
+# What a server that cannot be made or started raises here.
+START_ERRORS = (OSError, KeyError, RuntimeError, subprocess.SubprocessError)
+
+
+def _binaries() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=_version)
+    if found:
+        return Path(found[-1]).parent
+    pg_ctl = shutil.which("pg_ctl")
+    if pg_ctl is None:
+        raise FileNotFoundError("no PostgreSQL server binaries (pg_ctl, initdb) found")
+    return Path(pg_ctl).parent
+
+
+def _version(path: str) -> tuple[int, ...]:
+    part = Path(path).parent.parent.name
+    return tuple(int(p) for p in part.split(".") if p.isdigit())
+
+
+class PostgresServer:
+    """One private cluster; `start`, `stop` (fast shutdown) and `remove` when done."""
+
+    def __init__(self) -> None:
+        self._bin = _binaries()
+        account = pwd.getpwnam("postgres")
+        if os.geteuid() not in (0, account.pw_uid):
+            raise RuntimeError("starting a private PostgreSQL needs root or the postgres user")
+        self._uid, self._gid = account.pw_uid, account.pw_gid
+        self.root = Path(tempfile.mkdtemp(prefix="authward-pg-"))
+        os.chown(self.root, self._uid, self._gid)
+        self.data = self.root / "data"
+        self.port = free_port()
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
+            "--no-sync", "-E", "UTF8",
+        )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
+            "-c fsync=off -c full_page_writes=off -c max_connections=50"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
+            "-o", options, "-w", "-t", str(START_TIMEOUT), "start",
+        )  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: "fast" ends every connection; "immediate" is a crash."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            try:
+                self.stop("immediate")
+            except subprocess.SubprocessError:
+                pass
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self) -> str:
+        path = self.root / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self._bin / program), *args]
+        if os.geteuid() != self._uid:
+            runuser = shutil.which("runuser")
+            command = (
+                [runuser, "-u", "postgres", "--", *command]
+                if runuser
+                else ["su", "postgres", "-c", subprocess.list2cmdline(command)]
+            )
+        subprocess.run(  # noqa: S603 - fixed binaries, our own arguments
+            command,
+            check=True,
+            capture_output=True,
+            timeout=START_TIMEOUT,
+            cwd=self.root,
+        )

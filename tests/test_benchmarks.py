@@ -1,0 +1,97 @@
+"""`make bench` and `authward bench` keep working: their pure-Python parts, run quickly.
+
+Nothing here times anything or asserts a figure: the benchmarks report ratios and flag
+missed targets themselves. This only makes sure the harness cannot rot unnoticed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from authward.cli.bench import Load, parse_wrk
+from authward.cli.main import app
+from tests.conftest import CHEAP_ARGON2, TEST_SECRET
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:8101/bench/bare
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     5.60ms    1.37ms  21.85ms   88.51%
+    Req/Sec     5.77k   325.66     6.18k    85.00%
+  Latency Distribution
+     50%    5.31ms
+     75%    5.85ms
+     90%    6.77ms
+     99%   11.06ms
+  11486 requests in 2.00s, 1.71MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:   5737.56
+Transfer/sec:    874.01KB
+"""
+
+
+def test_quick_mode_pure_python_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.chdir(tmp_path)
+    import anyio
+    import loads
+    import report
+    import run
+    import throughput
+    import verify
+    from joserfc.errors import SecurityWarning
+
+    # wrk's summary, read back
+    parsed = parse_wrk(WRK_OUTPUT, 2)
+    assert (parsed.requests, parsed.errors, parsed.p99_ms) == (11486, 3, 11.06)
+
+    # target 2, quick: authward, PyJWT, joserfc and the raw paths verify one another's tokens
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        row = anyio.run(verify.measure_algorithm, "HS256", 1, 0.5, True)
+    assert row.alg == "HS256" and row.first_seen_us > 0
+
+    # every configuration of target 1 builds, and the ratios come out of paired rounds
+    configs = throughput.configs(tmp_path, "redis://127.0.0.1:1/0", "5")
+    assert any(c.target for c in configs) and any(c.app == "fastapi-users-db" for c in configs)
+    runs = {
+        "bare": [Load(1000, 1.0, 1, 2, 0, "wrk"), Load(900, 1.0, 1, 2, 0, "wrk")],
+        "JWT": [Load(800, 1.0, 1, 3, 0, "wrk"), Load(810, 1.0, 1, 3, 0, "wrk")],
+    }
+    comparison = loads.Comparison(
+        "c", ["bare", "JWT"], runs, "wrk", {"bare": [100, 100], "JWT": [125, 120]}
+    )
+    assert comparison.ratio("JWT", "bare") == pytest.approx((0.8 + 0.9) / 2)
+    http_rows = throughput.HttpResult(configs[0], comparison).rows()
+
+    # the report, from results shaped as run.py collects them (plots only with matplotlib)
+    environment = run.environment(run.Plan(True, run.STAGES, tmp_path), 0.0)
+    results = {
+        "meta": {"environment": environment, "notes": ["a note"]},
+        "verify": [{**vars(row), "met": row.met}],
+        "http": http_rows,
+    }
+    page = report.write(results, tmp_path / "report")
+    text = page.read_text()
+    assert "## Targets" in text and "HS256" in text and "## 3–4. A login storm" in text
+    assert [t["met"] for t in report.targets(results)][0] is True  # JWT at 0.85×
+    json.dumps(results, default=str)  # what results.json holds
+    assert sys.modules["tokens"].__file__ == str(BENCHMARKS / "tokens.py")
+
+
+def test_authward_bench_quick_without_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUTHWARD_SECRET_KEY", TEST_SECRET)
+    for name, value in CHEAP_ARGON2.items():
+        monkeypatch.setenv(f"AUTHWARD_{name.upper()}", str(value))
+    result = CliRunner().invoke(app, ["bench", "--quick", "--no-http"])
+    assert result.exit_code == 0, result.output
+    for expected in ("EdDSA", "ES256", "RS256", "HS256", "Session check", "login"):
+        assert expected in result.output
