@@ -196,6 +196,9 @@ class Backend:
         fmt = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a DateTime in SQLite
         connection = sqlite3.connect(path, timeout=60)
         try:
+            # Setup, not measurement: no fsync per batch, a cache the indexes fit in.
+            connection.execute("PRAGMA synchronous=OFF")
+            connection.execute("PRAGMA cache_size=-262144")
             for start in range(first, first + users, 10_000):
                 chunk = self._rows(start, min(10_000, first + users - start))
                 rows = [
