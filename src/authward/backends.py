@@ -64,7 +64,7 @@ class Backends:
             clock,
             RedisRevocationBus(client, clock, keys=keys),
             redis=client,
-            session_store=RedisSessionStore(client, keys=keys),
+            session_store=RedisSessionStore(client, keys=keys, pacing=settings.sweep_pacing),
             failure_log=RedisFailureLog(
                 client, window=timedelta(seconds=settings.login_window), keys=keys
             ),

@@ -157,7 +157,11 @@ def build_runtime(
     """Build the runtime; stores default to the SQL ones on `settings.database_url`, or to
     Redis ones with `settings.redis_url` (see `authward.backends`)."""
     clock = clock or SystemClock()
-    engine = engine or create_engine(settings.database_url)
+    engine = engine or create_engine(
+        settings.database_url,
+        postgres_pool_size=settings.database_pool_size,
+        postgres_pool_timeout=settings.database_pool_timeout,
+    )
     master = load_master_secret(settings)
     backends = Backends.of(settings, engine, clock)
     events = Events(clock)
@@ -183,7 +187,12 @@ def build_runtime(
     )
     sessions = SessionService(
         backends.cached(
-            timed(session_store or backends.session_store or SqlSessionStore(engine), "sessions")
+            timed(
+                session_store
+                or backends.session_store
+                or SqlSessionStore(engine, pacing=settings.sweep_pacing),
+                "sessions",
+            )
         ),
         SessionPolicy(
             idle_ttl=timedelta(seconds=settings.session_idle_ttl),

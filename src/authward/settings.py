@@ -13,6 +13,8 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from authward.pacing import Pacing
+
 ENV_PREFIX: Final = "AUTHWARD_"
 
 Algorithm = Literal["EdDSA", "ES256", "RS256", "HS256"]
@@ -52,6 +54,20 @@ class Settings(BaseSettings):
         "sqlite:///./authward.db",
         description="Users, sessions, refresh families and keys (SQLAlchemy URL: sqlite:///… "
         "or postgresql://…).",
+    )
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        le=1_000,
+        description="PostgreSQL connections each worker keeps open; as many again may open "
+        "during a burst. Keep workers × 2 × this under the server's max_connections.",
+    )
+    database_pool_timeout: float = Field(
+        30,
+        gt=0,
+        le=600,
+        description="Seconds a request waits for a free PostgreSQL connection before it "
+        "is answered 503.",
     )
     redis_url: str | None = Field(
         None,
@@ -154,6 +170,20 @@ class Settings(BaseSettings):
     sweep_interval: int = Field(
         60, ge=1, le=86_400, description="Seconds between background sweeps of expired state."
     )
+    sweep_batch: int = Field(
+        1_000,
+        ge=1,
+        le=100_000,
+        description="Expired sessions the sweep removes per step (one short transaction, or "
+        "one set of pipelined Redis round trips).",
+    )
+    sweep_duty: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Share of the time the sweep may work: after each step it rests in "
+        "proportion, so a large backlog does not crowd out requests (1: no rest).",
+    )
     revocation_poll_interval: float = Field(
         1.0,
         gt=0,
@@ -254,6 +284,10 @@ class Settings(BaseSettings):
     def account_max_failures(self) -> int:
         """Failures per account from all addresses before the account itself is throttled."""
         return self.login_account_max_failures or self.login_max_failures * 10
+
+    @property
+    def sweep_pacing(self) -> Pacing:
+        return Pacing(batch=self.sweep_batch, duty=self.sweep_duty)
 
 
 def load_settings(**overrides: Any) -> Settings:

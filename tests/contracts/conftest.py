@@ -14,12 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.accounts.redis import RedisFailureLog
 from authward.accounts.throttle import FailureLog, MemoryFailureLog, SqlFailureLog
+from authward.pacing import Pacing
 from authward.sessions.redis import RedisSessionStore
 from authward.sessions.sql import SqlSessionStore
 from authward.sessions.store import MemorySessionStore, SessionStore
 from authward.storage.redis import KeyNames, RedisClient
 
 RedisSpace = tuple[RedisClient, KeyNames]
+
+# Sweeps in steps of 3 sessions (one user on Redis), with no rest: every sweep in the
+# suite takes several steps, as a large one does.
+SMALL_STEPS = Pacing(batch=3, duty=1.0)
 
 # Longer than any span a contract test records over: Redis forgets failures past it.
 FAILURE_WINDOW = timedelta(days=1)
@@ -56,24 +61,24 @@ def memory_session_store() -> MemorySessionStore:
 
 @pytest.fixture
 def sqlite_session_store(sqlite_engine: AsyncEngine) -> SqlSessionStore:
-    return SqlSessionStore(sqlite_engine)
+    return SqlSessionStore(sqlite_engine, pacing=SMALL_STEPS)
 
 
 @pytest.fixture
 def postgres_session_store(postgres_engine: AsyncEngine) -> SqlSessionStore:
-    return SqlSessionStore(postgres_engine)
+    return SqlSessionStore(postgres_engine, pacing=SMALL_STEPS)
 
 
 @pytest.fixture
 def redis_session_store(redis_node: RedisSpace) -> RedisSessionStore:
     client, keys = redis_node
-    return RedisSessionStore(client, keys=keys)
+    return RedisSessionStore(client, keys=keys, pacing=SMALL_STEPS)
 
 
 @pytest.fixture
 def redis_cluster_session_store(redis_cluster: RedisSpace) -> RedisSessionStore:
     client, keys = redis_cluster
-    return RedisSessionStore(client, keys=keys)
+    return RedisSessionStore(client, keys=keys, pacing=SMALL_STEPS)
 
 
 @pytest.fixture

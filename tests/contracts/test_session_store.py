@@ -180,6 +180,26 @@ async def test_sweep_removes_idle_and_absolute_expired_and_keeps_live(
     assert await session_store.sweep(clock.now()) == 0
 
 
+async def test_sweep_goes_on_until_every_expired_session_is_gone(
+    session_store: SessionStore, clock: FrozenClock
+) -> None:
+    # Many more than one step's worth (the stores here sweep 3 at a time), of many users.
+    start = clock.now()
+    expired = [make_session(start, f"user-{i % 12}", idle=timedelta(minutes=5)) for i in range(30)]
+    live = [make_session(start, f"user-{i}") for i in range(0, 12, 3)]
+    for session in expired + live:
+        await session_store.add(session)
+
+    clock.advance(timedelta(minutes=10))
+    assert await session_store.sweep(clock.now()) == len(expired)
+    assert await session_store.count() == len(live)
+    for i in range(12):
+        assert await session_store.list_user(f"user-{i}") == [
+            s for s in live if s.user_id == f"user-{i}"
+        ]
+    assert await session_store.sweep(clock.now()) == 0
+
+
 async def test_sweep_keeps_a_session_touched_in_time(
     session_store: SessionStore, clock: FrozenClock
 ) -> None:

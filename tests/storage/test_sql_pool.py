@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from authward.errors import StoreUnavailable
+from authward.runtime import build_runtime
 from authward.storage.sql import create_engine, translated_errors
+from tests.conftest import make_settings
 
 
 async def test_a_pool_timeout_is_store_unavailable(tmp_path: Path) -> None:
@@ -22,5 +26,26 @@ async def test_a_pool_timeout_is_store_unavailable(tmp_path: Path) -> None:
             with pytest.raises(StoreUnavailable):
                 async with translated_errors(), engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_the_postgres_pool_follows_the_settings(postgres_url: str, tmp_path: Path) -> None:
+    """AUTHWARD_DATABASE_POOL_SIZE connections, as many again in a burst, then a quick 503."""
+    settings = make_settings(
+        tmp_path, database_url=postgres_url, database_pool_size=2, database_pool_timeout=0.2
+    )
+    engine = build_runtime(settings).engine
+    try:
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(4):  # the pool, then its overflow: all four open
+                conn = await held.enter_async_context(engine.connect())
+                await conn.execute(text("SELECT 1"))
+            began = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                async with translated_errors(), engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            assert time.monotonic() - began < 5  # the setting's 0.2 s, not the 30 s default
     finally:
         await engine.dispose()

@@ -292,7 +292,7 @@ class RedisRevocationBus:
         finally:
             self._live = False
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             with contextlib.suppress(RedisError, OSError):
                 await subscriber.aclose(close_connection_pool=True)
 

@@ -24,11 +24,13 @@ Needs Redis 7.0 or newer (PEXPIRETIME).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final, TypeGuard
 
 from authward.accounts.models import UserId
+from authward.pacing import DEFAULT_PACING, Pacing
 from authward.sessions.models import Device, Session
 from authward.storage.redis import (
     AUTHWARD_KEYS,
@@ -105,6 +107,13 @@ return removed
 
 _INDEX_SUFFIX: Final = ":sessions"
 _HANDLES_SUFFIX: Final = ":handles"
+# A sweep step takes pacing.batch // this many users: about `batch` sessions at the default
+# per-user limit.
+_SESSIONS_PER_USER: Final = 10
+
+
+def _handles_key(index: str) -> str:
+    return index.removesuffix(_INDEX_SUFFIX) + _HANDLES_SUFFIX
 
 
 class RedisSessionStore:
@@ -117,11 +126,17 @@ class RedisSessionStore:
     """
 
     def __init__(
-        self, client: RedisClient, *, keys: KeyNames = AUTHWARD_KEYS, scan_batch: int = 1000
+        self,
+        client: RedisClient,
+        *,
+        keys: KeyNames = AUTHWARD_KEYS,
+        scan_batch: int = 1000,
+        pacing: Pacing = DEFAULT_PACING,
     ) -> None:
         self._client = client
         self._keys = keys
         self._scan_batch = scan_batch
+        self._pacing = pacing
         self._write = client.register_script(_WRITE)
         self._index = client.register_script(_INDEX)
         self._touch = client.register_script(_TOUCH)
@@ -210,16 +225,27 @@ class RedisSessionStore:
         """Delete sessions expired at `now` and drop index entries of vanished ones.
 
         Returns both kinds together: a session Redis expired on its own still counts as
-        removed, since this is where the store forgets it completely.
+        removed, since this is where the store forgets it completely. Users are swept a
+        step at a time (about `pacing.batch` sessions, three pipelined round trips), with
+        the pacing's rest after each step.
         """
-        now_micros, total = micros(now), 0
+        now_micros, total, step = micros(now), 0, []
+        users_per_step = max(1, self._pacing.batch // _SESSIONS_PER_USER)
         async with translated_errors():
+            began = time.perf_counter()
             async for index in self._client.scan_iter(
                 match=self._keys.pattern("{u:*}" + _INDEX_SUFFIX),
                 count=self._scan_batch,
                 _type="zset",
             ):
-                total += await self._sweep_user(_text(index), now_micros)
+                step.append(_text(index))
+                if len(step) == users_per_step:
+                    total += await self._sweep_users(step, now_micros)
+                    step = []
+                    await self._pacing.rest_after(time.perf_counter() - began)
+                    began = time.perf_counter()
+            if step:
+                total += await self._sweep_users(step, now_micros)
         return total
 
     async def count(self) -> int:
@@ -233,28 +259,52 @@ class RedisSessionStore:
                 total += 1
         return total
 
-    async def _sweep_user(self, index: str, now: int) -> int:
-        handles = index.removesuffix(_INDEX_SUFFIX) + _HANDLES_SUFFIX
-        members = await self._members(index)
-        if not members:
-            return 0
-        # Read every deadline in one round trip; scripts only for the few still to delete
-        # (Redis already dropped most expired sessions by itself).
+    async def _sweep_users(self, indexes: list[str], now: int) -> int:
         pipe = self._client.pipeline(transaction=False)
-        for hex_digest in members:
-            pipe.hmget(self._session_key(hex_digest), ["idle_expires_at", "absolute_expires_at"])
-        deadlines: Sequence[Sequence[bytes | str | None]] = await pipe.execute()
-        gone = []
-        for hex_digest, (idle, absolute) in zip(members, deadlines, strict=True):
-            if idle is None or absolute is None:
-                gone.append(hex_digest)
-            elif now >= int(idle) or now >= int(absolute):
-                key = self._session_key(hex_digest)
-                if await self._delete_if_expired(keys=[key], args=[now]) != 0:
-                    gone.append(hex_digest)
-        if gone:
-            await self._unindex(keys=[index, handles], args=gone)
-        return len(gone)
+        for index in indexes:
+            pipe.zrange(index, 0, -1)
+        users = [
+            (index, [_text(m) for m in members if _is_text(m)])
+            for index, members in zip(indexes, await pipe.execute(), strict=True)
+        ]
+        # Every deadline and handle in one round trip; scripts only for the few sessions
+        # still to delete (Redis already dropped most expired ones by itself).
+        pipe = self._client.pipeline(transaction=False)
+        for index, members in users:
+            for hex_digest in members:
+                pipe.hmget(
+                    self._session_key(hex_digest), ["idle_expires_at", "absolute_expires_at"]
+                )
+            if members:
+                pipe.hmget(_handles_key(index), [f"d:{m}" for m in members])
+        replies = iter(await pipe.execute())
+        pipe, removed = self._client.pipeline(transaction=False), 0
+        for index, members in users:
+            if not members:
+                continue
+            deadlines = [next(replies) for _ in members]
+            handles: Sequence[bytes | str | None] = next(replies)
+            gone: list[tuple[str, bytes | str | None]] = []
+            for hex_digest, (idle, absolute), handle in zip(
+                members, deadlines, handles, strict=True
+            ):
+                if idle is None or absolute is None:
+                    gone.append((hex_digest, handle))
+                elif now >= int(idle) or now >= int(absolute):
+                    # Checked again where it is deleted: a touch since this read saves it.
+                    key = self._session_key(hex_digest)
+                    if await self._delete_if_expired(keys=[key], args=[now]) != 0:
+                        gone.append((hex_digest, handle))
+            if gone:
+                # Index entries of sessions that are gone for good (a digest never returns).
+                pipe.zrem(index, *(hex_digest for hex_digest, _ in gone))
+                fields = [f"d:{hex_digest}" for hex_digest, _ in gone]
+                fields += [f"h:{_text(handle)}" for _, handle in gone if handle is not None]
+                pipe.hdel(_handles_key(index), *fields)
+                removed += len(gone)
+        if removed:
+            await pipe.execute()
+        return removed
 
     async def _members(self, index: str) -> list[str]:
         return [_text(m) for m in await self._client.zrange(index, 0, -1) if _is_text(m)]

@@ -22,6 +22,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.accounts.models import UserId
+from authward.pacing import DEFAULT_PACING, Pacing
 from authward.sessions.models import Device, Session
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
 
@@ -71,9 +72,9 @@ def _session(row: RowMapping) -> Session:
 class SqlSessionStore:
     """Sessions as rows; expiry columns are indexed so the sweep is a range delete."""
 
-    def __init__(self, engine: AsyncEngine, *, sweep_batch: int = 10_000) -> None:
+    def __init__(self, engine: AsyncEngine, *, pacing: Pacing = DEFAULT_PACING) -> None:
         self._engine = engine
-        self._sweep_batch = sweep_batch
+        self._pacing = pacing
 
     async def add(self, session: Session) -> None:
         async with translated_errors(), self._engine.begin() as conn:
@@ -118,16 +119,16 @@ class SqlSessionStore:
         return [_session(row) for row in rows]
 
     async def sweep(self, now: datetime) -> int:
-        # In batches, each its own short transaction, so a sweep of a million rows never
-        # holds the write lock long enough to stall logins (SQLite has one writer).
+        # Paced batches, each its own short transaction: a sweep of a million rows never
+        # holds the write lock long enough to stall logins (SQLite has one writer), and
+        # rests between batches so requests keep the CPU and the database (pacing.py).
         expired = or_(sessions.c.idle_expires_at <= now, sessions.c.absolute_expires_at <= now)
-        total = 0
-        while True:
-            batch = select(sessions.c.id_digest).where(expired).limit(self._sweep_batch)
-            removed = await self._delete(sessions.c.id_digest.in_(batch.scalar_subquery()))
-            total += removed
-            if removed < self._sweep_batch:
-                return total
+
+        async def step(limit: int) -> int:
+            batch = select(sessions.c.id_digest).where(expired).limit(limit)
+            return await self._delete(sessions.c.id_digest.in_(batch.scalar_subquery()))
+
+        return await self._pacing.run(step)
 
     async def count(self) -> int:
         async with translated_errors(), self._engine.connect() as conn:

@@ -62,8 +62,19 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """Create the async engine for `url`, with SQLite tuned for a concurrent server."""
+def create_engine(
+    url: str,
+    *,
+    postgres_pool_size: int = 10,
+    postgres_pool_timeout: float = 30.0,
+    **options: Any,
+) -> AsyncEngine:
+    """Create the async engine for `url`, with SQLite tuned for a concurrent server.
+
+    PostgreSQL gets a pool of `postgres_pool_size` connections, and as many again in a
+    burst; a request that waits `postgres_pool_timeout` for one fails as StoreUnavailable
+    (503). SQLite keeps SQLAlchemy's pool (or `options`): a file has one writer anyway.
+    """
     full_url = async_url(url)
     if make_url(full_url).get_backend_name() == "sqlite":
         engine = create_async_engine(
@@ -72,8 +83,15 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     options.setdefault("pool_pre_ping", True)
-    options.setdefault("pool_size", 10)
-    return create_async_engine(full_url, **options)
+    return create_async_engine(
+        full_url,
+        **{
+            "pool_size": postgres_pool_size,
+            "max_overflow": postgres_pool_size,
+            "pool_timeout": postgres_pool_timeout,
+            **options,
+        },
+    )
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
