@@ -37,6 +37,7 @@ import loads  # noqa: E402
 import report  # noqa: E402
 
 STAGES = ("tokens", "http", "storm", "scale", "propagation")
+SCALE_STORES = ("SQLite", "PostgreSQL", "Redis")
 ROOT = HERE.parent
 
 
@@ -46,13 +47,14 @@ class Plan:
     stages: tuple[str, ...]
     out: Path
     cache_ttl: str = "5"
+    stores: tuple[str, ...] = SCALE_STORES
 
     @property
     def http(self) -> dict[str, Any]:
         return (
             {"rounds": 1, "seconds": 1, "connections": 32}
             if self.quick
-            else {"rounds": 4, "seconds": 2, "connections": 32}
+            else {"rounds": 5, "seconds": 2, "connections": 32}
         )
 
     @property
@@ -224,6 +226,7 @@ def stage_scale(
             backends.append(("Redis", (str(redis[0]), str(redis[1]))))
         else:
             skipped.append("Redis: no redis-server on the PATH; skipped.")
+        backends = [b for b in backends if b[0] in plan.stores]
         checks, sweeps = [], []
         with progress.stage("a million sessions (target 5)", 4 * len(backends)) as tick:
             for name, urls in backends:
@@ -333,10 +336,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--out", type=Path, default=ROOT / "bench-report")
     parser.add_argument(
+        "--stores", nargs="+", choices=SCALE_STORES, default=list(SCALE_STORES),
+        help="the stores the scale stage measures",
+    )  # fmt: skip
+    parser.add_argument(
         "--session-cache-ttl", default="5", help="AUTHWARD_SESSION_CACHE_TTL where a cache is on"
     )
     args = parser.parse_args(argv)
-    plan = Plan(args.quick, tuple(args.stages), args.out, args.session_cache_ttl)
+    plan = Plan(
+        args.quick, tuple(args.stages), args.out, args.session_cache_ttl, tuple(args.stores)
+    )
     started = time.monotonic()
     results: dict[str, Any] = {"meta": {"environment": environment(plan, started), "notes": []}}
     import stores

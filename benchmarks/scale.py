@@ -14,10 +14,12 @@ For each store (SQLite, PostgreSQL, Redis):
    library app on the same store, its session cache off (every request reads the store),
    under a closed loop of 4 connections (Python, latencies recorded one by one). p99 over
    8 s before the sweep against p99 while it runs. The sweep runs in its own process as
-   `authward sweep` would. SQL: with its clock 21 minutes ahead, past the filler's idle
-   deadline (the probes live a day). Redis drops expired sessions itself (TTL), so there
-   the filler is first made to expire, and the sweep does what is left for it: drop the
-   users' index entries of a million vanished sessions.
+   `authward sweep` would: at niceness 10, paced by the AUTHWARD_SWEEP_* settings (steps
+   of 200 sessions, working a quarter of the time by default). SQL: with its clock 21
+   minutes ahead, past the filler's idle deadline (the probes live a day). Redis drops
+   expired sessions itself (TTL), so there the filler is first made to expire, and the
+   sweep does what is left for it: drop the users' index entries of a million vanished
+   sessions.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from typing import Any
 
 from authward import crypto
 from authward.clock import SystemClock
+from authward.pacing import DEFAULT_PACING, Pacing
 from authward.sessions.models import Device, Session
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.store import SessionStore
@@ -140,20 +143,20 @@ class Backend:
             return f"sqlite:///{self.workdir}/scale-redis-users.db"
         return self.url
 
-    async def open(self) -> SessionStore:
+    async def open(self, pacing: Pacing = DEFAULT_PACING) -> SessionStore:
         if self.name == "Redis":
             from authward.sessions.redis import RedisSessionStore
             from authward.storage.redis import create_client
 
             self._client = create_client(self.url, socket_timeout=30)
-            return RedisSessionStore(self._client, keys=KeyNames(PREFIX))
+            return RedisSessionStore(self._client, keys=KeyNames(PREFIX), pacing=pacing)
         from authward.sessions.sql import SqlSessionStore
         from authward.storage.migrate import upgrade
         from authward.storage.sql import create_engine
 
         self._engine = create_engine(self.url)
         await upgrade(self._engine)
-        return SqlSessionStore(self._engine)
+        return SqlSessionStore(self._engine, pacing=pacing)
 
     async def close(self) -> None:
         if self._engine is not None:
@@ -395,8 +398,12 @@ def _sweep(process: subprocess.Popen[str], limit_s: float) -> tuple[str, bool]:
 
 
 async def _sweep_main(name: str, url: str, at: str) -> None:
+    from authward.cli.sweep import SWEEP_NICENESS
+    from authward.settings import load_settings
+
+    os.nice(SWEEP_NICENESS)  # as `authward sweep` does
     backend = Backend(name, url, Path.cwd())
-    store = await backend.open()
+    store = await backend.open(load_settings().sweep_pacing)
     print("ready", flush=True)
     sys.stdin.readline()
     began = time.perf_counter()
@@ -424,7 +431,7 @@ def run_backend(
     serve: Callable[[Backend, str], Any],
     load_cpu: int | None = None,
     rounds: int = 6,
-    sweep_limit_s: float = 150.0,
+    sweep_limit_s: float = 300.0,
     tick: Callable[[], None] = lambda: None,
 ) -> tuple[CheckCost, SweepCost]:
     """Both measurements; `urls` are two stores of one kind (one filled to `small`, one to

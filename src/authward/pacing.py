@@ -20,8 +20,8 @@ from dataclasses import dataclass
 class Pacing:
     """Work in batches of `batch` items, spending at most `duty` of the wall time working."""
 
-    batch: int = 1_000
-    duty: float = 0.5
+    batch: int = 200
+    duty: float = 0.25
 
     def __post_init__(self) -> None:
         if self.batch < 1 or not 0 < self.duty <= 1:

@@ -171,14 +171,14 @@ class Settings(BaseSettings):
         60, ge=1, le=86_400, description="Seconds between background sweeps of expired state."
     )
     sweep_batch: int = Field(
-        1_000,
+        200,
         ge=1,
         le=100_000,
         description="Expired sessions the sweep removes per step (one short transaction, or "
         "one set of pipelined Redis round trips).",
     )
     sweep_duty: float = Field(
-        0.5,
+        0.25,
         gt=0,
         le=1,
         description="Share of the time the sweep may work: after each step it rests in "

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from authward.cli import sweep as cli_sweep
 from authward.cli.config import reference_markdown
 from authward.cli.main import app
 from tests.conftest import CHEAP_ARGON2, TEST_SECRET
@@ -59,10 +60,15 @@ def test_bad_setting_stops_with_one_line_naming_it(
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_sweep_reports_counts(env: Path) -> None:
+def test_sweep_reports_counts_at_low_priority(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lowered: list[int] = []  # not os.nice itself: it would slow the rest of the suite
+    monkeypatch.setattr(cli_sweep.os, "nice", lowered.append)
     result = runner.invoke(app, ["sweep"])
     assert result.exit_code == 0, result.output
     assert "sessions: 0 removed" in result.output
+    assert lowered == [cli_sweep.SWEEP_NICENESS]
+    assert runner.invoke(app, ["sweep", "--nice", "0"]).exit_code == 0
+    assert lowered == [cli_sweep.SWEEP_NICENESS]
 
 
 def test_sessions_list_and_revoke_all(env: Path) -> None:
