@@ -7,9 +7,17 @@ sets: never a user id, an address or anything a client chose.
 
 from __future__ import annotations
 
+import os
 from typing import Final
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 from authward.errors import (
     AuthwardError,
@@ -42,7 +50,12 @@ THROTTLED = Counter(
     "Requests refused with 429, by action (login, password, refresh, register).",
     ["action"],
 )
-LIVE_SESSIONS = Gauge("authward_live_sessions", "Sessions in the store at the last sweep.")
+# Every worker sweeps the same store: with several, the most recent count is the answer.
+LIVE_SESSIONS = Gauge(
+    "authward_live_sessions",
+    "Sessions in the store at the last sweep.",
+    multiprocess_mode="mostrecent",
+)
 SWEPT = Counter("authward_swept_total", "Expired records removed by the sweep.", ["kind"])
 REQUEST_SECONDS = Histogram(
     "authward_request_seconds",
@@ -56,6 +69,10 @@ STORE_SECONDS = Histogram(
     ["store", "operation"],
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5),
 )
+
+# Set (by `authward serve --workers N`, or by the operator) before any worker starts: each
+# worker then writes its values to files there, and /metrics adds them all up.
+MULTIPROC_DIR: Final = "PROMETHEUS_MULTIPROC_DIR"
 
 # Bound once: `labels()` is a dict lookup under a lock, too dear for every request.
 SESSION_OK: Final = VERIFICATIONS.labels("session", "ok")
@@ -83,3 +100,12 @@ def observe_sweep(removed: dict[str, int], live_sessions: int) -> None:
     for kind, count in removed.items():
         SWEPT.labels(kind).inc(count)
     LIVE_SESSIONS.set(live_sessions)
+
+
+def exposition() -> bytes:
+    """The metrics in Prometheus text format: this process's, or every worker's."""
+    if not os.environ.get(MULTIPROC_DIR):
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servers import running_server
 
@@ -54,3 +55,27 @@ def test_two_workers_share_sessions(tmp_path: Path) -> None:
             for _ in range(10):
                 with httpx.Client(base_url=base, cookies=client.cookies) as fresh:
                     assert fresh.get("/auth/me").status_code == 200
+
+
+def test_metrics_count_every_worker(tmp_path: Path) -> None:
+    """Any worker may answer /metrics; each answer must hold the logins of all of them."""
+    with running_server(tmp_path, INSECURE, args=("--workers", "2")) as base:
+        with httpx.Client(base_url=base) as client:
+            assert client.post("/auth/register", json=CREDENTIALS).status_code == 201
+        for _ in range(12):  # a connection each, so that both workers take some
+            with httpx.Client(base_url=base) as fresh:
+                assert fresh.post("/auth/session/login", json=CREDENTIALS).status_code == 200
+        for _ in range(6):
+            with httpx.Client(base_url=base) as fresh:
+                assert session_logins(fresh.get("/metrics").text) == 12
+
+
+def session_logins(exposition: str) -> float:
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            if sample.name == "authward_logins_total" and sample.labels == {
+                "strategy": "session",
+                "outcome": "ok",
+            }:
+                return sample.value
+    return 0.0

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Final
 
@@ -12,6 +16,7 @@ import uvicorn
 from authward.cli.context import errors, settings_or_exit
 from authward.errors import StoreUnavailable
 from authward.logs import log_config
+from authward.metrics import MULTIPROC_DIR
 from authward.storage.migrate import upgrade
 from authward.storage.sql import create_engine, translated_errors
 from authward.web.limits import MAX_HEADER_BYTES
@@ -56,6 +61,38 @@ def serve(
     except StoreUnavailable:
         errors.print("[bold red]authward:[/] the database does not answer (AUTHWARD_DATABASE_URL)")
         raise typer.Exit(1) from None
+    with shared_metrics(workers):
+        _run(host, port, workers, ssl_certfile, ssl_keyfile, log_level, http)
+
+
+@contextlib.contextmanager
+def shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, have them count into one directory, so that /metrics (which
+    any worker may answer) gives the totals of all (prometheus-client multiprocess mode).
+
+    Set before the workers start, as the mode requires; removed when the server stops. A
+    PROMETHEUS_MULTIPROC_DIR set by the operator is used, and left in place.
+    """
+    if workers == 1 or os.environ.get(MULTIPROC_DIR):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="authward-metrics-") as directory:
+        os.environ[MULTIPROC_DIR] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_DIR]
+
+
+def _run(
+    host: str,
+    port: int,
+    workers: int,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    log_level: str,
+    http: HttpParser,
+) -> None:
     uvicorn.run(
         "authward.web.app:app_from_env",
         factory=True,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from authward.metrics import exposition
 from authward.web.auth import runtime_of
 from authward.web.schemas import HealthOut
 
@@ -32,4 +33,4 @@ async def healthz(request: Request) -> JSONResponse:
 @router.get("/metrics", response_class=Response)
 async def metrics() -> Response:
     """Prometheus text format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
