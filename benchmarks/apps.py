@@ -2,7 +2,9 @@
 
 ``/bench/bare`` answers without authentication: the ceiling a protected route is
 measured against, on the same app, middleware stack and server. ``/bench/protected``
-answers the same body behind the library's current-user dependency.
+answers the same body behind the library's current-user dependency, and ``/bench/noop``
+behind a dependency that checks nothing: what FastAPI's ``Depends`` costs by itself, the
+floor under any dependency-based authentication.
 
 * `library_app`: a FastAPI app of your own using authward as a library (the `Authward`
   facade: its router and its ``current_user`` dependency).
@@ -15,7 +17,7 @@ Settings come from ``AUTHWARD_*`` variables, as for ``authward serve``.
 # No `from __future__ import annotations`: FastAPI must see the local Annotated alias.
 from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 
 from authward.integration import AuthUser, Authward
 from authward.runtime import build_runtime
@@ -23,6 +25,12 @@ from authward.settings import load_settings
 from authward.web.app import create_app
 
 BARE_BODY = {"id": "anonymous"}
+NOBODY = AuthUser("anonymous", "jwt", None)
+
+
+async def nobody(request: Request) -> AuthUser:
+    """A dependency shaped like ``current_user`` (it takes the request) that checks nothing."""
+    return NOBODY
 
 
 def library_app() -> FastAPI:
@@ -39,6 +47,10 @@ def library_app() -> FastAPI:
 
     @app.get("/bench/protected")
     async def protected(user: current_user) -> dict[str, str]:
+        return {"id": user.id}
+
+    @app.get("/bench/noop")
+    async def noop(user: Annotated[AuthUser, Depends(nobody)]) -> dict[str, str]:
         return {"id": user.id}
 
     return app

@@ -26,6 +26,7 @@ from authward.settings import Settings
 from authward.web.transports import session_cookie_name
 
 PEER_PASSWORD = "bench-peer-password-1"
+FLOOR_ROUTE = "no-op Depends"
 
 
 @dataclass
@@ -121,6 +122,14 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
             target=True,
             note=f"AUTHWARD_SESSION_CACHE_TTL={cache_ttl}",
             label="authward\n{route}\n(SQLite, cache)",
+        ),
+        Config(
+            "FastAPI alone, a dependency that checks nothing",
+            "authward-library",
+            authward_env(workdir),
+            lambda c: [bare, Route(FLOOR_ROUTE, "/bench/noop")],
+            note="the floor under any Depends-based check",
+            label="FastAPI\nno-op Depends",
         ),
         Config(
             "authward library, session (SQLite, no cache: the default)",
