@@ -23,8 +23,11 @@ MIN_PASSWORD_LENGTH: Final = 8
 MAX_PASSWORD_LENGTH: Final = 1024
 # Hashing threads run this much nicer than the event loop (Linux: nice is per thread, and
 # argon2's lane threads inherit it), so in a login storm the scheduler still gives the
-# loop its turn: token and session checks stay fast while every spare cycle hashes.
-ARGON2_NICENESS: Final = 10
+# loop its turn: token and session checks stay fast while every spare cycle hashes. 10
+# was not enough on an idle two-core machine: the 8 lane threads of two hashes (p=4)
+# together weigh almost as much as the loop, and /auth/me fell to 0.39x of its
+# throughput alone (bench-report, 2026-12-05); at 19 they weigh an eighth of it.
+ARGON2_NICENESS: Final = 19
 _POOL_THREADS: Final = 64  # a ceiling for every hasher of the process together
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from authward.errors import StoreUnavailable
 from authward.runtime import build_runtime
-from authward.storage.sql import create_engine, translated_errors
+from authward.storage.sql import SQLITE_POOL_SIZE, create_engine, translated_errors
 from tests.conftest import make_settings
 
 
@@ -47,5 +47,20 @@ async def test_the_postgres_pool_follows_the_settings(postgres_url: str, tmp_pat
                 async with translated_errors(), engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))
             assert time.monotonic() - began < 5  # the setting's 0.2 s, not the 30 s default
+    finally:
+        await engine.dispose()
+
+
+async def test_a_sqlite_file_keeps_a_fixed_pool_of_small_caches(tmp_path: Path) -> None:
+    """Memory stays bounded under load: no connections opened per burst, 1 MiB cache each."""
+    engine = create_engine(f"sqlite:///{tmp_path}/fixed.db", pool_timeout=0.2)
+    try:
+        async with contextlib.AsyncExitStack() as held:
+            for _ in range(SQLITE_POOL_SIZE):
+                conn = await held.enter_async_context(engine.connect())
+                assert (await conn.execute(text("PRAGMA cache_size"))).scalar() == -1024
+            with pytest.raises(StoreUnavailable):  # no overflow: the next one waits, then 503
+                async with translated_errors(), engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
     finally:
         await engine.dispose()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
@@ -62,6 +62,12 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# A fixed set of SQLite connections, none opened and closed per burst: each holds a page
+# cache and a thread of its own (aiosqlite), and churning them under load made the
+# server's memory creep (benchmarks/soak.py). SQLite has one writer at a time anyway.
+SQLITE_POOL_SIZE: Final = 8
+
+
 def create_engine(
     url: str,
     *,
@@ -73,10 +79,15 @@ def create_engine(
 
     PostgreSQL gets a pool of `postgres_pool_size` connections, and as many again in a
     burst; a request that waits `postgres_pool_timeout` for one fails as StoreUnavailable
-    (503). SQLite keeps SQLAlchemy's pool (or `options`): a file has one writer anyway.
+    (503). A SQLite file gets SQLITE_POOL_SIZE connections and no more (unless `options`
+    say otherwise); an in-memory database, SQLAlchemy's single shared connection.
     """
     full_url = async_url(url)
-    if make_url(full_url).get_backend_name() == "sqlite":
+    parsed = make_url(full_url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database not in (None, "", ":memory:"):
+            options.setdefault("pool_size", SQLITE_POOL_SIZE)
+            options.setdefault("max_overflow", 0)
         engine = create_async_engine(
             full_url, connect_args={"timeout": 30, "check_same_thread": False}, **options
         )
@@ -102,6 +113,10 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # The page cache is per connection: 1 MiB each bounds a worker's at SQLITE_POOL_SIZE
+    # MiB. At SQLite's default (2 MiB) the caches filling up as the file grew made the
+    # soak's memory creep past its 10% bound; the OS page cache keeps the rest warm.
+    cursor.execute("PRAGMA cache_size=-1024")
     cursor.close()
 
 
