@@ -48,4 +48,3 @@ class Pacing:
 
 
 DEFAULT_PACING = Pacing()  # what the settings default to
-UNPACED = Pacing(batch=10_000, duty=1.0)  # for tools that want a job done at once

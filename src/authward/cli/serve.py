@@ -62,7 +62,27 @@ def serve(
         errors.print("[bold red]authward:[/] the database does not answer (AUTHWARD_DATABASE_URL)")
         raise typer.Exit(1) from None
     with shared_metrics(workers):
-        _run(host, port, workers, ssl_certfile, ssl_keyfile, log_level, http)
+        uvicorn.run(
+            "authward.web.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            log_level=log_level,
+            log_config=log_config(log_level),
+            http=http.value,
+            # Bounds the memory one connection's unfinished header block may take; the app
+            # then refuses more than MAX_HEADER_BYTES of headers with a 413 (web/limits.py).
+            h11_max_incomplete_event_size=MAX_HEADER_BLOCK,
+            # authward reads X-Forwarded-For itself, from AUTHWARD_TRUSTED_PROXIES only.
+            proxy_headers=False,
+            server_header=False,
+            # A worker on a busy two-core machine may take longer than uvicorn's 5 s default
+            # to import and start; killing it then would loop forever.
+            timeout_worker_healthcheck=60,
+        )
 
 
 @contextlib.contextmanager
@@ -82,38 +102,6 @@ def shared_metrics(workers: int) -> Iterator[None]:
             yield
         finally:
             del os.environ[MULTIPROC_DIR]
-
-
-def _run(
-    host: str,
-    port: int,
-    workers: int,
-    ssl_certfile: str | None,
-    ssl_keyfile: str | None,
-    log_level: str,
-    http: HttpParser,
-) -> None:
-    uvicorn.run(
-        "authward.web.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-        log_level=log_level,
-        log_config=log_config(log_level),
-        http=http.value,
-        # Bounds the memory one connection's unfinished header block may take; the app
-        # then refuses more than MAX_HEADER_BYTES of headers with a 413 (web/limits.py).
-        h11_max_incomplete_event_size=MAX_HEADER_BLOCK,
-        # authward reads X-Forwarded-For itself, from AUTHWARD_TRUSTED_PROXIES only.
-        proxy_headers=False,
-        server_header=False,
-        # A worker on a busy two-core machine may take longer than uvicorn's 5 s default
-        # to import and start; killing it then would loop forever.
-        timeout_worker_healthcheck=60,
-    )
 
 
 async def _migrate(url: str) -> None:

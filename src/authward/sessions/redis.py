@@ -296,7 +296,9 @@ class RedisSessionStore:
                     if await self._delete_if_expired(keys=[key], args=[now]) != 0:
                         gone.append((hex_digest, handle))
             if gone:
-                # Index entries of sessions that are gone for good (a digest never returns).
+                # Index entries of sessions that are gone for good (a digest never returns):
+                # _UNINDEX's work as plain commands, so the whole step is one pipeline (on
+                # a cluster too, whose pipelines carry no scripts). Handles read above.
                 pipe.zrem(index, *(hex_digest for hex_digest, _ in gone))
                 fields = [f"d:{hex_digest}" for hex_digest, _ in gone]
                 fields += [f"h:{_text(handle)}" for _, handle in gone if handle is not None]

@@ -94,15 +94,10 @@ def create_engine(
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     options.setdefault("pool_pre_ping", True)
-    return create_async_engine(
-        full_url,
-        **{
-            "pool_size": postgres_pool_size,
-            "max_overflow": postgres_pool_size,
-            "pool_timeout": postgres_pool_timeout,
-            **options,
-        },
-    )
+    options.setdefault("pool_size", postgres_pool_size)
+    options.setdefault("max_overflow", postgres_pool_size)
+    options.setdefault("pool_timeout", postgres_pool_timeout)
+    return create_async_engine(full_url, **options)
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
