@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from authward import Authward
+from authward import AuthUser, Authward
 from authward.runtime import Runtime
 from tests.integration.conftest import make_app, user_client
 from tests.web.helpers import PASSWORD, register, session_login
@@ -157,3 +157,27 @@ async def test_routes_find_their_runtime_without_the_apps_state(runtime: Runtime
         await register(client, "ada@example.com")
         await session_login(client, "ada@example.com")
         assert (await client.get("/auth/me")).json()["auth"] == "session"
+
+
+async def test_each_dependency_is_one_callable_an_override_can_replace(auth: Authward) -> None:
+    """``app.dependency_overrides[auth.current_user]`` is how an app's tests log a user in."""
+    assert auth.current_user is auth.current_user
+    assert auth.optional_user is auth.optional_user
+    app = make_app(auth)
+    ada = AuthUser("ada", "jwt", "family")
+
+    async def logged_in() -> AuthUser:
+        return ada
+
+    app.dependency_overrides[auth.current_user] = logged_in
+    async with user_client(app) as client:
+        response = await client.get("/whoami")
+    assert response.json() == {"id": "ada", "via": "jwt", "handle": "family"}
+
+
+async def test_a_401_for_another_scheme_names_the_bearer_scheme(
+    app_client: httpx.AsyncClient,
+) -> None:
+    response = await app_client.get("/whoami", headers={"Authorization": "Basic YWRhOnB3"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'

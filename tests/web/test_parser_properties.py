@@ -19,7 +19,13 @@ from authward.errors import AuthwardError, InvalidInput, InvalidToken
 from authward.settings import Settings
 from authward.web.bodies import read_fields
 from authward.web.limits import MAX_JSON_DEPTH, json_too_deep
-from authward.web.transports import MAX_TOKEN_LENGTH, read_bearer, read_session_cookie
+from authward.web.transports import (
+    MAX_TOKEN_LENGTH,
+    credential_headers,
+    read_bearer,
+    read_session_cookie,
+    session_cookie_in,
+)
 from tests.conftest import TEST_SECRET
 
 PROPERTY = settings(
@@ -65,6 +71,32 @@ def test_session_cookie_parsing_never_raises(value: bytes) -> None:
     if session_id is not None:
         crypto.is_token_shaped(session_id)
         crypto.digest(session_id)
+
+
+COOKIE_NAME = b"__Host-authward_session"
+HEADER_NAMES = st.sampled_from([b"authorization", b"cookie", b"host", b"x-other"])
+COOKIE_VALUES = HEADER_BYTES | st.lists(
+    st.sampled_from([COOKIE_NAME, b"other", b" " + COOKIE_NAME, b""]).flatmap(
+        lambda name: HEADER_BYTES.map(lambda value: name + b"=" + value)
+    ),
+    max_size=3,
+).map(b"; ".join)
+
+
+@PROPERTY
+@given(headers=st.lists(st.tuples(HEADER_NAMES, COOKIE_VALUES), max_size=5))
+@example(headers=[(b"cookie", COOKIE_NAME + b"=a"), (b"cookie", COOKIE_NAME + b"=b")])
+@example(headers=[(b"cookie", COOKIE_NAME + b"=a"), (b"cookie", COOKIE_NAME + b"=")])
+@example(headers=[(b"cookie", COOKIE_NAME + b'="q\\"')])
+@example(headers=[(b"authorization", b"Bearer a"), (b"authorization", b"Bearer b")])
+def test_the_one_pass_header_reader_agrees_with_starlette(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    """The hot path's reader finds what ``request.headers`` and ``request.cookies`` find."""
+    starlette = connection(*headers)
+    authorization, cookies = credential_headers(starlette.scope)
+    assert authorization == starlette.headers.get("authorization")
+    assert session_cookie_in(cookies, SETTINGS) == read_session_cookie(starlette, SETTINGS)
 
 
 @PROPERTY

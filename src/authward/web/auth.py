@@ -12,12 +12,22 @@ from __future__ import annotations
 from typing import Final
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from authward.errors import AuthwardError, NotAuthenticated
 from authward.metrics import JWT_OK, SESSION_OK, count_refused
 from authward.runtime import Runtime
+from authward.sessions.models import Session
+from authward.tokens.models import AccessClaims
+from authward.web.errors import expect_bearer
 from authward.web.principal import Principal
-from authward.web.transports import CSRF_FIELD, CSRF_HEADER, read_bearer, read_session_cookie
+from authward.web.transports import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    bearer_token,
+    credential_headers,
+    session_cookie_in,
+)
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -40,21 +50,41 @@ async def authenticate(request: Request) -> Principal | None:
     CsrfRejected for a cookie-authenticated unsafe request without the right token.
     """
     runtime = runtime_of(request)
-    bearer = "authorization" in request.headers
-    if bearer:
-        request.state.bearer_expected = True
-    try:
-        token = read_bearer(request) if bearer else None
-        claims = None if token is None else runtime.tokens.verify(token)
-    except AuthwardError as exc:
-        count_refused("jwt", exc)
-        raise
-    if claims is not None:
-        JWT_OK.inc()
+    authorization, cookies = credential_headers(request.scope)
+    if authorization is not None:
+        claims = token_claims(runtime, request.scope, authorization)
         return Principal(user_id=claims.sub, via="jwt", handle=claims.sid)
-    session_id = read_session_cookie(request, runtime.settings)
+    session_id = session_cookie_in(cookies, runtime.settings)
     if session_id is None:
         return None
+    return await session_principal(runtime, request, session_id)
+
+
+def token_claims(runtime: Runtime, scope: Scope, authorization: str) -> AccessClaims:
+    """The claims of the token in this Authorization header; no I/O, no await.
+
+    Raises NotAuthenticated (or a subclass) unless it is a valid bearer token.
+    """
+    try:
+        claims = runtime.tokens.verify(bearer_token(authorization))
+    except AuthwardError as exc:
+        count_refused("jwt", exc)
+        expect_bearer(scope)  # even for another scheme: the 401 names the one we take
+        raise
+    JWT_OK.inc()
+    return claims
+
+
+async def session_principal(runtime: Runtime, request: Request, session_id: str) -> Principal:
+    """The caller by this session cookie, with its CSRF token checked on unsafe methods."""
+    session = await live_session(runtime, request, session_id)
+    return Principal(
+        user_id=session.user_id, via="session", handle=session.handle, session_id=session_id
+    )
+
+
+async def live_session(runtime: Runtime, request: Request, session_id: str) -> Session:
+    """The live session of this cookie, slid; its CSRF token checked on unsafe methods."""
     try:
         session = await runtime.sessions.resume(session_id)
     except AuthwardError as exc:
@@ -63,16 +93,14 @@ async def authenticate(request: Request) -> Principal | None:
     SESSION_OK.inc()
     if request.method not in SAFE_METHODS:
         runtime.sessions.check_csrf(session_id, await presented_csrf_token(request))
-    return Principal(
-        user_id=session.user_id, via="session", handle=session.handle, session_id=session_id
-    )
+    return session
 
 
 async def require(request: Request) -> Principal:
     """Like `authenticate`, but no credential at all is a 401 too."""
     principal = await authenticate(request)
     if principal is None:
-        request.state.bearer_expected = True
+        expect_bearer(request.scope)
         raise NotAuthenticated
     return principal
 

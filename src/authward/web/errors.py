@@ -10,6 +10,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from authward.errors import (
     AuthwardError,
@@ -25,6 +26,8 @@ from authward.errors import (
 )
 
 log = logging.getLogger("authward.web")
+
+BEARER_EXPECTED: Final = "bearer_expected"  # request.state's flag, see `expect_bearer`
 
 _STATUS: Final[Mapping[type[AuthwardError], int]] = {
     InvalidInput: 422,
@@ -71,9 +74,14 @@ def error_parts(exc: AuthwardError, *, bearer: bool = False) -> tuple[int, str, 
     return status, detail, headers
 
 
+def expect_bearer(scope: Scope) -> None:
+    """Mark the request as one whose 401 names the Bearer scheme (see `bearer_expected`)."""
+    scope.setdefault("state", {})[BEARER_EXPECTED] = True
+
+
 def bearer_expected(request: Request) -> bool:
     """A 401 carries ``WWW-Authenticate: Bearer`` where a bearer token was used or expected."""
-    return bool(getattr(request.state, "bearer_expected", False)) or request.headers.get(
+    return bool(request.scope.get("state", {}).get(BEARER_EXPECTED)) or request.headers.get(
         "authorization", ""
     ).lower().startswith("bearer")
 

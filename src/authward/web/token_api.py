@@ -12,6 +12,7 @@ from authward.tokens.service import TokenPair
 from authward.web.api import ERROR_RESPONSES, Authenticated, device_of, login
 from authward.web.auth import runtime_of
 from authward.web.bodies import read_fields
+from authward.web.errors import expect_bearer
 from authward.web.routing import AuthwardRoute
 from authward.web.schemas import Credentials, RefreshIn, TokenOut
 
@@ -69,7 +70,7 @@ async def refresh(body: RefreshIn, request: Request) -> JSONResponse:
 async def revoke(request: Request, principal: Authenticated) -> Response:
     """Revoke this access token's family at once: its access and refresh tokens stop working."""
     if principal.via != "jwt":
-        request.state.bearer_expected = True
+        expect_bearer(request.scope)
         raise NotAuthenticated
     runtime = runtime_of(request)
     await runtime.tokens.revoke_family(principal.handle)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, cookie_parser
 from starlette.responses import Response
+from starlette.types import Scope
 
 from authward.errors import InvalidToken
 from authward.settings import Settings
@@ -25,6 +26,35 @@ def session_cookie_name(settings: Settings) -> str:
 
 def read_session_cookie(connection: HTTPConnection, settings: Settings) -> str | None:
     value = connection.cookies.get(session_cookie_name(settings))
+    return value if value else None
+
+
+def credential_headers(scope: Scope) -> tuple[str | None, list[str]]:
+    """The first Authorization header and every Cookie header of a request, in one pass.
+
+    The same values Starlette's ``request.headers.get("authorization")`` and
+    ``request.cookies`` read, without building either: this runs on every request.
+    """
+    authorization: str | None = None
+    cookies: list[str] = []
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if authorization is None:
+                authorization = value.decode("latin-1")
+        elif name == b"cookie":
+            cookies.append(value.decode("latin-1"))
+    return authorization, cookies
+
+
+def session_cookie_in(cookie_headers: list[str], settings: Settings) -> str | None:
+    """The session cookie among `cookie_headers`, as `read_session_cookie` finds it."""
+    if not cookie_headers:
+        return None
+    name = session_cookie_name(settings)
+    value = None
+    for header in cookie_headers:  # a later header wins, as in Starlette's request.cookies
+        if name in header:
+            value = cookie_parser(header).get(name, value)
     return value if value else None
 
 
@@ -57,8 +87,11 @@ def read_bearer(connection: HTTPConnection) -> str | None:
     a client that tried to authenticate and failed gets a 401, not anonymous access.
     """
     header = connection.headers.get("authorization")
-    if header is None:
-        return None
+    return None if header is None else bearer_token(header)
+
+
+def bearer_token(header: str) -> str:
+    """The token of an Authorization header's value; InvalidToken unless it is a bearer one."""
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
