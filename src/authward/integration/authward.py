@@ -33,7 +33,7 @@ from authward.accounts.store import UserStore
 from authward.clock import Clock
 from authward.errors import AuthwardError, NotAuthenticated
 from authward.events import EventKind, Events, Hook
-from authward.integration.users import AuthUser
+from authward.integration.users import AuthUser, Callers
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import api, token_api
@@ -118,6 +118,7 @@ class Authward:
         self._migrate = migrate
         self._opened = 0
         self._lock = asyncio.Lock()
+        self._callers = Callers()
 
     @property
     def settings(self) -> Settings:
@@ -327,10 +328,10 @@ class Authward:
                 user = None if principal is None else _user(principal)
             elif authorization is not None:
                 claims = token_claims(runtime, scope, authorization)
-                user = AuthUser(claims.sub, "jwt", claims.sid)
+                user = self._callers.of(claims.sub, "jwt", claims.sid)
             elif (session_id := session_cookie_in(cookies, runtime.settings)) is not None:
                 session = await live_session(runtime, request, session_id)
-                user = AuthUser(session.user_id, "session", session.handle)
+                user = self._callers.of(session.user_id, "session", session.handle)
             else:
                 return None
         except NotAuthenticated as exc:

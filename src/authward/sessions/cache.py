@@ -23,7 +23,7 @@ The cache is bounded (least recently used entries go first) and per process.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -39,10 +39,20 @@ from authward.sessions.store import SessionStore
 EVENT_MARGIN: Final = timedelta(seconds=10)
 
 
-@dataclass(slots=True)
 class _Entry:
-    session: Session
-    cached_at: datetime
+    """A kept session, served while `fresh_until` is ahead: one comparison a request."""
+
+    __slots__ = ("fresh_until", "kept_until", "session")
+
+    def __init__(self, session: Session, kept_until: datetime) -> None:
+        self.kept_until = kept_until  # when it was read, plus the cache TTL
+        self.hold(session)
+
+    def hold(self, session: Session) -> None:
+        self.session = session
+        self.fresh_until = min(
+            self.kept_until, session.idle_expires_at, session.absolute_expires_at
+        )
 
 
 class CachedSessionStore:
@@ -79,7 +89,7 @@ class CachedSessionStore:
     async def get(self, id_digest: bytes) -> Session | None:
         now = self._clock.now()
         if (entry := self._entries.get(id_digest)) is not None:
-            if now - entry.cached_at < self._ttl and not entry.session.expired(now):
+            if now < entry.fresh_until:
                 self._entries.move_to_end(id_digest)
                 return entry.session
             self._drop(id_digest)
@@ -93,8 +103,8 @@ class CachedSessionStore:
         await self.store.touch(id_digest, seen_at, idle_expires_at)
         # Our copy slides too, or every request would write the same touch again.
         if (entry := self._entries.get(id_digest)) is not None:
-            entry.session = replace(
-                entry.session, last_seen_at=seen_at, idle_expires_at=idle_expires_at
+            entry.hold(
+                replace(entry.session, last_seen_at=seen_at, idle_expires_at=idle_expires_at)
             )
 
     async def remove(self, id_digest: bytes) -> bool:
@@ -146,7 +156,7 @@ class CachedSessionStore:
 
     def _keep(self, session: Session, now: datetime) -> None:
         digest = session.id_digest
-        self._entries[digest] = _Entry(session, now)
+        self._entries[digest] = _Entry(session, now + self._ttl)
         self._entries.move_to_end(digest)
         self._by_user.setdefault(session.user_id, set()).add(digest)
         while len(self._entries) > self._max_entries:

@@ -47,14 +47,21 @@ def credential_headers(scope: Scope) -> tuple[str | None, list[str]]:
 
 
 def session_cookie_in(cookie_headers: list[str], settings: Settings) -> str | None:
-    """The session cookie among `cookie_headers`, as `read_session_cookie` finds it."""
-    if not cookie_headers:
-        return None
+    """The session cookie among `cookie_headers`, as `read_session_cookie` finds it.
+
+    Starlette's parser, pair by pair, for our cookie only: a later pair wins, and a
+    quoted value is unquoted by the parser itself.
+    """
     name = session_cookie_name(settings)
     value = None
-    for header in cookie_headers:  # a later header wins, as in Starlette's request.cookies
-        if name in header:
-            value = cookie_parser(header).get(name, value)
+    for header in cookie_headers:
+        if name not in header:
+            continue
+        for pair in header.split(";"):
+            key, equals, found = pair.partition("=")
+            if equals and key.strip() == name:
+                found = found.strip()
+                value = cookie_parser(pair)[name] if found.startswith('"') else found
     return value if value else None
 
 
