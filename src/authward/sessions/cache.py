@@ -86,13 +86,18 @@ class CachedSessionStore:
         await self.store.add(session)
         self._keep(session, self._clock.now())
 
+    def kept(self, id_digest: bytes, now: datetime) -> Session | None:
+        """The kept copy of this session if it is still fresh at `now`; no I/O, no await."""
+        if (entry := self._entries.get(id_digest)) is not None and now < entry.fresh_until:
+            self._entries.move_to_end(id_digest)
+            return entry.session
+        return None
+
     async def get(self, id_digest: bytes) -> Session | None:
         now = self._clock.now()
-        if (entry := self._entries.get(id_digest)) is not None:
-            if now < entry.fresh_until:
-                self._entries.move_to_end(id_digest)
-                return entry.session
-            self._drop(id_digest)
+        if (kept := self.kept(id_digest, now)) is not None:
+            return kept
+        self._drop(id_digest)  # a stale copy, if there was one
         endings = self._endings
         session = await self.store.get(id_digest)
         if session is not None and endings == self._endings and not session.expired(now):

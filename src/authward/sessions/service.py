@@ -15,6 +15,7 @@ from authward.clock import Clock
 from authward.errors import CsrfRejected, NotAuthenticated, NotFound, SessionExpired
 from authward.events import Events
 from authward.metrics import SESSION_REVOKED
+from authward.sessions.cache import CachedSessionStore
 from authward.sessions.models import Device, Session
 from authward.sessions.store import SessionStore
 
@@ -58,6 +59,9 @@ class SessionService:
         self.store = store
         self.policy = policy
         self._touch_interval = policy.touch_interval  # once: `resume` runs on every request
+        # A per-node cache answers a fresh copy without an await (its `kept` never serves
+        # one past the session's own deadlines, so `resume` need not check them again).
+        self._kept = store.kept if isinstance(store, CachedSessionStore) else None
         self._clock = clock
         self._csrf_key = csrf_key
         self._events = events or Events(clock)
@@ -94,13 +98,16 @@ class SessionService:
         if not crypto.is_token_shaped(session_id):
             raise NotAuthenticated
         id_digest = crypto.digest(session_id)
-        session = await self.store.get(id_digest)
-        if session is None:
-            raise NotAuthenticated
         now = self._clock.now()
-        if session.expired(now):
-            await self.store.remove(id_digest)
-            raise SessionExpired
+        session = None if self._kept is None else self._kept(id_digest, now)
+        if session is None:  # not kept fresh in this process: the store decides
+            session = await self.store.get(id_digest)
+            if session is None:
+                raise NotAuthenticated
+            now = self._clock.now()
+            if session.expired(now):
+                await self.store.remove(id_digest)
+                raise SessionExpired
         if now - session.last_seen_at >= self._touch_interval:
             idle_expires_at = min(now + self.policy.idle_ttl, session.absolute_expires_at)
             await self.store.touch(id_digest, now, idle_expires_at)
