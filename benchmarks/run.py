@@ -54,7 +54,7 @@ class Plan:
         return (
             {"rounds": 1, "seconds": 1, "connections": 32}
             if self.quick
-            else {"rounds": 5, "seconds": 2, "connections": 32}
+            else {"rounds": 9, "seconds": 2, "connections": 32}
         )
 
     @property
