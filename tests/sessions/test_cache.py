@@ -163,6 +163,33 @@ async def test_touch_slides_the_cached_copy_so_it_is_written_once(
     assert stored is not None and stored.last_seen_at == clock.now()
 
 
+async def test_resume_answers_a_fresh_copy_without_the_store_and_no_later(
+    shared: CountingStore, clock: FrozenClock
+) -> None:
+    service = SessionService(
+        node(shared, LocalRevocationBus(), clock), POLICY, clock, csrf_key=b"k" * 32
+    )
+    started = await service.start("alice", Device())
+    for _ in range(3):
+        await service.resume(started.session_id)
+    assert shared.gets == 0
+    clock.advance(TTL)  # the copy's bound: the store is asked again
+    await service.resume(started.session_id)
+    assert shared.gets == 1
+
+
+async def test_a_store_set_later_is_the_one_resume_asks(
+    shared: CountingStore, clock: FrozenClock
+) -> None:
+    service = SessionService(
+        node(shared, LocalRevocationBus(), clock), POLICY, clock, csrf_key=b"k" * 32
+    )
+    started = await service.start("alice", Device())
+    service.store = shared  # the cache is gone: its kept copies must not answer
+    await service.resume(started.session_id)
+    assert shared.gets == 1
+
+
 async def test_a_read_overlapping_a_logout_is_not_kept(clock: FrozenClock) -> None:
     class SlowStore(MemorySessionStore):
         def __init__(self) -> None:

@@ -59,12 +59,20 @@ class SessionService:
         self.store = store
         self.policy = policy
         self._touch_interval = policy.touch_interval  # once: `resume` runs on every request
-        # A per-node cache answers a fresh copy without an await (its `kept` never serves
-        # one past the session's own deadlines, so `resume` need not check them again).
-        self._kept = store.kept if isinstance(store, CachedSessionStore) else None
         self._clock = clock
         self._csrf_key = csrf_key
         self._events = events or Events(clock)
+
+    @property
+    def store(self) -> SessionStore:
+        return self._store
+
+    @store.setter
+    def store(self, store: SessionStore) -> None:
+        self._store = store
+        # A per-node cache answers a fresh copy without an await (its `kept` never serves
+        # one past the session's own deadlines, so `resume` need not check them again).
+        self._kept = store.kept if isinstance(store, CachedSessionStore) else None
 
     async def start(self, user_id: UserId, device: Device) -> StartedSession:
         """Start a session with a fresh id, ending the user's oldest ones at the limit."""
