@@ -4,7 +4,9 @@
 measured against, on the same app, middleware stack and server. ``/bench/protected``
 answers the same body behind the library's current-user dependency, and ``/bench/noop``
 behind a dependency that checks nothing: what FastAPI's ``Depends`` costs by itself, the
-floor under any dependency-based authentication.
+floor under any dependency-based authentication. ``/bench/direct`` calls the same
+``current_user`` from inside the endpoint (``await auth.current_user(request)``): the
+same checks and answers, without FastAPI's dependency machinery.
 
 * `library_app`: a FastAPI app of your own using authward as a library (the `Authward`
   facade: its router and its ``current_user`` dependency).
@@ -47,6 +49,11 @@ def library_app() -> FastAPI:
 
     @app.get("/bench/protected")
     async def protected(user: current_user) -> dict[str, str]:
+        return {"id": user.id}
+
+    @app.get("/bench/direct")
+    async def direct(request: Request) -> dict[str, str]:
+        user = await auth.current_user(request)
         return {"id": user.id}
 
     @app.get("/bench/noop")

@@ -27,6 +27,8 @@ from authward.web.transports import session_cookie_name
 
 PEER_PASSWORD = "bench-peer-password-1"
 FLOOR_ROUTE = "no-op Depends"
+# The same current_user awaited inside the endpoint, not through Depends (apps.py).
+DIRECT = "{route}, called directly"
 
 
 @dataclass
@@ -118,6 +120,8 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
                 bare,
                 Route("JWT", "/bench/protected", c.bearer),
                 Route("session", "/bench/protected", c.cookie),
+                Route(DIRECT.format(route="JWT"), "/bench/direct", c.bearer),
+                Route(DIRECT.format(route="session"), "/bench/direct", c.cookie),
             ],
             target=True,
             note=f"AUTHWARD_SESSION_CACHE_TTL={cache_ttl}",
@@ -146,7 +150,11 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
                 "authward library, session (Redis, cache)",
                 "authward-library",
                 authward_env(workdir, **redis, **cached),
-                lambda c: [bare, Route("session", "/bench/protected", c.cookie)],
+                lambda c: [
+                    bare,
+                    Route("session", "/bench/protected", c.cookie),
+                    Route(DIRECT.format(route="session"), "/bench/direct", c.cookie),
+                ],
                 target=True,
                 note=f"AUTHWARD_SESSION_CACHE_TTL={cache_ttl}",
                 label="authward\n{route}\n(Redis, cache)",

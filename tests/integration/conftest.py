@@ -32,6 +32,11 @@ def make_app(auth: Authward) -> FastAPI:
     async def add_note(user: Annotated[AuthUser, Depends(auth.current_user)]) -> dict[str, str]:
         return {"saved_for": user.id}
 
+    @app.api_route("/direct", methods=["GET", "POST"])
+    async def direct(request: Request) -> dict[str, str]:
+        user = await auth.current_user(request)  # the same function, awaited directly
+        return {"id": user.id, "via": user.via}
+
     @app.get("/maybe")
     async def maybe(
         user: Annotated[AuthUser | None, Depends(auth.optional_user)],

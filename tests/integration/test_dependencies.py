@@ -181,3 +181,21 @@ async def test_a_401_for_another_scheme_names_the_bearer_scheme(
     response = await app_client.get("/whoami", headers={"Authorization": "Basic YWRhOnB3"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+async def test_awaited_inside_the_endpoint_it_answers_as_the_dependency_does(
+    app_client: httpx.AsyncClient,
+) -> None:
+    refused = await app_client.get("/direct")
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    user_id = await register(app_client, "ada@example.com")
+    csrf = await session_login(app_client, "ada@example.com")
+    assert (await app_client.get("/direct")).json() == {"id": user_id, "via": "session"}
+    assert (await app_client.post("/direct")).status_code == 403  # no CSRF token
+    assert (await app_client.post("/direct", headers={"X-CSRF-Token": csrf})).status_code == 200
+    token = await _token(app_client, "ada@example.com")
+    app_client.cookies.clear()
+    bearer = await app_client.get("/direct", headers={"Authorization": f"Bearer {token}"})
+    assert bearer.json() == {"id": user_id, "via": "jwt"}
+    bad = await app_client.get("/direct", headers={"Authorization": "Bearer x.y.z"})
+    assert bad.status_code == 401
