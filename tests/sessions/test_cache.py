@@ -190,6 +190,67 @@ async def test_a_store_set_later_is_the_one_resume_asks(
     assert shared.gets == 1
 
 
+class GatedStore(CountingStore):
+    """A shared store whose reads see the data when asked and answer when let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = asyncio.Event()  # a read has seen the data
+        self.gate = asyncio.Event()
+
+    async def get(self, id_digest: bytes) -> Session | None:
+        found = await super().get(id_digest)
+        self.asked.set()
+        await self.gate.wait()
+        return found
+
+
+async def test_misses_on_one_session_at_once_share_one_store_read(clock: FrozenClock) -> None:
+    shared = GatedStore()
+    b = node(shared, LocalRevocationBus(), clock)
+    session = make_session(clock.now())
+    await shared.add(session)
+    requests = [asyncio.ensure_future(b.get(session.id_digest)) for _ in range(10)]
+    await asyncio.sleep(0)
+    shared.gate.set()
+    assert [found.handle for found in await asyncio.gather(*requests)] == [session.handle] * 10
+    assert shared.gets == 1
+
+
+async def test_a_request_after_an_end_does_not_share_a_read_from_before_it(
+    clock: FrozenClock,
+) -> None:
+    shared = GatedStore()
+    b = node(shared, LocalRevocationBus(), clock)
+    session = make_session(clock.now())
+    await shared.add(session)
+    before = asyncio.ensure_future(b.get(session.id_digest))
+    await shared.asked.wait()  # its read has seen the session
+    await b.remove(session.id_digest)  # logout, before that read answers
+    after = asyncio.ensure_future(b.get(session.id_digest))
+    await asyncio.sleep(0)
+    shared.gate.set()
+    assert (await before) is not None  # began before the logout: it may say so
+    assert (await after) is None  # began after it: never
+    assert shared.gets == 2
+
+
+async def test_a_request_that_gives_up_leaves_the_read_to_the_others(clock: FrozenClock) -> None:
+    shared = GatedStore()
+    b = node(shared, LocalRevocationBus(), clock)
+    session = make_session(clock.now())
+    await shared.add(session)
+    first = asyncio.ensure_future(b.get(session.id_digest))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(b.get(session.id_digest))
+    await asyncio.sleep(0)
+    first.cancel()  # its client went away
+    shared.gate.set()
+    found = await second
+    assert found is not None and found.handle == session.handle
+    assert shared.gets == 1
+
+
 async def test_a_read_overlapping_a_logout_is_not_kept(clock: FrozenClock) -> None:
     class SlowStore(MemorySessionStore):
         def __init__(self) -> None:

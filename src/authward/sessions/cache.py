@@ -16,12 +16,15 @@ memory instead, and stays honest about logouts made anywhere:
   started on another node works here at once; a copy past either of its deadlines is
   never served (another node may have slid it: the store knows).
 * A read that overlaps the end of some session is not kept: it may predate that end.
+* Requests that miss on the same session at once share one store read, unless some
+  session ended after that read began: then a request reads for itself.
 
 The cache is bounded (least recently used entries go first) and per process.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -77,6 +80,8 @@ class CachedSessionStore:
         self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
         self._by_user: dict[UserId, set[bytes]] = {}
         self._endings = 0  # ends seen so far: a store read spanning one is not kept
+        # Store reads in flight, by digest, with the count of ends when each began.
+        self._reading: dict[bytes, tuple[int, asyncio.Future[Session | None]]] = {}
         bus.subscribe(self.hear)
 
     def __len__(self) -> int:
@@ -99,7 +104,21 @@ class CachedSessionStore:
             return kept
         self._drop(id_digest)  # a stale copy, if there was one
         endings = self._endings
-        session = await self.store.get(id_digest)
+        reading = self._reading.get(id_digest)
+        if reading is not None and reading[0] == endings:
+            # The same session is being read already, and no session has ended since that
+            # read began: its answer is as fresh as a read of our own, and one store read
+            # serves every request that arrives meanwhile (not one read each, each time
+            # the copy goes stale).
+            return await asyncio.shield(reading[1])
+        read = asyncio.ensure_future(self.store.get(id_digest))
+        read.add_done_callback(_retrieved)
+        self._reading[id_digest] = (endings, read)
+        try:
+            session = await asyncio.shield(read)  # a request that gives up leaves it to others
+        finally:
+            if self._reading.get(id_digest, (0, None))[1] is read:
+                del self._reading[id_digest]
         if session is not None and endings == self._endings and not session.expired(now):
             self._keep(session, now)
         return session
@@ -186,3 +205,9 @@ class CachedSessionStore:
             digests.discard(id_digest)
             if not digests:
                 del self._by_user[user_id]
+
+
+def _retrieved(read: asyncio.Future[Session | None]) -> None:
+    # A read whose requests all gave up still ends; its error is nobody's to log.
+    if not read.cancelled():
+        read.exception()
