@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
 
-.PHONY: run test lint typecheck pytest install install-dev bench clean browser
+.PHONY: run test lint typecheck pytest install install-dev bench clean browser screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ pytest: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The README's page screenshots, taken anew by the browser tests (a test run alone
+# writes them to a scratch folder).
+screenshots: install-dev browser
+	AUTHWARD_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/pages/test_pages_browser.py
 
 # `make bench`: every performance target of authward against its baselines (a bare route,
 # PyJWT and joserfc, fastapi-users), measured in one run, written to bench-report/. The

@@ -1,7 +1,8 @@
 """The pages in a real browser (Debian's Chromium) against a real `authward serve`.
 
-Each flow is what a person does with a mouse or keyboard; along the way the tests write
-screenshots of every page at desktop and phone width to docs/screenshots/.
+Each flow is what a person does with a mouse or keyboard; along the way the tests take
+screenshots of every page at desktop and phone width. They land in docs/screenshots/ only
+when asked (`make screenshots`), so a test run leaves the tree as it found it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -34,7 +36,10 @@ CHROMIUM_ARGS: Final = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS: Final = Path(
+    os.environ.get("AUTHWARD_SCREENSHOTS_DIR")
+    or Path(tempfile.gettempdir()) / "authward-screenshots"
+)
 DESKTOP: Final = {"width": 1280, "height": 800}
 PHONE: Final = {"width": 390, "height": 844}
 IPHONE_UA: Final = (
