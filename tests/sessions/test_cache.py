@@ -63,6 +63,13 @@ def node(store: SessionStore, bus: RevocationBus, clock: FrozenClock) -> CachedS
     return CachedSessionStore(store, bus, clock, ttl=TTL, max_entries=100)
 
 
+def cached_service(shared: SessionStore, clock: FrozenClock) -> SessionService:
+    """A node's SessionService over its own cache of `shared`."""
+    return SessionService(
+        node(shared, LocalRevocationBus(), clock), POLICY, clock, csrf_key=b"k" * 32
+    )
+
+
 async def test_a_repeated_lookup_is_answered_from_memory(
     shared: CountingStore, clock: FrozenClock
 ) -> None:
@@ -166,9 +173,7 @@ async def test_touch_slides_the_cached_copy_so_it_is_written_once(
 async def test_resume_answers_a_fresh_copy_without_the_store_and_no_later(
     shared: CountingStore, clock: FrozenClock
 ) -> None:
-    service = SessionService(
-        node(shared, LocalRevocationBus(), clock), POLICY, clock, csrf_key=b"k" * 32
-    )
+    service = cached_service(shared, clock)
     started = await service.start("alice", Device())
     for _ in range(3):
         await service.resume(started.session_id)
@@ -181,9 +186,7 @@ async def test_resume_answers_a_fresh_copy_without_the_store_and_no_later(
 async def test_a_store_set_later_is_the_one_resume_asks(
     shared: CountingStore, clock: FrozenClock
 ) -> None:
-    service = SessionService(
-        node(shared, LocalRevocationBus(), clock), POLICY, clock, csrf_key=b"k" * 32
-    )
+    service = cached_service(shared, clock)
     started = await service.start("alice", Device())
     service.store = shared  # the cache is gone: its kept copies must not answer
     await service.resume(started.session_id)

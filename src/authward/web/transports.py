@@ -87,18 +87,12 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
     )
 
 
-def read_bearer(connection: HTTPConnection) -> str | None:
-    """The bearer token of the Authorization header; None when there is no header.
+def bearer_token(header: str) -> str:
+    """The token of an Authorization header's value.
 
     A header that is present but not a well-formed bearer credential raises InvalidToken:
     a client that tried to authenticate and failed gets a 401, not anonymous access.
     """
-    header = connection.headers.get("authorization")
-    return None if header is None else bearer_token(header)
-
-
-def bearer_token(header: str) -> str:
-    """The token of an Authorization header's value; InvalidToken unless it is a bearer one."""
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
