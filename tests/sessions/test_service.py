@@ -1,4 +1,7 @@
-"""The session rules on the reference store (no I/O): ids, CSRF, timeouts, limit."""
+"""The session rules on the reference store (no I/O): ids, CSRF, timeouts.
+
+The per-user limit is checked on every store, in tests/contracts/test_session_limit.py.
+"""
 
 from __future__ import annotations
 
@@ -77,15 +80,6 @@ async def test_activity_never_outlives_the_absolute_deadline(
     clock.set(started.session.absolute_expires_at)
     with pytest.raises(SessionExpired):
         await service.resume(started.session_id)
-
-
-async def test_limit_ends_the_oldest_first(service: SessionService, clock: FrozenClock) -> None:
-    started = []
-    for _ in range(POLICY.max_per_user + 2):
-        started.append(await service.start("u1", Device()))
-        clock.advance(1)
-    live = {s.handle for s in await service.list_live("u1")}
-    assert live == {s.session.handle for s in started[-POLICY.max_per_user :]}
 
 
 async def test_end_by_handle_checks_the_owner(service: SessionService) -> None:

@@ -75,11 +75,8 @@ class SessionService:
         self._kept = store.kept if isinstance(store, CachedSessionStore) else None
 
     async def start(self, user_id: UserId, device: Device) -> StartedSession:
-        """Start a session with a fresh id, ending the user's oldest ones at the limit."""
+        """Start a session with a fresh id, ending the user's oldest ones past the limit."""
         now = self._clock.now()
-        existing = await self.store.list_user(user_id)
-        for oldest in existing[: max(0, len(existing) - self.policy.max_per_user + 1)]:
-            await self.store.remove(oldest.id_digest)
         session_id = crypto.new_token()
         session = Session(
             id_digest=crypto.digest(session_id),
@@ -92,10 +89,23 @@ class SessionService:
             device=device,
         )
         await self.store.add(session)
+        await self._keep_to_limit(user_id)
         await self._events.emit(
             "login", user_id=user_id, via="session", handle=session.handle, device=device
         )
         return StartedSession(session_id, self.csrf_token(session_id), session)
+
+    async def _keep_to_limit(self, user_id: UserId) -> None:
+        """End the user's oldest sessions beyond the limit; run after every add.
+
+        Trimming after the add, never before it, is what keeps the limit under concurrent
+        logins (on one node or many) without a lock: the last login to list sees every
+        session added before it, and every login orders them alike (oldest first, then
+        by handle), so all of them end the same ones.
+        """
+        live = await self.store.list_user(user_id)
+        for oldest in live[: max(0, len(live) - self.policy.max_per_user)]:
+            await self.store.remove(oldest.id_digest)
 
     async def resume(self, session_id: str) -> Session:
         """Return the live session for this id, sliding its idle deadline.
