@@ -193,6 +193,46 @@ async def test_a_store_set_later_is_the_one_resume_asks(
     assert shared.gets == 1
 
 
+async def test_held_answers_only_a_cached_session_found_live_before(
+    shared: CountingStore, clock: FrozenClock
+) -> None:
+    service = cached_service(shared, clock)
+    started = await service.start("alice", Device())
+    assert service.held(started.session_id) is None  # no request has found it live yet
+    await service.resume(started.session_id)
+    assert service.held(started.session_id) == started.session
+    assert await service.end(started.session_id)
+    assert service.held(started.session_id) is None
+    plain = SessionService(shared, POLICY, clock, csrf_key=b"k" * 32)
+    other = await plain.start("bob", Device())
+    await plain.resume(other.session_id)
+    assert plain.held(other.session_id) is None  # no cache: every request asks the store
+
+
+async def test_session_ids_are_kept_only_as_long_as_their_entries(
+    shared: CountingStore, clock: FrozenClock
+) -> None:
+    # `_digests` is checked directly: a raw id outliving its entry would change no
+    # answer, only what a memory dump of the process could show.
+    bus = LocalRevocationBus()
+    cache = CachedSessionStore(shared, bus, clock, ttl=TTL, max_entries=2)
+    service = SessionService(cache, POLICY, clock, csrf_key=b"k" * 32)
+    started = [await service.start(user, Device()) for user in ("ann", "bob", "cy", "cy")]
+    for each in started:
+        await service.resume(each.session_id)
+    ids = [each.session_id for each in started]
+    assert set(cache._digests) == set(ids[2:])  # the two evicted took their ids along
+    assert [service.held(i) is not None for i in ids] == [False, False, True, True]
+    await service.end(ids[2])
+    assert set(cache._digests) == {ids[3]}
+    await bus.publish(Revocation("sessions", "cy", clock.now(), clock.now() + TTL))
+    assert cache._digests == {}
+    await service.resume(ids[1])  # read again: held again
+    clock.advance(TTL)
+    assert await cache.get(started[1].session.id_digest) is not None  # a stale copy, dropped
+    assert service.held(ids[1]) is None
+
+
 class GatedStore(CountingStore):
     """A shared store whose reads see the data when asked and answer when let go."""
 

@@ -37,7 +37,7 @@ from authward.integration.users import AuthUser, Callers
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import api, token_api
-from authward.web.auth import RUNTIME_STATE, live_session, token_claims
+from authward.web.auth import RUNTIME_STATE, held_session, live_session, token_claims
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
 from authward.web.headers import SecurityHeaders
 from authward.web.limits import RequestLimits
@@ -313,7 +313,8 @@ class Authward:
 
         Raises HTTPException: 401 for a bearer token that does not hold, 403 for a missing
         CSRF token, 503 while a store is down. This is every protected request's path:
-        one pass over the headers, and a token seen before costs no await at all.
+        one pass over the headers, and a token seen before, or a session this process holds
+        fresh, costs no await at all.
         """
         scope = request.scope
         runtime = self.runtime
@@ -330,7 +331,9 @@ class Authward:
                 claims = token_claims(runtime, scope, authorization)
                 user = self._callers.of(claims.sub, "jwt", claims.sid)
             elif (session_id := session_cookie_in(cookies, runtime.settings)) is not None:
-                session = await live_session(runtime, request, session_id)
+                session = held_session(runtime, scope["method"], session_id)
+                if session is None:
+                    session = await live_session(runtime, request, session_id)
                 user = self._callers.of(session.user_id, "session", session.handle)
             else:
                 return None

@@ -18,6 +18,10 @@ memory instead, and stays honest about logouts made anywhere:
 * A read that overlaps the end of some session is not kept: it may predate that end.
 * Requests that miss on the same session at once share one store read, unless some
   session ended after that read began: then a request reads for itself.
+* Once a lookup has found a session live, `held` finds its entry by the session id itself,
+  without hashing it again: that hash was most of what a cached request cost. The ids
+  are kept in this process's memory only, and go with their entries (an end, an
+  eviction, a stale copy dropped), as bearer tokens do from the token cache.
 
 The cache is bounded (least recently used entries go first) and per process.
 """
@@ -45,10 +49,11 @@ EVENT_MARGIN: Final = timedelta(seconds=10)
 class _Entry:
     """A kept session, served while `fresh_until` is ahead: one comparison a request."""
 
-    __slots__ = ("fresh_until", "kept_until", "session")
+    __slots__ = ("fresh_until", "kept_until", "session", "session_id")
 
-    def __init__(self, session: Session, kept_until: datetime) -> None:
+    def __init__(self, session: Session, kept_until: datetime, session_id: str | None) -> None:
         self.kept_until = kept_until  # when it was read, plus the cache TTL
+        self.session_id = session_id  # once `remember` has been told it
         self.hold(session)
 
     def hold(self, session: Session) -> None:
@@ -79,6 +84,7 @@ class CachedSessionStore:
         self._max_entries = max_entries
         self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
         self._by_user: dict[UserId, set[bytes]] = {}
+        self._digests: dict[str, bytes] = {}  # session id → digest, for kept entries only
         self._endings = 0  # ends seen so far: a store read spanning one is not kept
         # Store reads in flight, by digest, with the count of ends when each began.
         self._reading: dict[bytes, tuple[int, asyncio.Future[Session | None]]] = {}
@@ -97,6 +103,18 @@ class CachedSessionStore:
             self._entries.move_to_end(id_digest)
             return entry.session
         return None
+
+    def held(self, session_id: str, now: datetime) -> Session | None:
+        """`kept`, by the session's id rather than its digest, once `remember` knows it."""
+        id_digest = self._digests.get(session_id)
+        return None if id_digest is None else self.kept(id_digest, now)
+
+    def remember(self, session_id: str, id_digest: bytes) -> None:
+        """Let `held` find the kept entry of this digest by its id (found live just now)."""
+        entry = self._entries.get(id_digest)
+        if entry is not None and entry.session_id is None:
+            entry.session_id = session_id
+            self._digests[session_id] = id_digest
 
     async def get(self, id_digest: bytes) -> Session | None:
         now = self._clock.now()
@@ -180,12 +198,14 @@ class CachedSessionStore:
 
     def _keep(self, session: Session, now: datetime) -> None:
         digest = session.id_digest
-        self._entries[digest] = _Entry(session, now + self._ttl)
+        previous = self._entries.get(digest)
+        session_id = None if previous is None else previous.session_id
+        self._entries[digest] = _Entry(session, now + self._ttl, session_id)
         self._entries.move_to_end(digest)
         self._by_user.setdefault(session.user_id, set()).add(digest)
         while len(self._entries) > self._max_entries:
             oldest, entry = self._entries.popitem(last=False)
-            self._unindex(entry.session.user_id, oldest)
+            self._unindex(oldest, entry)
 
     def _forget(self, id_digest: bytes) -> None:
         self._endings += 1
@@ -193,14 +213,18 @@ class CachedSessionStore:
 
     def _forget_user(self, user_id: UserId) -> None:
         self._endings += 1
-        for digest in self._by_user.pop(user_id, set()):
-            self._entries.pop(digest, None)
+        for digest in self._by_user.get(user_id, set()).copy():
+            self._drop(digest)
 
     def _drop(self, id_digest: bytes) -> None:
         if (entry := self._entries.pop(id_digest, None)) is not None:
-            self._unindex(entry.session.user_id, id_digest)
+            self._unindex(id_digest, entry)
 
-    def _unindex(self, user_id: UserId, id_digest: bytes) -> None:
+    def _unindex(self, id_digest: bytes, entry: _Entry) -> None:
+        """Remove every trace of an entry already taken out of `_entries`."""
+        if entry.session_id is not None:
+            self._digests.pop(entry.session_id, None)
+        user_id = entry.session.user_id
         if (digests := self._by_user.get(user_id)) is not None:
             digests.discard(id_digest)
             if not digests:

@@ -70,9 +70,9 @@ class SessionService:
     @store.setter
     def store(self, store: SessionStore) -> None:
         self._store = store
-        # A per-node cache answers a fresh copy without an await (its `kept` never serves
-        # one past the session's own deadlines, so `resume` need not check them again).
-        self._kept = store.kept if isinstance(store, CachedSessionStore) else None
+        # A per-node cache answers a fresh copy without an await (it never serves one past
+        # the session's own deadlines, so `held` need not check them again).
+        self._cache = store if isinstance(store, CachedSessionStore) else None
 
     async def start(self, user_id: UserId, device: Device) -> StartedSession:
         """Start a session with a fresh id, ending the user's oldest ones past the limit."""
@@ -107,28 +107,43 @@ class SessionService:
         for oldest in live[: max(0, len(live) - self.policy.max_per_user)]:
             await self.store.remove(oldest.id_digest)
 
+    def held(self, session_id: str) -> Session | None:
+        """The session of this id as this process holds it fresh; no I/O, no await.
+
+        None when there is no per-node cache, when it holds no fresh copy, or when the
+        session's idle deadline is due to slide (a write): then `resume` decides.
+        """
+        if self._cache is None:
+            return None
+        now = self._clock.now()
+        session = self._cache.held(session_id, now)
+        if session is None or now - session.last_seen_at >= self._touch_interval:
+            return None
+        return session
+
     async def resume(self, session_id: str) -> Session:
         """Return the live session for this id, sliding its idle deadline.
 
         Raises NotAuthenticated for a malformed or unknown id (a malformed one is refused
         before any store lookup) and SessionExpired past either deadline.
         """
+        if (session := self.held(session_id)) is not None:
+            return session
         if not crypto.is_token_shaped(session_id):
             raise NotAuthenticated
         id_digest = crypto.digest(session_id)
+        session = await self.store.get(id_digest)
+        if session is None:
+            raise NotAuthenticated
         now = self._clock.now()
-        session = None if self._kept is None else self._kept(id_digest, now)
-        if session is None:  # not kept fresh in this process: the store decides
-            session = await self.store.get(id_digest)
-            if session is None:
-                raise NotAuthenticated
-            now = self._clock.now()
-            if session.expired(now):
-                await self.store.remove(id_digest)
-                raise SessionExpired
+        if session.expired(now):
+            await self.store.remove(id_digest)
+            raise SessionExpired
         if now - session.last_seen_at >= self._touch_interval:
             idle_expires_at = min(now + self.policy.idle_ttl, session.absolute_expires_at)
             await self.store.touch(id_digest, now, idle_expires_at)
+        if self._cache is not None:
+            self._cache.remember(session_id, id_digest)  # `held` answers it from now on
         return session
 
     def csrf_token(self, session_id: str) -> str:

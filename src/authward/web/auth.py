@@ -83,6 +83,20 @@ async def session_principal(runtime: Runtime, request: Request, session_id: str)
     )
 
 
+def held_session(runtime: Runtime, method: str, session_id: str) -> Session | None:
+    """The session of this cookie as this process holds it fresh, for a safe method; no await.
+
+    None sends the caller to `live_session`: no fresh copy here, a slide due, or an unsafe
+    method (whose CSRF token may be in the body).
+    """
+    if method not in SAFE_METHODS:
+        return None
+    session = runtime.sessions.held(session_id)
+    if session is not None:
+        SESSION_OK.inc()
+    return session
+
+
 async def live_session(runtime: Runtime, request: Request, session_id: str) -> Session:
     """The live session of this cookie, slid; its CSRF token checked on unsafe methods."""
     try:
