@@ -161,6 +161,7 @@ def build_runtime(
         settings.database_url,
         postgres_pool_size=settings.database_pool_size,
         postgres_pool_timeout=settings.database_pool_timeout,
+        postgres_timeout=settings.database_timeout,
     )
     master = load_master_secret(settings)
     backends = Backends.of(settings, engine, clock)

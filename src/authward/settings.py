@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         description="Seconds a request waits for a free PostgreSQL connection before it "
         "is answered 503.",
     )
+    database_timeout: float = Field(
+        10,
+        ge=0,
+        le=600,
+        description="Seconds a PostgreSQL statement, or a connection attempt, may take before "
+        "its request is answered 503 (0: no limit). Migrations have no limit.",
+    )
     redis_url: str | None = Field(
         None,
         description="When set, sessions, failed-login counts and the revocation bus live in "

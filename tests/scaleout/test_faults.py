@@ -165,3 +165,25 @@ async def test_postgres_stopped_under_traffic(
                 "/auth/token/refresh", json={"refresh_token": tokens["refresh_token"]}
             )
             assert refreshed.status_code == 200
+
+
+async def test_a_postgres_that_stops_answering_is_a_503_not_a_hang(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    # Frozen, the server still accepts connections and answers nothing: only the
+    # client's own timeouts (AUTHWARD_DATABASE_TIMEOUT) end the wait. Without them the
+    # requests below hang until this client gives up (ReadTimeout).
+    env = {**node_env(postgres_server.url), "AUTHWARD_DATABASE_TIMEOUT": "1"}
+    with running_nodes(tmp_path, env, "a") as [node]:
+        async with httpx.AsyncClient(base_url=node.base, timeout=30) as client:
+            account, cookie, _, tokens = await log_in(client)
+            postgres_server.freeze()
+            try:
+                assert await me(client, cookie=cookie) == 503
+                assert (await client.post("/auth/token", json=account)).status_code == 503
+                assert await me(client, token=tokens["access_token"]) == 503  # loads the user
+            finally:
+                postgres_server.thaw()
+            await wait_for_health(client, 200)
+            assert await me(client, cookie=cookie) == 200
+            assert (await client.post("/auth/token", json=account)).status_code == 200

@@ -9,10 +9,12 @@ the machine is not under test (stopping the server is).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -75,8 +77,32 @@ class PostgresServer:
         """Stop the server: "fast" ends every connection; "immediate" is a crash."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
+    def freeze(self) -> None:
+        """Stop every process of the cluster (SIGSTOP): connections stay open, nothing answers."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._processes():
+            os.kill(pid, signal.SIGCONT)
+
+    def _processes(self) -> list[int]:
+        """The postmaster and its children (the backends and background workers)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            if parent == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
     def remove(self) -> None:
         if (self.data / "postmaster.pid").exists():
+            with contextlib.suppress(OSError, ValueError):
+                self.thaw()  # a frozen server would not stop
             try:
                 self.stop("immediate")
             except subprocess.SubprocessError:

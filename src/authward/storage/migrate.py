@@ -8,7 +8,8 @@ from typing import Final
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from authward.storage.sql import async_url
 
@@ -25,9 +26,24 @@ def alembic_config(database_url: str) -> Config:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the database to the newest schema (idempotent)."""
+    """Bring the database to the newest schema (idempotent).
 
-    def _upgrade(connection: object) -> None:
+    On PostgreSQL the migration runs on a connection of its own, without the engine's
+    statement timeout (`AUTHWARD_DATABASE_TIMEOUT`): it may wait for another node's
+    migration, or build an index on a large table, for longer than a request should.
+    """
+    if engine.dialect.name != "postgresql":
+        await _upgrade(engine)
+        return
+    unlimited = create_async_engine(engine.url, poolclass=NullPool)
+    try:
+        await _upgrade(unlimited)
+    finally:
+        await unlimited.dispose()
+
+
+async def _upgrade(engine: AsyncEngine) -> None:
+    def _to_head(connection: object) -> None:
         config = alembic_config(engine.url.render_as_string(hide_password=False))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -37,4 +53,4 @@ async def upgrade(engine: AsyncEngine) -> None:
             # Nodes of one deployment may start at once: one migrates, the others wait
             # for it and then find nothing to do (the lock ends with the transaction).
             await conn.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(_to_head)

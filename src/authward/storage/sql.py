@@ -73,14 +73,18 @@ def create_engine(
     *,
     postgres_pool_size: int = 10,
     postgres_pool_timeout: float = 30.0,
+    postgres_timeout: float = 0.0,
     **options: Any,
 ) -> AsyncEngine:
     """Create the async engine for `url`, with SQLite tuned for a concurrent server.
 
     PostgreSQL gets a pool of `postgres_pool_size` connections, and as many again in a
     burst; a request that waits `postgres_pool_timeout` for one fails as StoreUnavailable
-    (503). A SQLite file gets SQLITE_POOL_SIZE connections and no more (unless `options`
-    say otherwise); an in-memory database, SQLAlchemy's single shared connection.
+    (503). With `postgres_timeout` (seconds; 0 for none), so does a statement or a
+    connection attempt that takes longer: a database that stops answering, or a lock held
+    too long, cannot hold requests (and their connections) forever. A SQLite file gets
+    SQLITE_POOL_SIZE connections and no more (unless `options` say otherwise); an
+    in-memory database, SQLAlchemy's single shared connection.
     """
     full_url = async_url(url)
     parsed = make_url(full_url)
@@ -97,6 +101,12 @@ def create_engine(
     options.setdefault("pool_size", postgres_pool_size)
     options.setdefault("max_overflow", postgres_pool_size)
     options.setdefault("pool_timeout", postgres_pool_timeout)
+    if postgres_timeout > 0 and parsed.get_driver_name() == "asyncpg":
+        # asyncpg's own timeouts, on the client: they hold even when the server (or the
+        # network to it) answers nothing at all, which a server-side timeout cannot.
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("command_timeout", postgres_timeout)
+        connect_args.setdefault("timeout", postgres_timeout)
     return create_async_engine(full_url, **options)
 
 
