@@ -11,10 +11,11 @@ import sys
 import warnings
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
-from authward.cli.bench import Load, parse_wrk
+from authward.cli.bench import BARE, DIRECT, PROTECTED, Load, bench_app, make_fixture, parse_wrk
 from authward.cli.main import app
 from tests.conftest import CHEAP_ARGON2, TEST_SECRET
 
@@ -95,3 +96,28 @@ def test_authward_bench_quick_without_http(tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 0, result.output
     for expected in ("EdDSA", "ES256", "RS256", "HS256", "Session check", "login"):
         assert expected in result.output
+
+
+async def test_authward_bench_app_answers_both_forms_of_current_user_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTHWARD_DATABASE_URL", f"sqlite:///{tmp_path}/bench.db")
+    monkeypatch.setenv("AUTHWARD_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("AUTHWARD_INSECURE_COOKIES", "true")
+    for name, value in CHEAP_ARGON2.items():
+        monkeypatch.setenv(f"AUTHWARD_{name.upper()}", str(value))
+    app = bench_app()
+    async with app.router.lifespan_context(app):
+        fixture = await make_fixture(app.state.authward_runtime)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            assert (await client.get(BARE)).status_code == 200
+            for path in (PROTECTED, DIRECT):
+                assert (await client.get(path)).status_code == 401
+                by_token = await client.get(
+                    path, headers={"Authorization": f"Bearer {fixture.access_token}"}
+                )
+                by_cookie = await client.get(
+                    path, headers={"Cookie": f"authward_session={fixture.session_id}"}
+                )
+                assert by_token.json() == by_cookie.json() == {"id": fixture.user.id}

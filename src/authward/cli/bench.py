@@ -7,7 +7,8 @@ Each figure stands beside a baseline measured in the same run:
   ``jwt.decode`` with the same key and the same checks;
 * a session check (`SessionService.resume`, one store read) and a login (one argon2id
   verification at the configured parameters);
-* ``GET /auth/me`` and a route behind `Authward.current_user`, beside a bare route of
+* ``GET /auth/me``, a route behind ``Depends(auth.current_user)`` and one that awaits
+  ``auth.current_user(request)`` itself (see docs/library.md), beside a bare route of
   the same app, in requests per second over HTTP (uvicorn, one worker), driven by
   ``wrk`` when it is on the PATH, else by a small Python load generator, which tires
   before the server does: its ratios understate the bare route, so read them as bounds.
@@ -41,7 +42,7 @@ from typing import Annotated, Any, Final
 import anyio
 import jwt
 import typer
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from pydantic import SecretStr
 from rich.table import Table
 
@@ -59,7 +60,7 @@ from authward.web.app import create_app
 from authward.web.transports import session_cookie_name
 
 ALGORITHMS: Final[tuple[Algorithm, ...]] = ("EdDSA", "ES256", "RS256", "HS256")
-BARE, PROTECTED, ME = "/bench/bare", "/bench/protected", "/auth/me"
+BARE, PROTECTED, DIRECT, ME = "/bench/bare", "/bench/protected", "/bench/direct", "/auth/me"
 # An HS256 key for the verification figures of the other algorithms' runs: never a
 # deployment's key (with HS256 configured, the configured secret is used).
 _STAND_IN_SECRET: Final = secrets.token_urlsafe(48)
@@ -207,8 +208,8 @@ async def _bare() -> dict[str, str]:
 
 
 def bench_app() -> FastAPI:
-    """The service as `authward serve` runs it, with a bare route and one behind
-    `Authward.current_user` (what an app of your own would use)."""
+    """The service as `authward serve` runs it, with a bare route and `Authward.current_user`
+    in both of its forms (what an app of your own would use)."""
     runtime = build_runtime(load_settings())
     app = create_app(runtime)
     auth = Authward.from_runtime(runtime)
@@ -216,8 +217,13 @@ def bench_app() -> FastAPI:
     async def protected(user: AuthUser = Depends(auth.current_user)) -> dict[str, str]:  # noqa: B008
         return {"id": user.id}
 
+    async def direct(request: Request) -> dict[str, str]:
+        user = await auth.current_user(request)
+        return {"id": user.id}
+
     app.add_api_route(BARE, _bare, include_in_schema=False)
     app.add_api_route(PROTECTED, protected, include_in_schema=False)
+    app.add_api_route(DIRECT, direct, include_in_schema=False)
     return app
 
 
@@ -426,6 +432,8 @@ def http_figures(
         "bare": (BARE, {}),
         "current_user, token": (PROTECTED, bearer),
         "current_user, session": (PROTECTED, cookie),
+        "current_user awaited, token": (DIRECT, bearer),
+        "current_user awaited, session": (DIRECT, cookie),
         "/auth/me, token": (ME, bearer),
         "/auth/me, session": (ME, cookie),
     }
