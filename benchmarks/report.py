@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from throughput import carried_by
+from throughput import carried_by, is_baseline
 
 Results = dict[str, Any]
 
@@ -181,11 +181,22 @@ def plot_all(results: Results, out: Path) -> list[str]:
 
 
 def _labels(rows: list[dict[str, Any]]) -> list[str]:
-    return [r.get("label") or f"{r['config'].split(',')[0]}\n{r['route']}" for r in rows]
+    # One line each, set at a slant: side by side, multi-line names ran into each other.
+    labels = [r.get("label") or f"{r['config'].split(',')[0]} {r['route']}" for r in rows]
+    return [" ".join(label.split()) for label in labels]
+
+
+def _label_axis(axis: Any, rows: list[dict[str, Any]]) -> None:
+    axis.set_xticks(range(len(rows)), _labels(rows), fontsize=7, rotation=30, ha="right")
+
+
+def _plotted(results: Results) -> list[dict[str, Any]]:
+    """The HTTP rows the plots show: the baselines carrying a credential are in the table."""
+    return [r for r in results.get("http", []) if not is_baseline(r["route"])]
 
 
 def _plot_throughput(plt: Any, results: Results) -> Any:
-    rows = results.get("http", [])
+    rows = _plotted(results)
     if not rows:
         return None
     figure, axis = plt.subplots(figsize=(11, 5))
@@ -196,7 +207,7 @@ def _plot_throughput(plt: Any, results: Results) -> Any:
         axis.annotate(
             f"{r['ratio']:.2f}×", (i + 0.2, r["rps"]), ha="center", va="bottom", fontsize=8
         )
-    axis.set_xticks(list(x), _labels(rows), fontsize=7)
+    _label_axis(axis, rows)
     axis.set_ylabel("requests per second (one worker)")
     axis.set_title("Requests per second, protected route beside the same app's bare route")
     axis.legend()
@@ -204,14 +215,14 @@ def _plot_throughput(plt: Any, results: Results) -> Any:
 
 
 def _plot_cost(plt: Any, results: Results) -> Any:
-    rows = results.get("http", [])
+    rows = _plotted(results)
     if not rows:
         return None
     figure, axis = plt.subplots(figsize=(11, 4.5))
     x = range(len(rows))
     axis.bar([i - 0.2 for i in x], [r["bare_cpu_us"] for r in rows], 0.4, label="bare route")
     axis.bar([i + 0.2 for i in x], [r["cpu_us"] for r in rows], 0.4, label="protected route")
-    axis.set_xticks(list(x), _labels(rows), fontsize=7)
+    _label_axis(axis, rows)
     axis.set_ylabel("server CPU µs per request")
     axis.set_title("Cost per request: the server's CPU time divided by the requests it answered")
     axis.legend()
@@ -219,7 +230,7 @@ def _plot_cost(plt: Any, results: Results) -> Any:
 
 
 def _plot_latency(plt: Any, results: Results) -> Any:
-    rows = results.get("http", [])
+    rows = _plotted(results)
     if not rows:
         return None
     figure, axis = plt.subplots(figsize=(11, 4.5))
@@ -228,7 +239,7 @@ def _plot_latency(plt: Any, results: Results) -> Any:
     axis.bar([i - 0.1 for i in x], [r["bare_p99_ms"] for r in rows], 0.2, label="bare p99")
     axis.bar([i + 0.1 for i in x], [r["p50_ms"] for r in rows], 0.2, label="protected p50")
     axis.bar([i + 0.3 for i in x], [r["p99_ms"] for r in rows], 0.2, label="protected p99")
-    axis.set_xticks(list(x), _labels(rows), fontsize=7)
+    _label_axis(axis, rows)
     axis.set_ylabel("latency, ms (closed loop)")
     axis.set_title("Latency percentiles at saturation")
     axis.legend(fontsize=8)
@@ -421,7 +432,11 @@ def _throughput_section(results: Results, plots: set[str]) -> str:
         table_rows,
     )
     peers = [r for r in rows if r["config"].startswith("fastapi-users")]
-    mine = [r for r in rows if r["config"].startswith("authward library")]
+    mine = [
+        r
+        for r in rows
+        if r["config"].startswith("authward library") and not is_baseline(r["route"])
+    ]
     if peers and mine:
         text += (
             "\nAgainst the peer (requests per second of the protected route, "
