@@ -26,12 +26,13 @@ from typing import Final
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection, Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from authward.errors import AuthwardError, NotAuthenticated, PayloadTooLarge, StoreUnavailable
 from authward.integration.authward import OUTCOME_KEY, Authward, bind_runtime
 from authward.integration.users import AuthUser
 from authward.web.auth import FORM_TYPES, SAFE_METHODS, authenticate
+from authward.web.buffered import read_body, replay
 from authward.web.errors import answer_error
 from authward.web.principal import Principal
 from authward.web.transports import CSRF_HEADER, read_session_cookie
@@ -62,11 +63,11 @@ class AuthwardMiddleware:
         app_receive = receive
         if scope["type"] == "http" and self._form_csrf(scope):
             try:
-                body = await _read_body(receive, self.auth.settings.max_body_bytes)
+                body = await read_body(receive, self.auth.settings.max_body_bytes)
             except PayloadTooLarge as exc:
                 await answer_error(Request(scope), exc)(scope, receive, send)
                 return
-            receive, app_receive = _replay(body, receive), _replay(body, receive)
+            receive, app_receive = replay(body, receive), replay(body, receive)
         # A websocket handshake is a GET: authenticated like one, with no CSRF token to check.
         view = scope if scope["type"] == "http" else {**scope, "type": "http", "method": "GET"}
         request = Request(view, receive)
@@ -123,32 +124,3 @@ class AuthwardMiddleware:
             await send({"type": "websocket.close", "code": close_code})
             return
         await answer_error(request, exc)(scope, receive, send)
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks)
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()  # after the body: wait for http.disconnect as usual
-
-    return replay

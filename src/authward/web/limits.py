@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 from typing import Final
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from authward.errors import PayloadTooLarge
+from authward.web.buffered import read_body, replay
 
 MAX_JSON_DEPTH: Final = 32
 # Names and values together: room for an 8 KiB bearer token (transports.MAX_TOKEN_LENGTH)
 # and a browser's cookies; nginx's default (4 buffers of 8 KiB) allows about as much.
 MAX_HEADER_BYTES: Final = 32 * 1024
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
@@ -77,42 +76,14 @@ class RequestLimits:
             await _refuse(send, 413, "Request body too large.")
             return
         try:
-            body = await self._read(receive)
-        except BodyTooLarge:
+            body = await read_body(receive, self.max_body_bytes)
+        except PayloadTooLarge:
             await _refuse(send, 413, "Request body too large.")
             return
         if b"json" in headers.get(b"content-type", b"") and json_too_deep(body):
             await _refuse(send, 422, "JSON nested too deeply.")
             return
-        await self.app(scope, _replay(body, receive), send)
-
-    async def _read(self, receive: Receive) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return b"".join(chunks)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise BodyTooLarge
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()  # after the body: wait for http.disconnect as usual
-
-    return replay
+        await self.app(scope, replay(body, receive), send)
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
