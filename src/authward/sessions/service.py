@@ -103,8 +103,8 @@ class SessionService:
         session added before it, and every login orders them alike (oldest first, then
         by handle), so all of them end the same ones.
         """
-        live = await self.store.list_user(user_id)
-        for oldest in live[: max(0, len(live) - self.policy.max_per_user)]:
+        sessions = await self.store.list_user(user_id)  # expired ones too, till swept
+        for oldest in sessions[: max(0, len(sessions) - self.policy.max_per_user)]:
             await self.store.remove(oldest.id_digest)
 
     def held(self, session_id: str) -> Session | None:
