@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -11,8 +12,11 @@ from authward import crypto
 from authward.clock import FrozenClock
 from authward.errors import StoreUnavailable
 from authward.instrument import timed
-from authward.runtime import Runtime
+from authward.metrics import LIVE_SESSIONS
+from authward.runtime import Runtime, build_runtime
+from authward.sessions.models import Device
 from authward.sessions.store import MemorySessionStore
+from tests.conftest import make_settings
 from tests.web.helpers import PASSWORD, register, session_login
 
 
@@ -184,6 +188,28 @@ async def test_the_sweep_sets_the_live_sessions_gauge(
     await runtime.sweep()
     assert value("authward_live_sessions") == 0
     assert value("authward_swept_total", kind="sessions") >= 2
+
+
+async def test_the_live_sessions_gauge_is_right_from_the_start(
+    tmp_path: object, clock: FrozenClock
+) -> None:
+    settings = make_settings(tmp_path)
+    first = build_runtime(settings, clock=clock)
+    await first.open(background=False)
+    for user in ("ann", "bob", "cy"):
+        await first.sessions.start(user, Device())
+    await first.close()
+    LIVE_SESSIONS.set(-1)  # whatever an earlier test left
+    again = build_runtime(settings, clock=clock)
+    await again.open()  # the sweep itself is a minute away
+    try:
+        for _ in range(200):
+            if value("authward_live_sessions") != -1:
+                break
+            await asyncio.sleep(0.01)
+        assert value("authward_live_sessions") == 3
+    finally:
+        await again.close()
 
 
 async def test_metrics_endpoint_lists_every_family(client: httpx.AsyncClient) -> None:

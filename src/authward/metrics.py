@@ -53,7 +53,7 @@ THROTTLED = Counter(
 # Every worker sweeps the same store: with several, the most recent count is the answer.
 LIVE_SESSIONS = Gauge(
     "authward_live_sessions",
-    "Sessions in the store at the last sweep.",
+    "Sessions in the store, counted when the node starts and after each sweep.",
     multiprocess_mode="mostrecent",
 )
 SWEPT = Counter("authward_swept_total", "Expired records removed by the sweep.", ["kind"])
@@ -96,10 +96,15 @@ def count_refused(strategy: str, exc: AuthwardError) -> None:
 
 
 def observe_sweep(removed: dict[str, int], live_sessions: int) -> None:
-    """Record what a sweep removed and how many sessions are left (the gauge's only update)."""
+    """Record what a sweep removed and how many sessions are left."""
     for kind, count in removed.items():
         SWEPT.labels(kind).inc(count)
-    LIVE_SESSIONS.set(live_sessions)
+    observe_live_sessions(live_sessions)
+
+
+def observe_live_sessions(count: int) -> None:
+    """Set the live-sessions gauge: when the background work starts, then after each sweep."""
+    LIVE_SESSIONS.set(count)
 
 
 def exposition() -> bytes:

@@ -7,6 +7,7 @@ same cascade of revocations (password change, disable, sign out everywhere).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,7 +35,7 @@ from authward.errors import StoreUnavailable
 from authward.events import Events
 from authward.instrument import timed
 from authward.masterkey import MasterSecret, load_master_secret
-from authward.metrics import observe_sweep
+from authward.metrics import observe_live_sessions, observe_sweep
 from authward.passwords import PasswordHasher
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.sql import SqlSessionStore
@@ -135,6 +136,9 @@ class Runtime:
         return self.backends.staleness() if self.backends is not None else {}
 
     async def _sweep_forever(self) -> None:
+        # The gauge counts the store at once, not from the first sweep (a minute away).
+        with contextlib.suppress(StoreUnavailable):  # then the sweeps will tell
+            observe_live_sessions(await self.sessions.store.count())
         while True:
             await asyncio.sleep(self.settings.sweep_interval)
             try:
