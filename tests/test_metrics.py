@@ -153,7 +153,7 @@ async def test_store_latency_is_timed_by_store_and_operation(client: httpx.Async
     delta = Delta(
         (count, {"store": "users", "operation": "add"}),
         (count, {"store": "sessions", "operation": "get"}),
-        (count, {"store": "failure_log", "operation": "recent"}),
+        (count, {"store": "failure_log", "operation": "reserve"}),
         (count, {"store": "families", "operation": "add"}),
     )
     await register(client, "ada@example.com")
@@ -162,7 +162,7 @@ async def test_store_latency_is_timed_by_store_and_operation(client: httpx.Async
     await _token(client)
     assert delta(count, store="users", operation="add") == 1
     assert delta(count, store="sessions", operation="get") >= 1
-    assert delta(count, store="failure_log", operation="recent") >= 2
+    assert delta(count, store="failure_log", operation="reserve") >= 2
     assert delta(count, store="families", operation="add") == 1
 
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.accounts.failures import SqlFailureLog
 from authward.accounts.models import UserId
 from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
@@ -24,7 +25,6 @@ from authward.accounts.throttle import (
     LoginThrottle,
     RefreshThrottle,
     RegistrationThrottle,
-    SqlFailureLog,
     ThrottlePolicy,
 )
 from authward.audit import SqlAuditLog

@@ -154,6 +154,13 @@ class Settings(BaseSettings):
         description="Sliding window for every throttle count (logins, password changes, "
         "refreshes, registrations), seconds.",
     )
+    login_address_max_failures: int = Field(
+        100,
+        ge=1,
+        le=1_000_000,
+        description="Failed logins per client address across every account within the window "
+        "before 429 (against password spraying).",
+    )
     refresh_max_failures: int = Field(
         100,
         ge=1,

@@ -12,8 +12,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.accounts.failures import MemoryFailureLog, SqlFailureLog
 from authward.accounts.redis import RedisFailureLog
-from authward.accounts.throttle import FailureLog, MemoryFailureLog, SqlFailureLog
+from authward.accounts.throttle import FailureLog
 from authward.pacing import Pacing
 from authward.sessions.redis import RedisSessionStore
 from authward.sessions.sql import SqlSessionStore

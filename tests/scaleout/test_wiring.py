@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from authward.accounts.failures import SqlFailureLog
 from authward.accounts.redis import RedisFailureLog
-from authward.accounts.throttle import SqlFailureLog
 from authward.revocation.redis import RedisRevocationBus
 from authward.revocation.sql import SqlRevocationBus
 from authward.runtime import Runtime, build_runtime

@@ -61,9 +61,9 @@ def every_operation(
         lambda: store.list_user("alice"),
         lambda: store.sweep(now),
         lambda: store.count(),
-        lambda: log.record((b"k" * 32,), now),
+        lambda: log.reserve(((b"k" * 32, 5),), now, now),
         lambda: log.recent(b"k" * 32, now),
-        lambda: log.clear(b"k" * 32),
+        lambda: log.release([(b"k" * 32, "1:ab")], clear=[b"k" * 32]),
         lambda: log.prune(now),
     ]
 
@@ -89,7 +89,7 @@ async def test_a_killed_redis_is_unavailable_and_a_restarted_one_works_again(
     assert await store.get(after.id_digest) == after
     assert await store.get(before.id_digest) is None
     assert await store.list_user("alice") == [after]
-    await log.record((b"k" * 32,), clock.now())
+    await log.reserve(((b"k" * 32, 5),), clock.now(), clock.now())
     assert await log.recent(b"k" * 32, clock.now()) == [clock.now()]
 
 

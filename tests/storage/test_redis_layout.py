@@ -156,12 +156,13 @@ async def test_failures_expire_one_window_after_the_newest(
     name = keys.key("login-failures", key.hex())
     start = clock.now()
 
-    await log.record((key,), start + timedelta(minutes=1))
+    await log.reserve(((key, 9),), start + timedelta(minutes=1), start)
     assert await expire_time(space, name) == ms(start + timedelta(minutes=1) + window)
-    await log.record((key,), start)  # recorded late, by a node whose clock is behind
+    await log.reserve(((key, 9),), start, start)  # added late, by a node whose clock is behind
     assert await expire_time(space, name) == ms(start + timedelta(minutes=1) + window)
 
-    await log.record((key,), start + window + timedelta(minutes=1))
+    later = start + window + timedelta(minutes=1)
+    await log.reserve(((key, 9),), later, later - window)
     # The first failure (at `start`) fell out of the window and was trimmed.
     assert await client.zcard(name) == 2
     assert set(await dump(space)) == {name}

@@ -50,6 +50,7 @@ def _fuzz_app() -> FastAPI:
     settings_ = make_settings(
         Path(workdir),
         login_max_failures=10_000,
+        login_address_max_failures=1_000_000,
         register_max_attempts=100_000,
         refresh_max_failures=100_000,
     )

@@ -8,7 +8,7 @@ import uuid
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
 from authward.accounts.models import User, UserId
 from authward.accounts.store import UserStore
-from authward.accounts.throttle import LoginThrottle, RegistrationThrottle
+from authward.accounts.throttle import LoginThrottle, RegistrationThrottle, judged
 from authward.clock import Clock
 from authward.errors import (
     InvalidCredentials,
@@ -48,19 +48,17 @@ class AccountService:
         address made too many attempts: each one that passed validation counts, taken
         email or not, so the 429 tells nothing about which emails exist.
         """
-        throttle = self._registrations if address is not None else None
-        if throttle is not None and address is not None:
+        normalized = normalize_email(email)
+        check_password_shape(password)
+        if self._registrations is not None and address is not None:
             try:
-                await throttle.check(address)
+                # Counted before the hash, atomically: a burst gets no further than the ceiling.
+                await self._registrations.attempt(address)
             except TooManyAttempts:
                 security_log.warning(
                     "registration throttled", extra={"event": "register_throttled", "ip": address}
                 )
                 raise
-        normalized = normalize_email(email)
-        check_password_shape(password)
-        if throttle is not None and address is not None:
-            await throttle.attempted(address)  # before the hash: a burst is counted at once
         user = User(
             id=str(uuid.uuid4()),
             email=normalized,
@@ -87,32 +85,30 @@ class AccountService:
         key = lookup_key(email)
         throttle_key = key if key is not None else email
         try:
-            failures = await self._throttle.check(throttle_key, address)
+            attempt = await self._throttle.attempt(throttle_key, address)
         except TooManyAttempts:
             security_log.warning(
                 "login throttled", extra={"event": "login_throttled", "ip": address}
             )
             raise
-        user = None if key is None else await self.users.get_by_email(key)
-        usable = user is not None and not user.disabled
-        try:
-            await self._hasher.verify(user.password_hash if usable and user else None, password)
-        except InvalidCredentials:
-            await self._throttle.failed(throttle_key, address)
-            security_log.warning(
-                "login failed",
-                extra={
-                    "event": "login_failed",
-                    "user_id": user.id if user else None,
-                    "ip": address,
-                },
-            )
-            await self._events.emit("login_failed", user_id=user.id if user else None)
-            raise
+        async with judged(attempt, InvalidCredentials):
+            user = None if key is None else await self.users.get_by_email(key)
+            usable = user is not None and not user.disabled
+            try:
+                await self._hasher.verify(user.password_hash if usable and user else None, password)
+            except InvalidCredentials:
+                security_log.warning(
+                    "login failed",
+                    extra={
+                        "event": "login_failed",
+                        "user_id": user.id if user else None,
+                        "ip": address,
+                    },
+                )
+                await self._events.emit("login_failed", user_id=user.id if user else None)
+                raise
         if user is None:  # unreachable: verify() raises for a missing hash
             raise InvalidCredentials
-        if failures:
-            await self._throttle.succeeded(throttle_key, address)
         security_log.info("login", extra={"event": "login", "user_id": user.id, "ip": address})
         if self._hasher.needs_rehash(user.password_hash):
             # Parameters went up since this hash was made: upgrade it while we hold the password.
@@ -132,24 +128,22 @@ class AccountService:
         if user is None or user.disabled:
             raise NotFound
         try:
-            failures = await self._throttle.check(user.email, address, action="password")
+            attempt = await self._throttle.attempt(user.email, address, action="password")
         except TooManyAttempts:
             security_log.warning(
                 "password change throttled",
                 extra={"event": "password_throttled", "user_id": user_id, "ip": address},
             )
             raise
-        try:
-            await self._hasher.verify(user.password_hash, current)
-        except InvalidCredentials:
-            await self._throttle.failed(user.email, address)
-            security_log.warning(
-                "password change refused",
-                extra={"event": "password_change_failed", "user_id": user_id, "ip": address},
-            )
-            raise WrongPassword from None
-        if failures:
-            await self._throttle.succeeded(user.email, address)
+        async with judged(attempt, WrongPassword):
+            try:
+                await self._hasher.verify(user.password_hash, current)
+            except InvalidCredentials:
+                security_log.warning(
+                    "password change refused",
+                    extra={"event": "password_change_failed", "user_id": user_id, "ip": address},
+                )
+                raise WrongPassword from None
         await self.users.set_password_hash(user_id, await self._hasher.hash(new))
         security_log.info(
             "password changed", extra={"event": "password_change", "user_id": user_id}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from authward import audit as _audit
+from authward.accounts import failures as _failures
 from authward.accounts import sql as _accounts
-from authward.accounts import throttle as _throttle
 from authward.revocation import sql as _revocations
 from authward.sessions import sql as _sessions
 from authward.storage.sql import metadata
@@ -12,4 +12,4 @@ from authward.tokens import sql as _tokens
 
 __all__ = ["metadata"]
 
-_TABLE_MODULES = (_accounts, _throttle, _sessions, _tokens, _revocations, _audit)
+_TABLE_MODULES = (_accounts, _failures, _sessions, _tokens, _revocations, _audit)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward import crypto
 from authward.accounts.models import UserId
-from authward.accounts.throttle import RefreshThrottle
+from authward.accounts.throttle import RefreshThrottle, judged
 from authward.background import stop
 from authward.clock import Clock
 from authward.errors import InvalidToken, NotFound, StoreUnavailable, TokenRevoked
@@ -182,14 +182,12 @@ class TokenService:
         """
         if not isinstance(refresh_token, str) or not crypto.is_token_shaped(refresh_token):
             raise InvalidToken
-        if self._throttle is not None:
-            await self._throttle.check(refresh_token, device.ip)
-        try:
+        if self._throttle is None:
             new_token, family = await self.refresh_tokens.rotate(refresh_token, device)
-        except InvalidToken:
-            if self._throttle is not None:
-                await self._throttle.failed(refresh_token, device.ip)
-            raise
+        else:
+            attempt = await self._throttle.attempt(refresh_token, device.ip)
+            async with judged(attempt, InvalidToken):
+                new_token, family = await self.refresh_tokens.rotate(refresh_token, device)
         return self._pair(new_token, family)
 
     def verify(self, token: str) -> AccessClaims:
