@@ -7,7 +7,7 @@ The Redis one is in `authward.accounts.redis`. Each makes `reserve` atomic its o
   (count) < ceiling``. On SQLite a writing statement takes the database's write lock
   before it reads, so the count and the add cannot be split, by another connection or
   another process. On PostgreSQL two such statements would each count without seeing the
-  other's uncommitted row, so the transaction first takes an advisory lock per key (in key
+  other's uncommitted row, so the transaction first takes an advisory lock per key (in one
   order, so two transactions never wait on each other in a circle).
 """
 
@@ -117,8 +117,9 @@ class SqlFailureLog:
         try:
             async with translated_errors(), self._engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
-                    for key in sorted({key for key, _ in limits}):
-                        await conn.execute(select(func.pg_advisory_xact_lock(*_lock_id(key))))
+                    # In one order for every transaction: none waits on another in a circle.
+                    for lock in sorted({_lock_id(key) for key, _ in limits}):
+                        await conn.execute(select(func.pg_advisory_xact_lock(*lock)))
                 held = []
                 for key, ceiling in limits:
                     entry = await conn.scalar(_add_under_ceiling(key, ceiling, at, since))
