@@ -75,10 +75,14 @@ def started_server(args: argparse.Namespace) -> Iterator[tuple[str, int]]:
             "AUTHWARD_DATABASE_URL": args.database_url or f"sqlite:///{workdir}/authward.db",
             "AUTHWARD_KEY_FILE": f"{workdir}/authward.key",
             "AUTHWARD_INSECURE_COOKIES": "1",  # plain HTTP on loopback
-            # Every client comes from 127.0.0.1: per-address sign-up and refresh ceilings
-            # would throttle the load itself. Per-account login throttling stays as is.
+            # Every client comes from 127.0.0.1: per-address ceilings would throttle the
+            # load itself. So would the login ceilings: an attempt holds its slot while
+            # its password is checked, and the storm logs one account in over 50
+            # connections at once from one address.
             "AUTHWARD_REGISTER_MAX_ATTEMPTS": "100000",
             "AUTHWARD_REFRESH_MAX_FAILURES": "100000",
+            "AUTHWARD_LOGIN_MAX_FAILURES": "10000",
+            "AUTHWARD_LOGIN_ADDRESS_MAX_FAILURES": "100000",
             # State bounded by the access TTL (revocations, remembered tokens) reaches its
             # steady size within the warm-up: otherwise RSS would still be climbing then.
             "AUTHWARD_ACCESS_TTL": str(args.access_ttl or (300 if args.mode == "storm" else 60)),
