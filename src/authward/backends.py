@@ -24,8 +24,6 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authward.accounts.redis import RedisFailureLog
-from authward.accounts.throttle import FailureLog
 from authward.clock import Clock
 from authward.errors import StoreUnavailable
 from authward.revocation.bus import RevocationBus
@@ -36,6 +34,8 @@ from authward.sessions.redis import RedisSessionStore
 from authward.sessions.store import SessionStore
 from authward.settings import Settings
 from authward.storage.redis import KeyNames, RedisClient, create_client, translated_errors
+from authward.throttle.log import FailureLog
+from authward.throttle.redis import RedisFailureLog
 
 HEALTH_TIMEOUT = 2.0  # seconds
 

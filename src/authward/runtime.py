@@ -15,18 +15,10 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authward.accounts.failures import SqlFailureLog
 from authward.accounts.models import UserId
 from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import UserStore
-from authward.accounts.throttle import (
-    FailureLog,
-    LoginThrottle,
-    RefreshThrottle,
-    RegistrationThrottle,
-    ThrottlePolicy,
-)
 from authward.audit import SqlAuditLog
 from authward.backends import Backends
 from authward.background import stop
@@ -43,6 +35,10 @@ from authward.sessions.store import SessionStore
 from authward.settings import Settings
 from authward.storage.migrate import upgrade
 from authward.storage.sql import create_engine, translated_errors
+from authward.throttle.log import FailureLog
+from authward.throttle.policy import ThrottlePolicy
+from authward.throttle.sql import SqlFailureLog
+from authward.throttle.throttles import LoginThrottle, RefreshThrottle, RegistrationThrottle
 from authward.tokens.service import TokenService
 
 log = logging.getLogger("authward")

@@ -12,14 +12,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authward.accounts.failures import MemoryFailureLog, SqlFailureLog
-from authward.accounts.redis import RedisFailureLog
-from authward.accounts.throttle import FailureLog
 from authward.pacing import Pacing
 from authward.sessions.redis import RedisSessionStore
 from authward.sessions.sql import SqlSessionStore
 from authward.sessions.store import MemorySessionStore, SessionStore
 from authward.storage.redis import KeyNames, RedisClient
+from authward.throttle.log import FailureLog
+from authward.throttle.memory import MemoryFailureLog
+from authward.throttle.redis import RedisFailureLog
+from authward.throttle.sql import SqlFailureLog
 
 RedisSpace = tuple[RedisClient, KeyNames]
 

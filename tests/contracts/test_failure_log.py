@@ -11,16 +11,12 @@ from datetime import timedelta
 
 import pytest
 
-from authward.accounts.throttle import (
-    FailureLog,
-    LoginThrottle,
-    ThrottlePolicy,
-    account_key,
-    address_key,
-    pair_key,
-)
 from authward.clock import FrozenClock
 from authward.errors import TooManyAttempts
+from authward.throttle.keys import account_key, address_key, pair_key
+from authward.throttle.log import FailureLog
+from authward.throttle.policy import ThrottlePolicy
+from authward.throttle.throttles import LoginThrottle
 
 ACCOUNT = account_key("alice@example.com")
 PAIR = pair_key("alice@example.com", "203.0.113.7")

@@ -16,8 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from authward.accounts.failures import SqlFailureLog
-from authward.accounts.redis import RedisFailureLog
 from authward.revocation.redis import RedisRevocationBus
 from authward.revocation.sql import SqlRevocationBus
 from authward.runtime import Runtime, build_runtime
@@ -25,6 +23,8 @@ from authward.sessions.cache import CachedSessionStore
 from authward.sessions.redis import RedisSessionStore
 from authward.sessions.sql import SqlSessionStore
 from authward.settings import Settings, SettingsError, load_settings
+from authward.throttle.redis import RedisFailureLog
+from authward.throttle.sql import SqlFailureLog
 from tests.conftest import http_client, make_settings
 from tests.servers import free_port
 from tests.storage.redis_servers import RedisServers

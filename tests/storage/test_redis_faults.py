@@ -13,11 +13,11 @@ import anyio
 import pytest
 
 from authward import crypto
-from authward.accounts.redis import RedisFailureLog
 from authward.clock import FrozenClock
 from authward.errors import StoreUnavailable
 from authward.sessions.redis import RedisSessionStore
 from authward.storage.redis import RedisClient, create_client
+from authward.throttle.redis import RedisFailureLog
 from tests.contracts.test_session_store import make_session
 from tests.servers import free_port
 from tests.storage.redis_servers import RedisServers

@@ -9,10 +9,10 @@ import pytest
 from redis.crc import key_slot
 
 from authward import crypto
-from authward.accounts.redis import RedisFailureLog
 from authward.clock import FrozenClock
 from authward.sessions.redis import RedisSessionStore
 from authward.storage.redis import KeyNames, RedisClient, micros, millis_ceil
+from authward.throttle.redis import RedisFailureLog
 from tests.contracts.test_session_store import IDLE, make_session
 
 pytestmark = pytest.mark.redis

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward import crypto
-from authward.accounts.failures import MemoryFailureLog
-from authward.accounts.throttle import FailureLog
 from authward.clock import FrozenClock
 from authward.runtime import Runtime, build_runtime
+from authward.throttle.log import FailureLog
+from authward.throttle.memory import MemoryFailureLog
 from tests.conftest import http_client, make_settings
 from tests.contracts.conftest import BACKENDS
 from tests.scaleout.conftest import delete_keys

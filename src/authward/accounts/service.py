@@ -8,7 +8,6 @@ import uuid
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
 from authward.accounts.models import User, UserId
 from authward.accounts.store import UserStore
-from authward.accounts.throttle import LoginThrottle, RegistrationThrottle, judged
 from authward.clock import Clock
 from authward.errors import (
     InvalidCredentials,
@@ -19,6 +18,8 @@ from authward.errors import (
 )
 from authward.events import Events
 from authward.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, check_password_shape
+from authward.throttle.throttles import LoginThrottle, RegistrationThrottle
+from authward.throttle.window import judged
 
 security_log = logging.getLogger("authward.security")
 

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward import crypto
 from authward.accounts.models import UserId
-from authward.accounts.throttle import RefreshThrottle, judged
 from authward.background import stop
 from authward.clock import Clock
 from authward.errors import InvalidToken, NotFound, StoreUnavailable, TokenRevoked
@@ -37,6 +36,8 @@ from authward.revocation.list import Revocation, RevocationList
 from authward.revocation.sql import SqlRevocationBus
 from authward.sessions.models import Device
 from authward.settings import Settings
+from authward.throttle.throttles import RefreshThrottle
+from authward.throttle.window import judged
 from authward.tokens import jwk
 from authward.tokens.access import AccessTokens
 from authward.tokens.keys import PROPAGATION, KeyRing

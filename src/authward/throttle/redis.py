@@ -1,4 +1,4 @@
-"""Attempt counts in Redis: the FailureLog of `authward.accounts.throttle`, shared by every node.
+"""The FailureLog in Redis (one node or a Redis Cluster), shared by every node.
 
 Key layout (``<hex>`` is the throttle key, itself a digest: Redis holds no email)::
 
@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
-from authward.accounts.throttle import Admission, Entry, Limit
 from authward.errors import StoreUnavailable
 from authward.storage.redis import (
     AUTHWARD_KEYS,
@@ -27,6 +26,7 @@ from authward.storage.redis import (
     millis_ceil,
     translated_errors,
 )
+from authward.throttle.log import Admission, Entry, Limit
 
 # KEYS[1] the log. ARGV: cutoff (µs: older entries are dropped), since (µs: the window's
 # start), ceiling, at (µs), member, keep-until (ms). Returns nil when the entry was added,

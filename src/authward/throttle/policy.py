@@ -1,0 +1,33 @@
+"""The ceilings and the window, from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from authward.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    max_failures: int
+    account_max_failures: int
+    window: timedelta
+    refresh_max_failures: int = 100
+    refresh_token_max_failures: int = 5
+    register_max_attempts: int = 20
+    address_max_failures: int = 100
+
+    @classmethod
+    def of(cls, settings: Settings) -> ThrottlePolicy:
+        return cls(
+            max_failures=settings.login_max_failures,
+            account_max_failures=settings.account_max_failures,
+            window=timedelta(seconds=settings.login_window),
+            refresh_max_failures=settings.refresh_max_failures,
+            refresh_token_max_failures=settings.login_max_failures,
+            register_max_attempts=settings.register_max_attempts,
+            address_max_failures=settings.login_address_max_failures,
+        )

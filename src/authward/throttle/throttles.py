@@ -1,0 +1,103 @@
+"""What is counted for each action, under which keys and ceilings (docs/throttling.md)."""
+
+from __future__ import annotations
+
+import logging
+
+from authward.clock import Clock
+from authward.errors import TooManyAttempts
+from authward.throttle.keys import account_key, address_key, pair_key, token_key
+from authward.throttle.log import FailureLog
+from authward.throttle.policy import ThrottlePolicy
+from authward.throttle.window import Attempt, SlidingWindow
+
+security_log = logging.getLogger("authward.security")
+
+
+class LoginThrottle:
+    """Count logins before their password is checked, and forget the ones that succeed.
+
+    Password changes share these counts: guessing the current password through
+    ``/auth/password`` is the same oracle as a login, so it gets no budget of its own.
+
+    The keys go to the log narrowest first: (account, address), then the address, then the
+    account. A log that reserves key by key (Redis Cluster) thus takes a slot of the
+    account's count, the one its owner shares, only for an attempt that the caller's own
+    counts let through.
+    """
+
+    def __init__(self, log: FailureLog, policy: ThrottlePolicy, clock: Clock) -> None:
+        self._window = SlidingWindow(log, policy.window, clock)
+        self._policy = policy
+
+    @property
+    def log(self) -> FailureLog:
+        return self._window.log
+
+    async def attempt(self, email: str, address: str, *, action: str = "login") -> Attempt:
+        """Count a login of `email` from `address`; raise TooManyAttempts at any ceiling."""
+        pair = pair_key(email, address)
+        held = await self._window.reserve(
+            action,
+            (
+                (pair, self._policy.max_failures),
+                (address_key("login", address), self._policy.address_max_failures),
+                (account_key(email), self._policy.account_max_failures),
+            ),
+        )
+        return Attempt(self.log, held, clear_on_success=(pair,))
+
+    async def prune(self) -> int:
+        """Drop entries that fell out of the window (every throttle's: they share the log)."""
+        return await self._window.prune()
+
+
+class RefreshThrottle:
+    """Failed refreshes per client address and per presented token.
+
+    A guesser sends a new random token each time, so only the address count can stop
+    one; the token count stops a client (or a replayer) hammering one dead token. Only
+    well-formed tokens get here: a malformed one is refused before any I/O and counts
+    nowhere, so garbage cannot make the server write. A success clears no earlier failure.
+    """
+
+    def __init__(self, log: FailureLog, policy: ThrottlePolicy, clock: Clock) -> None:
+        self._window = SlidingWindow(log, policy.window, clock)
+        self._policy = policy
+
+    async def attempt(self, token: str, address: str) -> Attempt:
+        try:
+            held = await self._window.reserve(
+                "refresh",
+                (
+                    (token_key(token), self._policy.refresh_token_max_failures),
+                    (address_key("refresh", address), self._policy.refresh_max_failures),
+                ),
+            )
+        except TooManyAttempts:
+            security_log.warning(
+                "refresh throttled", extra={"event": "refresh_throttled", "ip": address}
+            )
+            raise
+        return Attempt(self._window.log, held)
+
+
+class RegistrationThrottle:
+    """Registration attempts per client address, counted whatever their outcome.
+
+    Counting only refusals (409) would make a 429 mean "you hit existing emails"; counting
+    every attempt that passed validation says nothing about any email, and also bounds
+    how many accounts (and argon2 hashes) one address can make.
+    """
+
+    def __init__(self, log: FailureLog, policy: ThrottlePolicy, clock: Clock) -> None:
+        self._window = SlidingWindow(log, policy.window, clock)
+        self._policy = policy
+
+    async def attempt(self, address: str) -> None:
+        """Count one registration from `address`; raise TooManyAttempts at the ceiling.
+
+        The entry is kept whatever happens next: it counts the attempt, not its outcome.
+        """
+        key = address_key("register", address)
+        await self._window.reserve("register", ((key, self._policy.register_max_attempts),))
