@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.clock import FrozenClock
@@ -106,3 +106,19 @@ async def test_sql_bus_resync_after_restart(sql_engine: AsyncEngine, clock: Froz
     restarted.subscribe(heard.append)
     await restarted.sync()
     assert heard == []  # already known from resync
+
+
+async def test_ids_are_never_reused_once_the_table_is_emptied(
+    sql_engine: AsyncEngine, clock: FrozenClock
+) -> None:
+    """Issue 14: on SQLite a new row took id 1 again once every row was gone, below the
+    floor of every node that had read the old ones, and no node ever read it."""
+    bus = SqlRevocationBus(sql_engine, clock)
+    await bus.publish(family(clock, "f1"))
+    async with sql_engine.begin() as conn:
+        first = (await conn.execute(select(revocations.c.id))).scalar_one()
+        await conn.execute(delete(revocations))
+    await bus.publish(family(clock, "f2"))
+    async with sql_engine.connect() as conn:
+        second = (await conn.execute(select(revocations.c.id))).scalar_one()
+    assert second > first

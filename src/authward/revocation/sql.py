@@ -35,6 +35,8 @@ revocations = Table(
     Column("subject", String(64), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Column("until", UtcDateTime, nullable=False, index=True),
+    # Ids only rise, even once every row is gone (SQLite would otherwise reuse them).
+    sqlite_autoincrement=True,
 )
 
 
