@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.clock import FrozenClock
@@ -106,3 +107,73 @@ async def test_sql_bus_resync_after_restart(sql_engine: AsyncEngine, clock: Froz
     restarted.subscribe(heard.append)
     await restarted.sync()
     assert heard == []  # already known from resync
+
+
+async def test_ids_are_never_reused_once_the_table_is_emptied(
+    sql_engine: AsyncEngine, clock: FrozenClock
+) -> None:
+    """Issue 14: on SQLite a new row took id 1 again once every row was gone, below the
+    floor of every node that had read the old ones, and no node ever read it."""
+    bus = SqlRevocationBus(sql_engine, clock)
+    await bus.publish(family(clock, "f1"))
+    async with sql_engine.begin() as conn:
+        first = (await conn.execute(select(revocations.c.id))).scalar_one()
+        await conn.execute(delete(revocations))
+    await bus.publish(family(clock, "f2"))
+    async with sql_engine.connect() as conn:
+        second = (await conn.execute(select(revocations.c.id))).scalar_one()
+    assert second > first
+
+
+async def test_a_table_that_went_backwards_is_read_again_from_its_first_row(
+    sql_engine: AsyncEngine, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A recreated table (or one restored from a backup) hands out ids this node already
+    passed: it must notice, say so once, and read every row, not skip the ones it passed."""
+    here, there = SqlRevocationBus(sql_engine, clock), SqlRevocationBus(sql_engine, clock)
+    await here.resync()
+    heard: list[str] = []
+    here.subscribe(lambda r: heard.append(r.subject))
+    for name in ("f1", "f2", "f3"):
+        await there.publish(family(clock, name))
+    for _ in range(LOOKBACK_POLLS):  # a node that has run a while: its floor is up too
+        await here.sync()
+    async with sql_engine.begin() as conn:
+        await conn.run_sync(revocations.drop)
+        await conn.run_sync(revocations.create)  # ids start at 1 again, on either backend
+    await there.publish(family(clock, "after"))
+    with caplog.at_level(logging.WARNING, logger="authward.security"):
+        await here.sync()
+        await here.sync()
+    assert heard == ["f1", "f2", "f3", "after"]
+    assert len(rereads(caplog)) == 1  # once, not at every poll
+    await there.publish(family(clock, "later"))
+    await here.sync()
+    assert heard == ["f1", "f2", "f3", "after", "later"]
+
+
+async def test_a_sweep_that_takes_every_row_leaves_the_newest_as_the_high_mark(
+    sql_engine: AsyncEngine, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An emptied table must not look like one that went backwards: no false alarm and no
+    full read after every quiet spell."""
+    here, there = SqlRevocationBus(sql_engine, clock), SqlRevocationBus(sql_engine, clock)
+    await here.resync()
+    heard: list[str] = []
+    here.subscribe(lambda r: heard.append(r.subject))
+    for name in ("f1", "f2", "f3"):
+        await there.publish(family(clock, name, ttl=10))
+    await here.sync()
+    clock.advance(60)
+    await there.sweep(clock.now())
+    assert await there.resync() == []  # nothing left in force
+    with caplog.at_level(logging.WARNING, logger="authward.security"):
+        await here.sync()  # a quiet spell: nothing new since the sweep
+        await there.publish(family(clock, "f4"))
+        await here.sync()
+    assert heard == ["f1", "f2", "f3", "f4"]
+    assert rereads(caplog) == []
+
+
+def rereads(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if getattr(r, "event", None) == "revocations_reread"]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken
+from authward.revocation.sql import LOOKBACK_POLLS, revocations
 from authward.sessions.models import Device
 from authward.tokens.service import TokenService
 from tests.tokens.factory import MASTER, TEST_RSA_BITS, token_settings
@@ -88,3 +89,25 @@ async def test_background_poll_delivers_within_the_interval(
             two.verify(pair.access_token)
     finally:
         await two.close()
+
+
+async def test_a_worker_keeps_what_it_knew_when_the_table_goes_backwards(
+    sql_engine: AsyncEngine, clock: FrozenClock
+) -> None:
+    """Issue 14: after the table restarts its ids, revocations still reach the other worker,
+    and the one the table lost still holds there (fail closed)."""
+    one, two = worker(sql_engine, clock), worker(sql_engine, clock)
+    await one.open(background=False)
+    await two.open(background=False)
+    lost, later = await one.issue("user-1", PHONE), await one.issue("user-2", PHONE)
+    await one.revoke_family(lost.family.id)
+    for _ in range(LOOKBACK_POLLS):
+        await two.sync_revocations()
+    async with sql_engine.begin() as conn:
+        await conn.run_sync(revocations.drop)
+        await conn.run_sync(revocations.create)  # as if restored from an older backup
+    await one.revoke_family(later.family.id)
+    await two.sync_revocations()
+    for pair in (lost, later):
+        with pytest.raises(InvalidToken):
+            two.verify(pair.access_token)

@@ -7,22 +7,37 @@ lower id can become visible after a higher one was read. Each poll therefore re-
 from the highest id seen `LOOKBACK_POLLS` polls ago (a bounded window of recent rows)
 and delivers only the ids it has not delivered yet; applying is idempotent anyway.
 `resync`, at start, reads every revocation still in force.
+
+Reading from an id on relies on ids that only rise (issue 14: once the sweep had
+emptied the table, SQLite handed out id 1 again, and every other worker passed over
+the new rows). The ids never repeat (``AUTOINCREMENT`` on SQLite, a sequence on
+PostgreSQL), and the sweep always spares the newest row, so the table's highest id never
+goes down while the table lives. A highest id below one this node has seen thus means
+the table went backwards: emptied by hand, recreated, restored from a backup. The node
+then says so once and reads the whole table again, forgetting which ids it delivered
+(they may name other rows now), but nothing it learnt: its revocation list keeps every
+entry until it runs out, so a revocation the table lost still holds on this node (a
+node started afterwards cannot learn it). A table that went backwards and then, before
+this node's next poll, gained more rows than it had lost cannot be told apart by its ids.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from datetime import datetime
 from typing import Final
 
 from sqlalchemy import Column, Integer, String, Table, delete, func, insert, select
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from authward.clock import Clock
 from authward.revocation.bus import Deliver
 from authward.revocation.list import Revocation
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
+
+security_log = logging.getLogger("authward.security")
 
 LOOKBACK_POLLS: Final = 30
 RESYNC_LOOKBACK: Final = 1000  # ids below the top at start that may still be committing
@@ -35,6 +50,8 @@ revocations = Table(
     Column("subject", String(64), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Column("until", UtcDateTime, nullable=False, index=True),
+    # Ids only rise, even once every row is gone (SQLite would otherwise reuse them).
+    sqlite_autoincrement=True,
 )
 
 
@@ -51,6 +68,7 @@ class SqlRevocationBus:
         self._subscribers: list[Deliver] = []
         self._floors: deque[int] = deque([0], maxlen=LOOKBACK_POLLS)
         self._delivered: set[int] = set()
+        self._seen = 0  # the highest id known to have been in the table
 
     async def publish(self, revocation: Revocation) -> None:
         # Here first: should the write fail, this node at least is protected.
@@ -64,7 +82,9 @@ class SqlRevocationBus:
         async with translated_errors(), self._engine.begin() as conn:
             result = await conn.execute(insert(revocations).values(**row))
         if result.inserted_primary_key is not None:
-            self._delivered.add(int(result.inserted_primary_key[0]))
+            inserted = int(result.inserted_primary_key[0])
+            self._delivered.add(inserted)
+            self._seen = max(self._seen, inserted)
 
     def subscribe(self, deliver: Deliver) -> None:
         self._subscribers.append(deliver)
@@ -72,29 +92,54 @@ class SqlRevocationBus:
     async def resync(self) -> list[Revocation]:
         query = select(revocations).where(revocations.c.until > self._clock.now())
         async with translated_errors(), self._engine.connect() as conn:
-            top = (await conn.execute(select(func.max(revocations.c.id)))).scalar()
+            top = await _highest_id(conn)
             rows = (await conn.execute(query.order_by(revocations.c.id))).mappings().all()
-        self._floors = deque([max(0, int(top or 0) - RESYNC_LOOKBACK)], maxlen=LOOKBACK_POLLS)
+        self._floors = deque([max(0, top - RESYNC_LOOKBACK)], maxlen=LOOKBACK_POLLS)
         self._delivered = {int(r["id"]) for r in rows if r["id"] > self._floors[0]}
+        self._seen = top
         return [_revocation(row) for row in rows]
 
     async def sync(self) -> None:
-        floor = self._floors[0]
-        query = select(revocations).where(revocations.c.id > floor).order_by(revocations.c.id)
         async with translated_errors(), self._engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
+            top = await _highest_id(conn)
+            if top < self._seen:
+                self._read_again(top)
+            query = select(revocations).where(revocations.c.id > self._floors[0])
+            rows = (await conn.execute(query.order_by(revocations.c.id))).mappings().all()
         for row in rows:
             if row["id"] not in self._delivered:
                 self._delivered.add(row["id"])
                 self._deliver(_revocation(row))
         self._floors.append(max([self._floors[-1], *(int(r["id"]) for r in rows)]))
         self._delivered = {i for i in self._delivered if i > self._floors[0]}
+        self._seen = max(self._seen, self._floors[-1])
 
     async def sweep(self, now: datetime) -> int:
+        # The newest row stays, run out or not: it keeps the highest id from going down,
+        # which is how `sync` tells a table that went backwards from a swept one.
+        newest = select(func.max(revocations.c.id)).scalar_subquery()
+        expired = delete(revocations).where(revocations.c.until <= now, revocations.c.id < newest)
         async with translated_errors(), self._engine.begin() as conn:
-            result = await conn.execute(delete(revocations).where(revocations.c.until <= now))
+            result = await conn.execute(expired)
         return int(result.rowcount or 0)
+
+    def _read_again(self, top: int) -> None:
+        """Start over from the first row: the ids this node passed may be in use again."""
+        security_log.warning(
+            "the revocations table went backwards (highest id %s, %s seen before): "
+            "reading all of it again",
+            top,
+            self._seen,
+            extra={"event": "revocations_reread"},
+        )
+        self._floors = deque([0], maxlen=LOOKBACK_POLLS)
+        self._delivered = set()
+        self._seen = top
 
     def _deliver(self, revocation: Revocation) -> None:
         for deliver in self._subscribers:
             deliver(revocation)
+
+
+async def _highest_id(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.max(revocations.c.id)))).scalar() or 0)
