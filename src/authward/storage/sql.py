@@ -7,6 +7,9 @@ async drivers here, so operators never have to know the driver names.
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -20,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 from authward.errors import StoreUnavailable
+
+security_log = logging.getLogger("authward.security")
 
 metadata = MetaData(
     naming_convention={
@@ -89,12 +94,19 @@ def create_engine(
     full_url = async_url(url)
     parsed = make_url(full_url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database not in (None, "", ":memory:"):
+        database = parsed.database
+        file_backed = database not in (None, "", ":memory:")
+        if file_backed:
             options.setdefault("pool_size", SQLITE_POOL_SIZE)
             options.setdefault("max_overflow", 0)
         engine = create_async_engine(
             full_url, connect_args={"timeout": 30, "check_same_thread": False}, **options
         )
+        if file_backed and database and not parsed.query.get("uri"):
+            # Absolute now, as SQLAlchemy makes the path it opens. Checked before every new
+            # connection, not once: SQLite must never be the one to create the file.
+            path = os.path.abspath(database)
+            event.listen(engine.sync_engine, "do_connect", lambda *_: keep_owner_only(path))
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     options.setdefault("pool_pre_ping", True)
@@ -108,6 +120,56 @@ def create_engine(
         connect_args.setdefault("command_timeout", postgres_timeout)
         connect_args.setdefault("timeout", postgres_timeout)
     return create_async_engine(full_url, **options)
+
+
+# What SQLite keeps beside the database; it creates each with the database file's mode.
+SQLITE_COMPANIONS: Final = ("-wal", "-shm", "-journal")
+
+
+def keep_owner_only(database: str) -> None:
+    """Make the SQLite file `database` (and what lies beside it) readable by its owner only.
+
+    It holds password hashes, emails and the audit log. A missing file is created empty
+    with mode 0600 (an empty file is a valid database), since SQLite itself would create
+    it under the umask, usually 0644; its ``-wal`` and ``-shm`` then take the same mode
+    from it. A file group or world could read is tightened, with one warning. A missing
+    folder is left for SQLite to report, as it always has.
+    """
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # no folder, or not ours to write: SQLite's own error says which
+    for path in (database, *(database + suffix for suffix in SQLITE_COMPANIONS)):
+        _tighten(path)
+
+
+def _tighten(path: str) -> None:
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return
+    if mode & 0o077 == 0:
+        return
+    try:
+        os.chmod(path, mode & 0o700)
+    except OSError as exc:
+        security_log.warning(
+            "%s is readable by others (mode %04o) and could not be made owner-only: %s",
+            path,
+            mode,
+            exc.strerror,
+            extra={"event": "file_mode_open"},
+        )
+        return
+    security_log.warning(
+        "%s was readable by others (mode %04o): now %04o, owner only",
+        path,
+        mode,
+        mode & 0o700,
+        extra={"event": "file_mode_tightened"},
+    )
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
