@@ -128,11 +128,16 @@ async def test_a_terminated_backend_is_swapped_at_checkout(
     assert await users.get_by_email("ada@example.com") is None
     admin = await asyncpg.connect(server.url)
     try:
-        ended = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        pids = await admin.fetch(
+            "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
         )
-        assert ended == 1
+        assert len(pids) == 1
+        for _ in range(200):  # until the backend has exited and closed its socket
+            gone = "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $1"
+            if await admin.fetchval(gone, pids[0]["pid"]):
+                break
+            await asyncio.sleep(0.05)
     finally:
         await admin.close()
     await asyncio.sleep(0.1)  # the event loop reads the closed socket
