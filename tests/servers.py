@@ -29,9 +29,16 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    workdir: Path, env: Mapping[str, str] | None = None, *, args: tuple[str, ...] = ()
+    workdir: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    args: tuple[str, ...] = (),
+    umask: int = -1,
 ) -> Iterator[str]:
-    """Run `authward serve` in `workdir` until the block ends; yield its base URL."""
+    """Run `authward serve` in `workdir` until the block ends; yield its base URL.
+
+    `umask`, when given, is the server's (else it inherits this process's).
+    """
     port = free_port()
     full_env = {
         **os.environ,
@@ -47,6 +54,7 @@ def running_server(
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        umask=umask,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -187,3 +187,77 @@ async def test_a_postgres_that_stops_answering_is_a_503_not_a_hang(
             await wait_for_health(client, 200)
             assert await me(client, cookie=cookie) == 200
             assert (await client.post("/auth/token", json=account)).status_code == 200
+
+
+LOAD_CONCURRENCY = 8  # requests in flight at once, over both nodes
+LOAD_MAX_REQUESTS = 20_000
+LOAD_MAX_SECONDS = 120.0
+
+
+class Load:
+    """A bounded load: `LOAD_CONCURRENCY` loops over `requests`, alternating between the
+    clients, until `stop`, `LOAD_MAX_REQUESTS` in all or `LOAD_MAX_SECONDS`."""
+
+    def __init__(self, clients: list[httpx.AsyncClient], requests: list[Request]) -> None:
+        self.statuses: Counter[int] = Counter()
+        self._clients, self._requests = clients, requests
+        self._deadline = time.monotonic() + LOAD_MAX_SECONDS
+        self._stopped = asyncio.Event()
+        self._target, self._reached = 0, asyncio.Event()
+        self._workers = [asyncio.create_task(self._work(n)) for n in range(LOAD_CONCURRENCY)]
+
+    async def served(self, count: int) -> None:
+        """Return once `count` more requests were answered 200 (or the load ended)."""
+        self._target, self._reached = self.statuses[200] + count, asyncio.Event()
+        ended = asyncio.gather(*self._workers)
+        await asyncio.wait(
+            [asyncio.ensure_future(self._reached.wait()), ended],
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        await asyncio.gather(*self._workers)
+
+    async def _work(self, number: int) -> None:
+        client = self._clients[number % len(self._clients)]
+        for turn in range(LOAD_MAX_REQUESTS // LOAD_CONCURRENCY):
+            if self._stopped.is_set() or time.monotonic() > self._deadline:
+                return
+            request = self._requests[(number + turn) % len(self._requests)]
+            self.statuses[(await request(client)).status_code] += 1
+            if self.statuses[200] >= self._target:
+                self._reached.set()
+
+
+@pytest.mark.postgres
+async def test_postgres_killed_and_restarted_under_load_on_two_nodes(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    """Issue 14: with the postmaster killed and started again, asyncpg's "the database
+    system is starting up" (57P03) got about one request in a hundred a 500."""
+    env = node_env(postgres_server.url)  # PostgreSQL alone: no Redis
+    with running_nodes(tmp_path, env, "ab") as nodes:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [
+                await stack.enter_async_context(httpx.AsyncClient(base_url=n.base, timeout=30))
+                for n in nodes
+            ]
+            _, cookie, csrf, tokens = await log_in(clients[0])
+            load = Load(clients, every_kind_of_request(cookie, csrf, tokens))
+            try:
+                await load.served(100)
+                await asyncio.to_thread(postgres_server.kill_postmaster)
+                # Started again while the load goes on: it meets a server refusing
+                # connections, then one starting up and recovering from the crash.
+                await asyncio.to_thread(postgres_server.start)
+                for client in clients:
+                    await wait_for_health(client, 200)
+                await load.served(200)  # answers are 200 again, by themselves
+            finally:
+                await load.stop()
+            assert load.statuses[503] > 0, load.statuses
+            assert set(load.statuses) <= {200, 201, 401, 503}, load.statuses
+            for client in clients:
+                assert await me(client, cookie=cookie) == 200
+                assert await me(client, token=tokens["access_token"]) == 200

@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from tests.servers import free_port
@@ -63,15 +64,44 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def start(self) -> None:
+    def start(self, *, standby: bool = False, hot_standby: bool = True, wait: bool = True) -> None:
+        """Start the server; as a `standby` it is read-only, or refuses every connection
+        (57P03) without `hot_standby`, until `promote`. Without `wait`, return at once,
+        while it may still be starting (or recovering from a crash)."""
+        signal_file = self.data / "standby.signal"
+        if standby:
+            signal_file.touch()
+            os.chown(signal_file, self._uid, self._gid)
+        else:
+            signal_file.unlink(missing_ok=True)
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
-            "-c fsync=off -c full_page_writes=off -c max_connections=50"
+            "-c fsync=off -c full_page_writes=off -c max_connections=50 "
+            f"-c hot_standby={'on' if hot_standby else 'off'}"
         )
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
-            "-o", options, "-w", "-t", str(START_TIMEOUT), "start",
+            "-o", options, "-w" if wait else "-W", "-t", str(START_TIMEOUT), "start",
         )  # fmt: skip
+
+    def promote(self) -> None:
+        """Make a standby the primary: what a failover does."""
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-t", str(START_TIMEOUT), "promote")
+
+    def kill_postmaster(self) -> None:
+        """SIGKILL the postmaster alone, as the OOM killer would; return once its children
+        (which notice its death by themselves) are gone too, so it can start again."""
+        postmaster, *children = self._processes()
+        os.kill(postmaster, signal.SIGKILL)
+        deadline = time.monotonic() + START_TIMEOUT
+        while any(_alive(pid) for pid in (postmaster, *children)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the killed postmaster's children did not exit")
+            time.sleep(0.02)
+        # Its lock files name a dead process; while no one has reaped it yet, a new
+        # postmaster would still take that zombie for a server running here.
+        for lock in (self.data / "postmaster.pid", self.root / f".s.PGSQL.{self.port}.lock"):
+            lock.unlink(missing_ok=True)
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server: "fast" ends every connection; "immediate" is a crash."""
@@ -129,3 +159,12 @@ class PostgresServer:
             timeout=START_TIMEOUT,
             cwd=self.root,
         )
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

@@ -1,10 +1,12 @@
-"""Email addresses as keys: normalised once, compared as strings."""
+"""Email addresses as keys: normalised once, compared as strings; look-alikes kept apart."""
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from typing import Final
 
+import icu
 from email_validator import EmailNotValidError, validate_email
 
 from authward.errors import InvalidInput
@@ -35,3 +37,29 @@ def lookup_key(raw: str) -> str | None:
         return normalize_email(raw)
     except InvalidInput:
         return None
+
+
+# ICU's implementation of Unicode TS #39 and its confusables data (pyicu-wheels bundles ICU).
+# Made once: it loads the data. Checking through it never changes it, which ICU documents
+# as safe from any number of threads.
+_SPOOF_CHECKER: Final = icu.SpoofChecker()
+
+
+def skeleton(email: str) -> str:
+    """Return the confusable skeleton of the normalised `email` (Unicode TS #39, section 4).
+
+    Two addresses a reader cannot tell apart have the same skeleton: ``adа@example.com``
+    (a Cyrillic ``а``) and ``ada@example.com``, ``ıda@`` and ``ida@``, but also ``rn`` and
+    ``m``, or ``1`` and ``l``. A skeleton is only ever compared, never shown or mailed.
+    """
+    # The type argument is ignored since ICU 58: there is one skeleton.
+    return str(_SPOOF_CHECKER.getSkeleton(0, email))
+
+
+def skeleton_digest(email: str) -> bytes:
+    """Return the SHA-256 of `skeleton(email)`: what the user stores keep, unique.
+
+    A digest, so the key has one length: a skeleton can be several times longer than
+    its address, past what an index entry may hold.
+    """
+    return hashlib.sha256(skeleton(email).encode("utf-8", "surrogatepass")).digest()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, String, Table, insert, select, update
+from sqlalchemy import Boolean, Column, Index, LargeBinary, String, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.accounts.emails import skeleton_digest
 from authward.accounts.models import User, UserId
 from authward.errors import EmailTaken
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
@@ -18,11 +19,25 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # SHA-256 of the email's confusable skeleton (Unicode TS #39): unique, so of two
+    # look-alikes registering at once one wins. NULL only for accounts that already
+    # looked like an older one when the column came (migration 0005).
+    Column("skeleton_digest", LargeBinary(32), nullable=True),
+    Index("ix_users_skeleton_digest", "skeleton_digest", unique=True),
+)
+
+# What a User is made of: the skeleton digest is the store's own business.
+_USER_COLUMNS = (
+    users.c.id,
+    users.c.email,
+    users.c.password_hash,
+    users.c.disabled,
+    users.c.created_at,
 )
 
 
 class SqlUserStore:
-    """The default user store: one row per account, email unique."""
+    """The default user store: one row per account, email and its skeleton unique."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -34,12 +49,13 @@ class SqlUserStore:
             "password_hash": user.password_hash,
             "disabled": user.disabled,
             "created_at": user.created_at,
+            "skeleton_digest": skeleton_digest(user.email),
         }
         async with translated_errors():
             try:
                 async with self._engine.begin() as conn:
                     await conn.execute(insert(users).values(**row))
-            except IntegrityError:
+            except IntegrityError:  # the email, or its skeleton: the same answer
                 raise EmailTaken from None
 
     async def get(self, user_id: UserId) -> User | None:
@@ -62,12 +78,18 @@ class SqlUserStore:
         return result.rowcount > 0
 
     async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:
-        query = select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
+        query = (
+            select(*_USER_COLUMNS)
+            .order_by(users.c.created_at, users.c.id)
+            .limit(limit)
+            .offset(offset)
+        )
         async with translated_errors(), self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [User(**row) for row in rows]
 
     async def _one(self, condition: object) -> User | None:
+        query = select(*_USER_COLUMNS).where(condition)  # type: ignore[arg-type]
         async with translated_errors(), self._engine.connect() as conn:
-            row = (await conn.execute(select(users).where(condition))).mappings().first()  # type: ignore[arg-type]
+            row = (await conn.execute(query)).mappings().first()
         return None if row is None else User(**row)

@@ -5,15 +5,21 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Protocol
 
+from authward.accounts.emails import skeleton_digest
 from authward.accounts.models import User, UserId
 from authward.errors import EmailTaken
 
 
 class UserStore(Protocol):
-    """Accounts keyed by id and by normalised email."""
+    """Accounts keyed by id and by normalised email.
+
+    Lookups match the normalised email exactly: a look-alike finds nobody. Only `add`
+    compares confusable skeletons (Unicode TS #39), so that no look-alike can join.
+    """
 
     async def add(self, user: User) -> None:
-        """Store a new user; raise EmailTaken when the email is in use."""
+        """Store a new user; raise EmailTaken when the email, or an address that looks
+        the same (`authward.accounts.emails.skeleton`), is in use."""
 
     async def get(self, user_id: UserId) -> User | None: ...
 
@@ -33,12 +39,15 @@ class MemoryUserStore:
     def __init__(self) -> None:
         self._by_id: dict[UserId, User] = {}
         self._id_by_email: dict[str, UserId] = {}
+        self._id_by_skeleton: dict[bytes, UserId] = {}
 
     async def add(self, user: User) -> None:
-        if user.email in self._id_by_email:
+        digest = skeleton_digest(user.email)
+        if user.email in self._id_by_email or digest in self._id_by_skeleton:
             raise EmailTaken
         self._by_id[user.id] = user
         self._id_by_email[user.email] = user.id
+        self._id_by_skeleton[digest] = user.id
 
     async def get(self, user_id: UserId) -> User | None:
         return self._by_id.get(user_id)
