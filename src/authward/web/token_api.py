@@ -16,7 +16,7 @@ from authward.web.errors import expect_bearer
 from authward.web.routing import AuthwardRoute
 from authward.web.schemas import Credentials, RefreshIn, TokenOut
 
-router = APIRouter(route_class=AuthwardRoute)
+router = APIRouter(route_class=AuthwardRoute, strict_content_type=True)  # see `api.router`
 
 # RFC 6749 §5.1: token responses must not be cached anywhere.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
