@@ -30,7 +30,9 @@ from authward.web.schemas import (
 )
 from authward.web.transports import (
     clear_session_cookie,
+    clear_token_cookies,
     read_session_cookie,
+    refresh_path,
     set_session_cookie,
 )
 
@@ -181,6 +183,9 @@ async def logout_all(request: Request, principal: Authenticated) -> Response:
     if principal.via == "session":
         clear_session_cookie(response, runtime.settings)
         response.headers["Clear-Site-Data"] = '"cookies"'
+    if runtime.settings.token_cookies:  # every family just ended: its cookies are dead weight
+        path = refresh_path(request.scope)
+        clear_token_cookies(response, refresh_path=path, settings=runtime.settings)
     return response
 
 
