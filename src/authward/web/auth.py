@@ -73,6 +73,8 @@ async def authenticate(request: Request) -> Principal | None:
             if (principal := await token_cookie_principal(runtime, request, cookies)) is None:
                 raise
             return principal
+    if not runtime.settings.token_cookies:
+        return None  # the anonymous path stays as lean as it was
     return await token_cookie_principal(runtime, request, cookies)
 
 

@@ -57,23 +57,26 @@ TOKEN_BODY: dict[str, Any] = {
 
 
 def _token_response(request: Request, runtime: Runtime, pair: TokenPair) -> JSONResponse:
+    settings = runtime.settings
+    csrf_token = runtime.tokens.csrf_token(pair.family.id) if settings.token_cookies else None
     body = TokenOut(
-        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        csrf_token=csrf_token,
     )
-    if not runtime.settings.token_cookies:
-        return JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
-    body.csrf_token = runtime.tokens.csrf_token(pair.family.id)
     response = JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
-    # The refresh cookie lives as long as its family, whose lifetime never slides.
-    family_left = (pair.family.expires_at - runtime.clock.now()).total_seconds()
-    set_token_cookies(
-        response,
-        pair,
-        body.csrf_token,
-        refresh_max_age=max(1, int(family_left)),
-        refresh_path=refresh_path(request.scope),
-        settings=runtime.settings,
-    )
+    if csrf_token is not None:
+        # The refresh cookie lives as long as its family, whose lifetime never slides.
+        family_left = (pair.family.expires_at - runtime.clock.now()).total_seconds()
+        set_token_cookies(
+            response,
+            pair,
+            csrf_token,
+            refresh_max_age=max(1, int(family_left)),
+            refresh_path=refresh_path(request.scope),
+            settings=settings,
+        )
     return response
 
 
