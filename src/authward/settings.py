@@ -131,8 +131,12 @@ class Settings(BaseSettings):
     same_site: Literal["lax", "strict"] = Field("lax", description="SameSite of the cookies.")
     token_cookies: bool = Field(
         False,
-        description="Also accept the access token from an HttpOnly cookie (with CSRF "
-        "double-submit), for browser apps that should not hold tokens in storage.",
+        description="1: POST /auth/token and /auth/token/refresh also set the access token "
+        "in an HttpOnly __Host- cookie, the refresh token in an HttpOnly __Secure- cookie "
+        "scoped to the refresh route, and the family's CSRF token in a cookie scripts can "
+        "read; the access cookie then authenticates (after a bearer header and a session "
+        "cookie), its unsafe requests needing X-CSRF-Token. For browser apps that should "
+        "not hold tokens in storage.",
     )
     login_max_failures: int = Field(
         5,

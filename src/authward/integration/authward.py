@@ -37,17 +37,30 @@ from authward.integration.users import AuthUser, Callers
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import api, token_api
-from authward.web.auth import RUNTIME_STATE, held_session, live_session, token_claims
+from authward.web.auth import (
+    RUNTIME_STATE,
+    cookie_token_claims,
+    held_session,
+    live_session,
+    token_claims,
+)
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
 from authward.web.headers import SecurityHeaders
 from authward.web.limits import RequestLimits
 from authward.web.principal import Principal
-from authward.web.transports import credential_headers, read_session_cookie, session_cookie_in
+from authward.web.transports import (
+    access_cookie_name,
+    cookie_in,
+    credential_headers,
+    read_session_cookie,
+    session_cookie_in,
+)
 
 __all__ = ["ALL_STRATEGIES", "Authward", "Strategy", "bind_runtime"]
 
 Strategy = Literal["session", "jwt"]
 ALL_STRATEGIES: Final[frozenset[Strategy]] = frozenset({"session", "jwt"})
+JWT_ONLY: Final[frozenset[Strategy]] = frozenset({"jwt"})
 
 # Where the middleware leaves what it found out, so a dependency does not ask again.
 OUTCOME_KEY: Final = "authward.outcome"
@@ -119,6 +132,8 @@ class Authward:
         self._opened = 0
         self._lock = asyncio.Lock()
         self._callers = Callers()
+        settings = runtime.settings
+        self._access_cookie = access_cookie_name(settings) if settings.token_cookies else None
 
     @property
     def settings(self) -> Settings:
@@ -237,7 +252,8 @@ class Authward:
 
     @cached_property
     def current_user(self) -> Dependency[AuthUser]:
-        """The caller by session cookie or bearer token; 401 without a usable one.
+        """The caller by bearer token, session cookie or (with ``AUTHWARD_TOKEN_COOKIES``)
+        access-token cookie, in that order; 401 without a usable one.
 
         A cookie-authenticated unsafe request needs its CSRF token (403 otherwise).
         """
@@ -265,7 +281,8 @@ class Authward:
 
     @cached_property
     def token_user(self) -> Dependency[AuthUser]:
-        """The caller by bearer token only; 401 (``WWW-Authenticate: Bearer``) otherwise."""
+        """The caller by access token only (the bearer header, or the token cookie when
+        ``AUTHWARD_TOKEN_COOKIES`` is on); 401 (``WWW-Authenticate: Bearer``) otherwise."""
         return self._requirement(frozenset({"jwt"}))
 
     @cached_property
@@ -320,7 +337,8 @@ class Authward:
         runtime = self.runtime
         bind_runtime(scope, runtime)
         authorization, cookies = credential_headers(scope)
-        if authorization is None and accepted == {"jwt"}:
+        access_cookie = self._access_cookie  # None unless AUTHWARD_TOKEN_COOKIES
+        if authorization is None and accepted == JWT_ONLY and access_cookie is None:
             return None  # no session lookup for a route that would refuse it anyway
         try:
             found = scope.get(OUTCOME_KEY)
@@ -330,20 +348,39 @@ class Authward:
             elif authorization is not None:
                 claims = token_claims(runtime, scope, authorization)
                 user = self._callers.of(claims.sub, "jwt", claims.sid)
-            elif (session_id := session_cookie_in(cookies, runtime.settings)) is not None:
-                session = held_session(runtime, scope["method"], session_id)
-                if session is None:
-                    session = await live_session(runtime, request, session_id)
-                user = self._callers.of(session.user_id, "session", session.handle)
+            elif (access_cookie is None or "session" in accepted) and (
+                session_id := session_cookie_in(cookies, runtime.settings)
+            ) is not None:
+                try:
+                    session = held_session(runtime, scope["method"], session_id)
+                    if session is None:
+                        session = await live_session(runtime, request, session_id)
+                except NotAuthenticated:
+                    # A stale session cookie does not hide a live token cookie.
+                    if (
+                        access_cookie is None
+                        or (token := cookie_in(cookies, access_cookie)) is None
+                    ):
+                        raise
+                    user = await self._token_cookie_caller(request, token)
+                else:
+                    user = self._callers.of(session.user_id, "session", session.handle)
+            elif access_cookie is not None and (token := cookie_in(cookies, access_cookie)):
+                user = await self._token_cookie_caller(request, token)
             else:
                 return None
         except NotAuthenticated as exc:
             if authorization is None:
-                return None  # an ended or expired session's cookie is no credential
+                return None  # an ended or expired cookie (session or token) is no credential
             raise http_exception(exc, bearer=True) from None
         except AuthwardError as exc:
             raise http_exception(exc, bearer=bearer_expected(request)) from None
         return user if user is not None and user.via in accepted else None
+
+    async def _token_cookie_caller(self, request: Request, token: str) -> AuthUser:
+        """The caller by access-token cookie (CSRF checked on unsafe methods); raises."""
+        claims = await cookie_token_claims(self.runtime, request, token)
+        return self._callers.of(claims.sub, "jwt", claims.sid)
 
 
 def _outcome(outcome: Principal | AuthwardError | None) -> Principal | None:

@@ -8,8 +8,9 @@ Starlette's own AuthenticationMiddleware. It builds on `authward.web.auth.authen
 
 * a bearer token that does not hold is answered 401 at once (a client that tried to
   authenticate is told it failed, never served as anonymous);
-* a session cookie that no longer works (logged out, expired) is no credential: the
-  request goes on as anonymous, so a sign-in page still works with a stale cookie;
+* a session cookie (or, with ``AUTHWARD_TOKEN_COOKIES``, an access-token cookie) that no
+  longer works (logged out, expired, revoked) is no credential: the request goes on as
+  anonymous, so a sign-in page still works with a stale cookie;
 * a cookie-authenticated unsafe request without its CSRF token goes on as anonymous,
   and `Authward`'s dependencies answer it 403 (so a sign-in or registration route that
   authenticates nobody still works while a session is live);
@@ -35,7 +36,7 @@ from authward.web.auth import FORM_TYPES, SAFE_METHODS, authenticate
 from authward.web.buffered import read_body, replay
 from authward.web.errors import answer_error
 from authward.web.principal import Principal
-from authward.web.transports import CSRF_HEADER, read_session_cookie
+from authward.web.transports import CSRF_HEADER, access_cookie_name, read_session_cookie
 
 __all__ = ["AuthwardMiddleware"]
 
@@ -44,7 +45,7 @@ TRY_AGAIN_LATER: Final = 1013
 
 
 class AuthwardMiddleware:
-    """Set ``scope["user"]`` and ``scope["auth"]`` from the session cookie or bearer token.
+    """Set ``scope["user"]`` and ``scope["auth"]`` from the bearer token or a cookie.
 
     With ``load_email=True`` the user's email is loaded too (one lookup per
     authenticated request), for ``display_name``.
@@ -94,11 +95,15 @@ class AuthwardMiddleware:
     def _form_csrf(self, scope: Scope) -> bool:
         """Whether the CSRF token can only be in the form body (so the body is read here)."""
         connection = HTTPConnection(scope)
+        settings = self.auth.settings
         return (
             scope["method"] not in SAFE_METHODS
             and CSRF_HEADER not in connection.headers
             and connection.headers.get("content-type", "").startswith(FORM_TYPES)
-            and read_session_cookie(connection, self.auth.settings) is not None
+            and (
+                read_session_cookie(connection, settings) is not None
+                or (settings.token_cookies and access_cookie_name(settings) in connection.cookies)
+            )
         )
 
     async def _user(self, principal: Principal) -> AuthUser | None:

@@ -36,6 +36,7 @@ security_log = logging.getLogger("authward.security")
 
 OnRevoked = Callable[[list[str], datetime], Awaitable[None]]
 OnReuse = Callable[[Family, Device], Awaitable[None]]
+Vouch = Callable[[Family], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +83,23 @@ class RefreshTokens:
         await self.store.add(family, crypto.digest(token))
         return token, family
 
-    async def rotate(self, token: str, device: Device) -> tuple[str, Family]:
+    async def rotate(
+        self, token: str, device: Device, *, vouch: Vouch | None = None
+    ) -> tuple[str, Family]:
         """Spend `token` and return the family's next one.
 
         Raises InvalidToken for an unknown, malformed, expired or revoked token (and for
-        the forgiven race above), RefreshReuse when a spent token came back.
+        the forgiven race above), RefreshReuse when a spent token came back. `vouch`,
+        when given, is shown the token's live family first and may raise: then nothing
+        is spent and nothing revoked (a forged request must not rotate a family).
         """
         if not isinstance(token, str) or not crypto.is_token_shaped(token):
             raise InvalidToken
         old_digest = crypto.digest(token)
         now = self._clock.now()
         found = await self._live(old_digest, now)
+        if vouch is not None:
+            vouch(found.family)
         if found.spent_at is None:
             new_token = crypto.new_token()
             if await self.store.rotate(

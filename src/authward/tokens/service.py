@@ -13,6 +13,9 @@ honour tokens that may have been revoked elsewhere; it heals with the next good 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,7 +30,7 @@ from authward import crypto
 from authward.accounts.models import UserId
 from authward.background import stop
 from authward.clock import Clock
-from authward.errors import InvalidToken, NotFound, StoreUnavailable, TokenRevoked
+from authward.errors import CsrfRejected, InvalidToken, NotFound, StoreUnavailable, TokenRevoked
 from authward.events import Events
 from authward.masterkey import MasterSecret
 from authward.metrics import REVOCATIONS
@@ -49,8 +52,10 @@ from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, Memo
 __all__ = ["AccessClaims", "Family", "KeyInfo", "TokenPair", "TokenService", "running"]
 
 log = logging.getLogger(__name__)
+security_log = logging.getLogger("authward.security")
 
 KEY_POLL_INTERVAL: Final = 2.0  # seconds; the contract allows a rotation 10 s to spread
+CSRF_KEY_PURPOSE: Final = "authward/token-csrf"
 STALE_AFTER_POLLS: Final = 10
 MIN_STALE_AFTER: Final = 10.0  # seconds
 
@@ -90,6 +95,7 @@ class TokenService:
     ) -> None:
         self.settings = settings
         self._throttle = throttle
+        self._csrf_key = master.derive(CSRF_KEY_PURPOSE)
         self._clock = clock
         self.events = events or Events(clock)
         ttl = timedelta(seconds=settings.access_ttl)
@@ -175,20 +181,39 @@ class TokenService:
         await self.events.emit("login", user_id=user_id, via="jwt", handle=family.id, device=device)
         return pair
 
-    async def refresh(self, refresh_token: str, device: Device) -> TokenPair:
+    async def refresh(
+        self,
+        refresh_token: str,
+        device: Device,
+        *,
+        by_cookie: bool = False,
+        csrf_token: str | None = None,
+    ) -> TokenPair:
         """Spend a refresh token for a new pair; raise InvalidToken or RefreshReuse.
 
         With a throttle, TooManyAttempts once the client address (`device.ip`) or this
         token failed too often. A malformed token is refused first, with no I/O at all.
+        A token that came in a cookie (`by_cookie`) needs its family's CSRF token: without
+        it, CsrfRejected before anything is spent.
         """
         if not isinstance(refresh_token, str) or not crypto.is_token_shaped(refresh_token):
             raise InvalidToken
+
+        def vouch(family: Family) -> None:
+            self.check_csrf(family.id, csrf_token)
+
+        def rotate() -> Awaitable[tuple[str, Family]]:
+            return self.refresh_tokens.rotate(
+                refresh_token, device, vouch=vouch if by_cookie else None
+            )
+
         if self._throttle is None:
-            new_token, family = await self.refresh_tokens.rotate(refresh_token, device)
+            new_token, family = await rotate()
         else:
             attempt = await self._throttle.attempt(refresh_token, device.ip)
+            # A CSRF refusal is not a failed guess: it gives its slot back like any error.
             async with judged(attempt, InvalidToken):
-                new_token, family = await self.refresh_tokens.rotate(refresh_token, device)
+                new_token, family = await rotate()
         return self._pair(new_token, family)
 
     def verify(self, token: str) -> AccessClaims:
@@ -204,6 +229,22 @@ class TokenService:
         if self._stale_after is not None and time.monotonic() - self._synced_at > self._stale_after:
             raise StoreUnavailable("revocations")
         return claims
+
+    def csrf_token(self, family_id: str) -> str:
+        """The CSRF token of a family's cookie callers: an HMAC of its id under the CSRF key.
+
+        Derived, never stored, like a session's: it stays the same across refreshes (the
+        family does), and another family's token, the attacker's own login included, is
+        worth nothing here.
+        """
+        mac = hmac.new(self._csrf_key, family_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def check_csrf(self, family_id: str, presented: str | None) -> None:
+        """Raise CsrfRejected unless `presented` is this family's CSRF token."""
+        if not presented or not crypto.same(presented, self.csrf_token(family_id)):
+            security_log.warning("csrf token rejected", extra={"event": "csrf_rejected"})
+            raise CsrfRejected
 
     async def revoke_family(self, family_id: str) -> None:
         """Revoke a family: its refresh token and every access token of it, on every node."""

@@ -13,6 +13,7 @@ from authward.metrics import LOGINS
 from authward.web.addresses import client_address
 from authward.web.auth import authenticate, require, runtime_of
 from authward.web.bodies import read_fields
+from authward.web.origin import check_origin
 from authward.web.principal import Principal
 from authward.web.routing import AuthwardRoute
 from authward.web.routing import device_of as device_of  # re-exported: pages import it here
@@ -29,14 +30,18 @@ from authward.web.schemas import (
 )
 from authward.web.transports import (
     clear_session_cookie,
+    clear_token_cookies,
     read_session_cookie,
+    refresh_path,
     set_session_cookie,
 )
 
 # The routes both strategies share, and the session strategy's own: an app that uses
 # tokens alone (`Authward(strategies={"jwt"})`) includes the first without the second.
-router = APIRouter(prefix="/auth", route_class=AuthwardRoute)
-session_router = APIRouter(prefix="/auth", route_class=AuthwardRoute)
+# JSON bodies need a JSON content type, whatever the including app chose: a cross-site
+# page can post text/plain, or a body with no type at all, without a CORS preflight.
+router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
+session_router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
 Authenticated = Annotated[Principal, Depends(require)]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -85,7 +90,12 @@ async def register(body: RegisterIn, request: Request) -> UserOut:
     openapi_extra=CREDENTIALS_BODY,
 )
 async def session_login(request: Request) -> JSONResponse:
-    """Start a session: a new id in an HttpOnly cookie, and the CSRF token in the body."""
+    """Start a session: a new id in an HttpOnly cookie, and the CSRF token in the body.
+
+    A browser's request from another site is refused (403) before anything is read: a
+    forged login would sign the victim into the attacker's account (login CSRF).
+    """
+    check_origin(request)
     runtime = runtime_of(request)
     fields = await read_fields(request, "email", "password")
     user = await login(request, "session", fields["email"], fields["password"])
@@ -173,6 +183,9 @@ async def logout_all(request: Request, principal: Authenticated) -> Response:
     if principal.via == "session":
         clear_session_cookie(response, runtime.settings)
         response.headers["Clear-Site-Data"] = '"cookies"'
+    if runtime.settings.token_cookies:  # every family just ended: its cookies are dead weight
+        path = refresh_path(request.scope)
+        clear_token_cookies(response, refresh_path=path, settings=runtime.settings)
     return response
 
 

@@ -1,10 +1,18 @@
-"""Authenticate a request by session cookie or bearer token, and enforce CSRF.
+"""Authenticate a request by bearer token, session cookie or token cookie; enforce CSRF.
 
-Used by the FastAPI dependencies of `web.deps` (and by the pages). The order is fixed:
-an Authorization header, when present, decides alone (a bad one is a 401, never a fall
-back to the cookie); otherwise the session cookie. Only cookie-authenticated requests
-with an unsafe method need a CSRF token: a bearer token cannot be sent by a
-cross-site form, a cookie can.
+Used by the API's routes, `Authward`'s dependencies and its middleware. The order is
+fixed:
+
+1. an Authorization header, when present, decides alone (a bad one is a 401, never a
+   fall back to a cookie);
+2. otherwise the session cookie;
+3. otherwise, with ``AUTHWARD_TOKEN_COOKIES``, the access-token cookie. It is also read
+   when the session cookie no longer works (ended, expired): a stale cookie of one kind
+   does not hide a live one of the other. A CSRF refusal or a store that does not answer
+   never falls through.
+
+Only cookie-authenticated requests with an unsafe method need a CSRF token: a bearer
+token cannot be sent by a cross-site form, a cookie can.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Final
 from starlette.requests import Request
 from starlette.types import Scope
 
-from authward.errors import AuthwardError, NotAuthenticated
+from authward.errors import AuthwardError, InvalidToken, NotAuthenticated
 from authward.metrics import JWT_OK, SESSION_OK, count_refused
 from authward.runtime import Runtime
 from authward.sessions.models import Session
@@ -24,7 +32,10 @@ from authward.web.principal import Principal
 from authward.web.transports import (
     CSRF_FIELD,
     CSRF_HEADER,
+    MAX_TOKEN_LENGTH,
+    access_cookie_name,
     bearer_token,
+    cookie_in,
     credential_headers,
     session_cookie_in,
 )
@@ -55,9 +66,45 @@ async def authenticate(request: Request) -> Principal | None:
         claims = token_claims(runtime, request.scope, authorization)
         return Principal(user_id=claims.sub, via="jwt", handle=claims.sid)
     session_id = session_cookie_in(cookies, runtime.settings)
-    if session_id is None:
+    if session_id is not None:
+        try:
+            return await session_principal(runtime, request, session_id)
+        except NotAuthenticated:
+            if (principal := await token_cookie_principal(runtime, request, cookies)) is None:
+                raise
+            return principal
+    if not runtime.settings.token_cookies:
+        return None  # the anonymous path stays as lean as it was
+    return await token_cookie_principal(runtime, request, cookies)
+
+
+async def token_cookie_principal(
+    runtime: Runtime, request: Request, cookies: list[str]
+) -> Principal | None:
+    """The caller by access-token cookie; None when token cookies are off or it is absent."""
+    if not runtime.settings.token_cookies:
         return None
-    return await session_principal(runtime, request, session_id)
+    token = cookie_in(cookies, access_cookie_name(runtime.settings))
+    if token is None:
+        return None
+    claims = await cookie_token_claims(runtime, request, token)
+    return Principal(user_id=claims.sub, via="jwt", handle=claims.sid)
+
+
+async def cookie_token_claims(runtime: Runtime, request: Request, token: str) -> AccessClaims:
+    """The claims of an access token that came in a cookie; its family's CSRF token checked
+    on unsafe methods. Raises NotAuthenticated (or a subclass), or CsrfRejected."""
+    try:
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken
+        claims = runtime.tokens.verify(token)
+    except AuthwardError as exc:
+        count_refused("jwt", exc)
+        raise
+    JWT_OK.inc()
+    if request.method not in SAFE_METHODS:
+        runtime.tokens.check_csrf(claims.sid, await presented_csrf_token(request))
+    return claims
 
 
 def token_claims(runtime: Runtime, scope: Scope, authorization: str) -> AccessClaims:
@@ -113,6 +160,23 @@ async def live_session(runtime: Runtime, request: Request, session_id: str) -> S
 async def require(request: Request) -> Principal:
     """Like `authenticate`, but no credential at all is a 401 too."""
     principal = await authenticate(request)
+    if principal is None:
+        expect_bearer(request.scope)
+        raise NotAuthenticated
+    return principal
+
+
+async def require_token(request: Request) -> Principal:
+    """The caller by access token, in the Authorization header or the token cookie; 401
+    otherwise. A session cookie is no answer here, even beside a token cookie."""
+    runtime = runtime_of(request)
+    authorization, cookies = credential_headers(request.scope)
+    principal = None
+    if authorization is not None:
+        claims = token_claims(runtime, request.scope, authorization)
+        principal = Principal(user_id=claims.sub, via="jwt", handle=claims.sid)
+    else:
+        principal = await token_cookie_principal(runtime, request, cookies)
     if principal is None:
         expect_bearer(request.scope)
         raise NotAuthenticated

@@ -1,4 +1,10 @@
-"""Read small request bodies that may come as JSON or as an HTML/OAuth2 form."""
+"""Read small request bodies that may come as JSON or as an HTML/OAuth2 form.
+
+JSON is read only from a body that says it is JSON (``application/json``, or a
+``+json`` type, as FastAPI reads its own bodies). A cross-site page can send a form or a
+``text/plain`` body without any CORS preflight, but not a JSON content type: a JSON body
+under another type is refused (422), never parsed (CVE-2021-32677 was this very hole).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,13 @@ from starlette.requests import Request
 from authward.errors import InvalidInput
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+NOT_JSON_OR_FORM = "Body must be JSON (Content-Type: application/json) or a form."
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a media type (lower case, without parameters) is JSON."""
+    kind, _, subtype = content_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 async def read_fields(
@@ -31,7 +44,7 @@ async def read_fields(
             # A missing boundary or a broken part: Starlette's own errors, made ours.
             raise InvalidInput("Body must be a JSON object or a form.") from None
         raw = {key: value for key, value in form.items() if isinstance(value, str)}
-    else:
+    elif is_json(content_type):
         try:
             decoded = json.loads(await request.body())
         except (ValueError, RecursionError):
@@ -39,6 +52,8 @@ async def read_fields(
         if not isinstance(decoded, dict):
             raise InvalidInput("Body must be a JSON object or a form.")
         raw = decoded
+    else:
+        raise InvalidInput(NOT_JSON_OR_FORM)
     fields: dict[str, str] = {}
     for alias, name in (aliases or {}).items():
         if name not in raw and alias in raw:

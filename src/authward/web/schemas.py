@@ -50,10 +50,20 @@ class TokenOut(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int
     refresh_token: str
+    csrf_token: str | None = Field(
+        None,
+        description="With AUTHWARD_TOKEN_COOKIES: the X-CSRF-Token of the family's cookie "
+        "callers (also in a readable cookie); absent otherwise.",
+    )
 
 
 class RefreshIn(BaseModel):
-    refresh_token: str = Field(max_length=256)
+    refresh_token: str | None = Field(
+        None,
+        max_length=256,
+        description="Required, unless AUTHWARD_TOKEN_COOKIES is on and the refresh cookie "
+        "is sent instead.",
+    )
 
 
 class DeviceOut(BaseModel):

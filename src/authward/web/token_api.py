@@ -1,22 +1,37 @@
-"""The JWT strategy's endpoints: issue, refresh, revoke, and the public keys."""
+"""The JWT strategy's endpoints: issue, refresh, revoke, and the public keys.
+
+With ``AUTHWARD_TOKEN_COOKIES`` the token answers also set the token cookies (see
+`authward.web.transports`), and so a browser's request to them from another site is
+refused first, as the session login's is: a forged login would plant the attacker's
+tokens in the victim's browser.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from authward.errors import NotAuthenticated
+from authward.errors import InvalidInput, NotAuthenticated
+from authward.runtime import Runtime
 from authward.tokens.service import TokenPair
-from authward.web.api import ERROR_RESPONSES, Authenticated, device_of, login
-from authward.web.auth import runtime_of
+from authward.web.api import ERROR_RESPONSES, device_of, login
+from authward.web.auth import presented_csrf_token, require_token, runtime_of
 from authward.web.bodies import read_fields
-from authward.web.errors import expect_bearer
+from authward.web.origin import check_origin
+from authward.web.principal import Principal
 from authward.web.routing import AuthwardRoute
 from authward.web.schemas import Credentials, RefreshIn, TokenOut
+from authward.web.transports import (
+    REFRESH_ROUTE,
+    clear_token_cookies,
+    read_refresh_cookie,
+    refresh_path,
+    set_token_cookies,
+)
 
-router = APIRouter(route_class=AuthwardRoute)
+router = APIRouter(route_class=AuthwardRoute, strict_content_type=True)  # see `api.router`
 
 # RFC 6749 §5.1: token responses must not be cached anywhere.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -41,43 +56,100 @@ TOKEN_BODY: dict[str, Any] = {
 }
 
 
-def _token_response(pair: TokenPair) -> JSONResponse:
+def _token_response(request: Request, runtime: Runtime, pair: TokenPair) -> JSONResponse:
+    settings = runtime.settings
+    csrf_token = runtime.tokens.csrf_token(pair.family.id) if settings.token_cookies else None
     body = TokenOut(
-        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        csrf_token=csrf_token,
     )
-    return JSONResponse(body.model_dump(), headers=NO_STORE)
+    response = JSONResponse(body.model_dump(exclude_none=True), headers=NO_STORE)
+    if csrf_token is not None:
+        # The refresh cookie lives as long as its family, whose lifetime never slides.
+        family_left = (pair.family.expires_at - runtime.clock.now()).total_seconds()
+        set_token_cookies(
+            response,
+            pair,
+            csrf_token,
+            refresh_max_age=max(1, int(family_left)),
+            refresh_path=refresh_path(request.scope),
+            settings=settings,
+        )
+    return response
 
 
 @router.post(
     "/auth/token", response_model=TokenOut, responses=ERROR_RESPONSES, openapi_extra=TOKEN_BODY
 )
 async def token(request: Request) -> JSONResponse:
-    """Log in for tokens: JSON {email, password} or the OAuth2 password form."""
+    """Log in for tokens: JSON {email, password} or the OAuth2 password form.
+
+    With token cookies on, the tokens are also set in cookies, with the family's CSRF
+    token in the body, and a browser's request from another site is refused (403).
+    """
     runtime = runtime_of(request)
+    if runtime.settings.token_cookies:
+        check_origin(request)
     fields = await read_fields(request, "email", "password", aliases={"username": "email"})
     user = await login(request, "jwt", fields["email"], fields["password"])
-    return _token_response(await runtime.tokens.issue(user.id, device_of(request)))
+    return _token_response(
+        request, runtime, await runtime.tokens.issue(user.id, device_of(request))
+    )
 
 
-@router.post("/auth/token/refresh", response_model=TokenOut, responses=ERROR_RESPONSES)
-async def refresh(body: RefreshIn, request: Request) -> JSONResponse:
-    """Spend a refresh token for a new pair; a spent one coming back revokes its family."""
-    pair = await runtime_of(request).tokens.refresh(body.refresh_token, device_of(request))
-    return _token_response(pair)
+@router.post(
+    "/auth/token/refresh",
+    name=REFRESH_ROUTE,
+    response_model=TokenOut,
+    responses=ERROR_RESPONSES,
+)
+async def refresh(
+    request: Request, body: Annotated[RefreshIn | None, Body()] = None
+) -> JSONResponse:
+    """Spend a refresh token for a new pair; a spent one coming back revokes its family.
+
+    With token cookies on, a body without a token spends the refresh cookie instead,
+    which needs the family's CSRF token (``X-CSRF-Token``), and both cookies are renewed.
+    """
+    runtime = runtime_of(request)
+    device = device_of(request)
+    presented = body.refresh_token if body is not None else None
+    if not runtime.settings.token_cookies:
+        if presented is None:
+            raise InvalidInput("Field 'refresh_token' is required and must be a string.")
+        return _token_response(request, runtime, await runtime.tokens.refresh(presented, device))
+    check_origin(request)
+    if presented is not None:
+        pair = await runtime.tokens.refresh(presented, device)
+    elif (cookie := read_refresh_cookie(request, runtime.settings)) is not None:
+        csrf_token = await presented_csrf_token(request)
+        pair = await runtime.tokens.refresh(cookie, device, by_cookie=True, csrf_token=csrf_token)
+    else:
+        raise NotAuthenticated
+    return _token_response(request, runtime, pair)
 
 
 @router.post("/auth/token/revoke", status_code=204, responses=ERROR_RESPONSES)
-async def revoke(request: Request, principal: Authenticated) -> Response:
-    """Revoke this access token's family at once: its access and refresh tokens stop working."""
-    if principal.via != "jwt":
-        expect_bearer(request.scope)
-        raise NotAuthenticated
+async def revoke(
+    request: Request, principal: Annotated[Principal, Depends(require_token)]
+) -> Response:
+    """Revoke this access token's family at once: its access and refresh tokens stop working.
+
+    The token comes in the Authorization header or, with token cookies on, in the access
+    cookie (then with the family's CSRF token); the token cookies are cleared.
+    """
     runtime = runtime_of(request)
     await runtime.tokens.revoke_family(principal.handle)
     await runtime.events.emit(
         "revoke", user_id=principal.user_id, via="jwt", handle=principal.handle
     )
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    if runtime.settings.token_cookies:
+        path = refresh_path(request.scope)
+        clear_token_cookies(response, refresh_path=path, settings=runtime.settings)
+    return response
 
 
 @router.get("/.well-known/jwks.json")

@@ -3,7 +3,8 @@
 Two layers, both required:
 
 * the origin: a browser says who sent a POST (``Sec-Fetch-Site``, ``Origin``); anything
-  but this very origin is refused before a form is even read;
+  but this very origin is refused before a form is even read (`authward.web.origin`,
+  shared with the API routes that set cookies);
 * a token in every form. Signed-in forms carry the session's CSRF token (an HMAC of the
   session id, checked by `SessionService.check_csrf`). The sign-in and register forms
   have no session yet, and a forged login (signing the victim into the attacker's
@@ -21,7 +22,6 @@ import hashlib
 import hmac
 import logging
 from typing import Final, NoReturn
-from urllib.parse import urlsplit
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -38,26 +38,6 @@ KEY_PURPOSE: Final = "authward/page-csrf"
 SECURE_COOKIE: Final = "__Host-authward_csrf"
 INSECURE_COOKIE: Final = "authward_csrf"
 TOKEN_TTL: Final = 2 * 60 * 60  # seconds a sign-in form stays usable
-ALLOWED_FETCH_SITES: Final = frozenset({"same-origin", "none"})
-
-
-def check_origin(request: Request) -> None:
-    """Raise CsrfRejected unless the browser says this POST comes from this origin.
-
-    ``same-site`` is refused too: a sibling subdomain is not us. A foreign ``Origin`` is
-    refused; ``Origin: null`` (sent under some referrer policies) only passes when Fetch
-    Metadata vouches for the request. Clients that send neither header still need the
-    form's token.
-    """
-    fetch_site = request.headers.get("sec-fetch-site")
-    if fetch_site is not None and fetch_site not in ALLOWED_FETCH_SITES:
-        _reject("cross-site form post")
-    origin = request.headers.get("origin")
-    if origin is None or (origin == "null" and fetch_site == "same-origin"):
-        return
-    host = request.headers.get("host", "").lower()
-    if origin == "null" or not host or urlsplit(origin).netloc.lower() != host:
-        _reject("foreign origin")
 
 
 def field(form: FormData, name: str) -> str:

@@ -18,7 +18,8 @@ from authward.errors import (
 )
 from authward.web.api import device_of, login
 from authward.web.auth import runtime_of
-from authward.web.pages.guard import PreSessionCsrf, check_origin, field
+from authward.web.origin import check_origin
+from authward.web.pages.guard import PreSessionCsrf, field
 from authward.web.pages.render import duration, redirect, safe_next
 from authward.web.pages.visitor import PageRoute, page, signed_in_form, visitor
 from authward.web.transports import clear_session_cookie, read_session_cookie, set_session_cookie

@@ -18,7 +18,8 @@ from authward.metrics import SESSION_OK, count_refused
 from authward.runtime import Runtime
 from authward.sessions.models import Session
 from authward.web.auth import runtime_of
-from authward.web.pages.guard import check_origin, field
+from authward.web.origin import check_origin
+from authward.web.pages.guard import field
 from authward.web.pages.render import render
 from authward.web.routing import device_of
 from authward.web.transports import CSRF_FIELD, read_session_cookie
