@@ -39,8 +39,7 @@ from authward.settings import Settings, load_settings
 from authward.web import api, token_api
 from authward.web.auth import RUNTIME_STATE, held_session, live_session, token_claims
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
-from authward.web.headers import SecurityHeaders
-from authward.web.limits import RequestLimits
+from authward.web.headers import install_middleware
 from authward.web.principal import Principal
 from authward.web.transports import credential_headers, read_session_cookie, session_cookie_in
 
@@ -221,8 +220,7 @@ class Authward:
         app.state.authward_runtime = self.runtime
         install_error_handlers(app)
         app.include_router(self.router)
-        app.add_middleware(SecurityHeaders)
-        app.add_middleware(RequestLimits, max_body_bytes=self.settings.max_body_bytes)
+        install_middleware(app, max_body_bytes=self.settings.max_body_bytes)
         return app
 
     async def _bind(self, request: Request) -> None:

@@ -9,8 +9,7 @@ from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import ops, pages
 from authward.web.errors import install_error_handlers
-from authward.web.headers import SecurityHeaders
-from authward.web.limits import RequestLimits
+from authward.web.headers import install_middleware
 
 
 def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
@@ -33,8 +32,7 @@ def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
     if runtime.settings.demo_pages:
         app.include_router(pages.how_router)
     app.mount("/static", pages.static_files(), name="static")
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestLimits, max_body_bytes=runtime.settings.max_body_bytes)
+    install_middleware(app, max_body_bytes=runtime.settings.max_body_bytes)
     return app
 
 
