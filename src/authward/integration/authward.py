@@ -41,6 +41,7 @@ from authward.web.auth import RUNTIME_STATE, held_session, live_session, token_c
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
 from authward.web.headers import install_middleware
 from authward.web.principal import Principal
+from authward.web.routing import slash_twins
 from authward.web.transports import credential_headers, read_session_cookie, session_cookie_in
 
 __all__ = ["ALL_STRATEGIES", "Authward", "Strategy", "bind_runtime"]
@@ -201,13 +202,18 @@ class Authward:
         """
         router = APIRouter()
         bind = [Depends(self._bind)]
+        included = [api.router]
         router.include_router(api.router, dependencies=bind, tags=["accounts and sessions"])
         if "session" in self.strategies:
+            included.append(api.session_router)
             router.include_router(
                 api.session_router, dependencies=bind, tags=["accounts and sessions"]
             )
         if "jwt" in self.strategies:
+            included.append(token_api.router)
             router.include_router(token_api.router, dependencies=bind, tags=["tokens"])
+        # Last: a 404 for /auth/me/ and the like, never the app's redirect built from Host.
+        router.include_router(slash_twins(*included))
         return router
 
     @cached_property
@@ -216,7 +222,8 @@ class Authward:
 
         Mounted apps get no lifespan of their own: give the parent ``lifespan=auth.lifespan``.
         """
-        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        # No trailing-slash redirects: Starlette builds their Location from the Host header.
+        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
         app.state.authward_runtime = self.runtime
         install_error_handlers(app)
         app.include_router(self.router)

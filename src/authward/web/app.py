@@ -23,6 +23,9 @@ def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
         version="0.1.0",
         summary="Sessions and JWTs done right.",
         lifespan=auth.lifespan if open_runtime else None,
+        # No trailing-slash redirects (/login/ is a 404): Starlette builds their Location
+        # from the request's Host header, so a client could point one at any host.
+        redirect_slashes=False,
     )
     app.state.authward_runtime = runtime
     install_error_handlers(app)
