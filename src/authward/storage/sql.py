@@ -7,6 +7,7 @@ async drivers here, so operators never have to know the driver names.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -14,12 +15,14 @@ from typing import Any, Final
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
-from authward.errors import StoreUnavailable
+from authward.errors import InvalidInput, StoreUnavailable
+
+security_log = logging.getLogger("authward.security")
 
 metadata = MetaData(
     naming_convention={
@@ -127,7 +130,13 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 @asynccontextmanager
 async def translated_errors(store: str = "database") -> AsyncIterator[None]:
-    """Turn a database that does not answer into `StoreUnavailable` (a 503, never a 500)."""
+    """Turn a database that does not answer into `StoreUnavailable` (a 503, never a 500).
+
+    A value the database refuses as data (SQLSTATE class 22: a NUL or a lone surrogate
+    in text, on PostgreSQL) becomes `InvalidInput` (422). Every value a client sends is
+    checked before it reaches a query, so this is the belt: it logs, without the value,
+    that a check is missing somewhere.
+    """
     try:
         yield
     # PoolTimeout: every pooled connection stayed busy past the pool's timeout (an
@@ -137,4 +146,23 @@ async def translated_errors(store: str = "database") -> AsyncIterator[None]:
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise StoreUnavailable(store) from exc
+        if (code := data_exception(exc)) is not None:
+            security_log.warning(
+                "the database refused a value as data (SQLSTATE %s)",
+                code,
+                extra={"event": "unstorable_input"},
+            )
+            raise InvalidInput from exc
         raise
+
+
+def data_exception(exc: DBAPIError) -> str | None:
+    """The SQLSTATE of `exc` when it is a data exception (class 22), else None.
+
+    asyncpg's refusals reach SQLAlchemy as a plain DBAPIError that carries the SQLSTATE:
+    the server's 22021 for a NUL, asyncpg's own 22000 for text it cannot encode.
+    """
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if isinstance(code, str) and code.startswith("22"):
+        return code
+    return "22000" if isinstance(exc, DataError) else None
