@@ -26,7 +26,9 @@ from authward import AuthEvent, AuthUser, Authward
 log = logging.getLogger("notes")
 
 auth = Authward.from_env()  # sessions and tokens; the audit log is written by default
-app = FastAPI(title="notes", lifespan=auth.lifespan)
+# redirect_slashes=False: FastAPI's redirect from /notes/ to /notes is built from the
+# request's Host header, so a client could aim it at any host.
+app = FastAPI(title="notes", lifespan=auth.lifespan, redirect_slashes=False)
 app.include_router(auth.router)  # /auth/register, /auth/session/login, /auth/token, ...
 
 NOTES: dict[str, list[str]] = {}  # user id -> notes (a real app has a database)

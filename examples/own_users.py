@@ -128,7 +128,9 @@ async def app_lifespan(app: FastAPI) -> AsyncIterator[None]:
     await engine.dispose()
 
 
-app = FastAPI(title="members", lifespan=auth.lifespan_with(app_lifespan))
+# redirect_slashes=False: FastAPI's redirect from /members/ to /members is built from the
+# request's Host header, so a client could aim it at any host.
+app = FastAPI(title="members", lifespan=auth.lifespan_with(app_lifespan), redirect_slashes=False)
 app.include_router(auth.router)
 
 

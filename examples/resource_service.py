@@ -27,7 +27,9 @@ verifier = JwksVerifier(
     issuer=os.environ.get("AUTHWARD_ISSUER", "authward"),
     audience=os.environ.get("AUTHWARD_AUDIENCE", "authward"),
 )
-app = FastAPI(title="reports")
+# redirect_slashes=False: FastAPI's redirect from /reports/ to /reports is built from the
+# request's Host header, so a client could aim it at any host.
+app = FastAPI(title="reports", redirect_slashes=False)
 
 
 @app.get("/reports")

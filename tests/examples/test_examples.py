@@ -103,6 +103,10 @@ def test_fastapi_app_pages_on_sessions_api_on_tokens(tmp_path: Path) -> None:
         assert web.post("/notes", data={"text": "forged"}).status_code == 403
         added = web.post("/notes", data={"text": "milk", "csrf_token": csrf.group(1)})
         assert added.status_code == 303
+        # No redirect is built from the Host header: a path off by a slash is not found.
+        for path in ("/notes/", "/auth/me/", "/auth/session/login/"):
+            twin = web.post(path, data={"text": "x"}, headers={"Host": "evil.example"})
+            assert twin.status_code in (404, 405) and "location" not in twin.headers, path
         assert "<li>milk</li>" in web.get("/").text
         # The API takes tokens only: the cookie alone is a 401 that asks for a bearer token.
         refused = web.get("/api/notes")
@@ -147,6 +151,9 @@ def test_starlette_app_with_the_middleware(tmp_path: Path) -> None:
     with running_example("starlette_app.py", tmp_path) as base, httpx.Client(base_url=base) as web:
         assert web.get("/").text == "Hello, stranger"
         assert web.get("/private").status_code == 401
+        for path in ("/private/", "/auth/me/"):
+            twin = web.get(path, headers={"Host": "evil.example"})
+            assert twin.status_code == 404 and "location" not in twin.headers, path
         _register(web, "ada@example.com")
         login = web.post(
             "/auth/session/login", json={"email": "ada@example.com", "password": PASSWORD}

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from authward import crypto
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken
 from authward.sessions.models import Device
@@ -184,7 +185,7 @@ async def test_each_required_claim_is_checked_by_name(
     now = int(clock.now().timestamp())
     claims: dict[str, object] = {
         "iss": "authward", "aud": "authward", "sub": "u", "iat": now, "exp": now + 60,
-        "jti": "j", "sid": "s",
+        "jti": crypto.new_token_id(), "sid": crypto.new_handle(),
     }  # fmt: skip
     key = service.ring.verifying_key(service.ring.signing_key().kid, clock.now())
     assert key is not None

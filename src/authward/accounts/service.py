@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
+from authward import crypto
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
 from authward.accounts.models import User, UserId
 from authward.accounts.store import UserStore
@@ -61,7 +61,7 @@ class AccountService:
                 )
                 raise
         user = User(
-            id=str(uuid.uuid4()),
+            id=crypto.new_user_id(),
             email=normalized,
             password_hash=await self._hasher.hash(password),
             created_at=self._clock.now(),
@@ -158,4 +158,6 @@ class AccountService:
     async def find(self, email_or_id: str) -> User | None:
         key = lookup_key(email_or_id)
         user = await self.users.get_by_email(key) if key else None
-        return user or await self.users.get(email_or_id)
+        if user is None and crypto.is_user_id_shaped(email_or_id):
+            user = await self.users.get(email_or_id)
+        return user

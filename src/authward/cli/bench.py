@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,6 +45,7 @@ from fastapi import Depends, FastAPI, Request
 from pydantic import SecretStr
 from rich.table import Table
 
+from authward import crypto
 from authward.accounts.models import User
 from authward.cli.context import console, settings_or_exit
 from authward.clock import SystemClock
@@ -114,7 +114,9 @@ async def open_token_service(settings: Settings, alg: Algorithm) -> TokenService
 
 def issue_token(service: TokenService) -> str:
     now = datetime.now(UTC)
-    token, _ = service.access.issue("bench-user", "bench-family", now, now + timedelta(days=1))
+    # Ids of the shapes authward mints: verification refuses a token whose claims are not.
+    user_id, family_id = crypto.new_user_id(), crypto.new_handle()
+    token, _ = service.access.issue(user_id, family_id, now, now + timedelta(days=1))
     return token
 
 
@@ -170,7 +172,7 @@ class Fixture:
 
 async def make_fixture(runtime: Runtime) -> Fixture:
     user = User(
-        id=str(uuid.uuid4()),
+        id=crypto.new_user_id(),
         email=f"bench-{secrets.token_hex(6)}@authward-bench.example",
         password_hash=_UNUSABLE_HASH,
         created_at=runtime.clock.now(),

@@ -45,9 +45,9 @@ from authward.web.auth import (
     token_claims,
 )
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
-from authward.web.headers import SecurityHeaders
-from authward.web.limits import RequestLimits
+from authward.web.headers import install_middleware
 from authward.web.principal import Principal
+from authward.web.routing import slash_twins
 from authward.web.transports import (
     access_cookie_name,
     cookie_in,
@@ -217,13 +217,18 @@ class Authward:
         """
         router = APIRouter()
         bind = [Depends(self._bind)]
+        included = [api.router]
         router.include_router(api.router, dependencies=bind, tags=["accounts and sessions"])
         if "session" in self.strategies:
+            included.append(api.session_router)
             router.include_router(
                 api.session_router, dependencies=bind, tags=["accounts and sessions"]
             )
         if "jwt" in self.strategies:
+            included.append(token_api.router)
             router.include_router(token_api.router, dependencies=bind, tags=["tokens"])
+        # Last: a 404 for /auth/me/ and the like, never the app's redirect built from Host.
+        router.include_router(slash_twins(*included))
         return router
 
     @cached_property
@@ -232,12 +237,12 @@ class Authward:
 
         Mounted apps get no lifespan of their own: give the parent ``lifespan=auth.lifespan``.
         """
-        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        # No trailing-slash redirects: Starlette builds their Location from the Host header.
+        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, redirect_slashes=False)
         app.state.authward_runtime = self.runtime
         install_error_handlers(app)
         app.include_router(self.router)
-        app.add_middleware(SecurityHeaders)
-        app.add_middleware(RequestLimits, max_body_bytes=self.settings.max_body_bytes)
+        install_middleware(app, max_body_bytes=self.settings.max_body_bytes)
         return app
 
     async def _bind(self, request: Request) -> None:

@@ -183,7 +183,12 @@ class SessionService:
         return True
 
     async def end_by_handle(self, user_id: UserId, handle: str) -> None:
-        """End one of the user's sessions by its public handle; NotFound if not theirs."""
+        """End one of the user's sessions by its public handle; NotFound if not theirs.
+
+        A handle not shaped like ours is NotFound before any store lookup.
+        """
+        if not crypto.is_handle_shaped(handle):
+            raise NotFound
         if not await self.store.remove_by_handle(user_id, handle):
             raise NotFound
         SESSION_REVOKED.inc()

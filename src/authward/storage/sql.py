@@ -17,12 +17,18 @@ from typing import Any, Final
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
-from authward.errors import StoreUnavailable
+from authward.errors import InvalidInput, StoreUnavailable
 
 security_log = logging.getLogger("authward.security")
 
@@ -252,6 +258,11 @@ async def translated_errors(store: str = "database") -> AsyncIterator[None]:
     Not answering: no connection (refused, reset, timed out), a connection lost or
     invalidated, a pool with none free in time, or an error whose SQLSTATE says the server
     is gone, starting, read-only or out of resources (`means_unavailable`).
+
+    A value the database refuses as data (SQLSTATE class 22: a NUL or a lone surrogate
+    in text, on PostgreSQL) becomes `InvalidInput` (422). Every value a client sends is
+    checked before it reaches a query, so this is the belt: it logs, without the value,
+    that a check is missing somewhere.
     """
     try:
         yield
@@ -264,4 +275,23 @@ async def translated_errors(store: str = "database") -> AsyncIterator[None]:
         # DBAPIError, and no engine hook sees the errors of an engine made elsewhere.
         if exc.connection_invalidated or means_unavailable(sqlstate(exc.orig)):
             raise StoreUnavailable(store) from exc
+        if (code := data_exception(exc)) is not None:
+            security_log.warning(
+                "the database refused a value as data (SQLSTATE %s)",
+                code,
+                extra={"event": "unstorable_input"},
+            )
+            raise InvalidInput from exc
         raise
+
+
+def data_exception(exc: DBAPIError) -> str | None:
+    """The SQLSTATE of `exc` when it is a data exception (class 22), else None.
+
+    asyncpg's refusals reach SQLAlchemy as a plain DBAPIError that carries the SQLSTATE:
+    the server's 22021 for a NUL, asyncpg's own 22000 for text it cannot encode.
+    """
+    code = sqlstate(exc.orig)
+    if code is not None and code.startswith("22"):
+        return code
+    return "22000" if isinstance(exc, DataError) else None

@@ -15,7 +15,8 @@ Verification follows RFC 8725 (JWT Best Current Practices) and refuses, with
   because media types are (RFC 9068 §4, RFC 7515 §4.1.9, RFC 2045 §5.1);
 * a missing ``iss``, ``aud``, ``sub``, ``iat``, ``exp``, ``jti`` or ``sid``; ``iss``
   or ``aud`` not exactly our string (``aud`` must be a string: we never issue lists,
-  so accepting one would only widen what passes); non-string ``sub``/``sid``/``jti``;
+  so accepting one would only widen what passes); ``sub``, ``sid`` or ``jti`` not a
+  string of the shape authward mints (`authward.crypto`: a user id, a handle, a token id);
   non-integer ``iat``/``exp``/``nbf``; expired, ``nbf`` or ``iat`` in the future, each
   with the configured leeway (at most 30 s).
 
@@ -26,13 +27,13 @@ from __future__ import annotations
 
 import binascii
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import jwt
 
+from authward.crypto import is_handle_shaped, is_token_id_shaped, is_user_id_shaped, new_token_id
 from authward.errors import InvalidToken, TokenExpired
 from authward.tokens.keys import KeyRing, VerifyingKey
 from authward.tokens.models import AccessClaims
@@ -107,7 +108,7 @@ class AccessTokens:
             "sub": subject,
             "iat": iat,
             "exp": exp,
-            "jti": secrets.token_urlsafe(16),
+            "jti": new_token_id(),
             "sid": sid,
         }
         # RFC 9068 §2.1: typ at+jwt; PyJWT adds alg, so the header is exactly alg, kid, typ.
@@ -181,7 +182,9 @@ class AccessTokens:
         sub, sid, jti = claims["sub"], claims["sid"], claims["jti"]
         if not (isinstance(sub, str) and isinstance(sid, str) and isinstance(jti, str)):
             raise InvalidToken
-        if not (sub and sid and jti):
+        # Each as we mint it: a claim reaches stores (the user, the family), so a token
+        # signed with odd ones (HS256's shared secret) must not carry a NUL to a query.
+        if not (is_user_id_shaped(sub) and is_handle_shaped(sid) and is_token_id_shaped(jti)):
             raise InvalidToken
         iat, exp = _numeric_date(claims["iat"]), _numeric_date(claims["exp"])
         leeway = self._leeway.total_seconds()

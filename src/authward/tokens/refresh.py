@@ -118,7 +118,12 @@ class RefreshTokens:
         raise RefreshReuse
 
     async def revoke(self, family_id: str, *, user_id: UserId | None = None) -> bool:
-        """Revoke one live family (only if it is `user_id`'s, when given)."""
+        """Revoke one live family (only if it is `user_id`'s, when given).
+
+        False, with no store lookup, for an id not shaped like a family id of ours.
+        """
+        if not crypto.is_handle_shaped(family_id):
+            return False
         now = self._clock.now()
         if not await self.store.revoke(family_id, now, user_id=user_id):
             return False

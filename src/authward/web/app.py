@@ -9,8 +9,7 @@ from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import ops, pages
 from authward.web.errors import install_error_handlers
-from authward.web.headers import SecurityHeaders
-from authward.web.limits import RequestLimits
+from authward.web.headers import install_middleware
 
 
 def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
@@ -24,6 +23,9 @@ def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
         version="0.1.0",
         summary="Sessions and JWTs done right.",
         lifespan=auth.lifespan if open_runtime else None,
+        # No trailing-slash redirects (/login/ is a 404): Starlette builds their Location
+        # from the request's Host header, so a client could point one at any host.
+        redirect_slashes=False,
     )
     app.state.authward_runtime = runtime
     install_error_handlers(app)
@@ -33,8 +35,7 @@ def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
     if runtime.settings.demo_pages:
         app.include_router(pages.how_router)
     app.mount("/static", pages.static_files(), name="static")
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestLimits, max_body_bytes=runtime.settings.max_body_bytes)
+    install_middleware(app, max_body_bytes=runtime.settings.max_body_bytes)
     return app
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from authward.web.limits import RequestLimits
 
 BASE_HEADERS: Final = {
     "x-content-type-options": "nosniff",
@@ -17,6 +20,18 @@ _BASE: Final = [(name.encode(), value.encode()) for name, value in BASE_HEADERS.
 _NO_STORE: Final = (b"cache-control", b"no-store")
 _VARY: Final = (b"vary", b"Cookie, Authorization")
 _HSTS: Final = (b"strict-transport-security", b"max-age=63072000")
+
+
+def install_middleware(app: Starlette, *, max_body_bytes: int) -> None:
+    """Add the middleware of every app authward builds, SecurityHeaders outermost.
+
+    Starlette runs the middleware added last first. Added before the limits (as it once
+    was), SecurityHeaders sat inside them, so their 413s and 422s went out bare; added
+    last, it sees every answer, whichever layer gave it. A middleware that can answer
+    on its own belongs before the SecurityHeaders line.
+    """
+    app.add_middleware(RequestLimits, max_body_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
 
 
 class SecurityHeaders:

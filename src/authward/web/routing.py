@@ -10,14 +10,16 @@ came from, so the events it emits carry the client's address and user agent.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Final, NoReturn
 
+from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
-from authward.errors import AuthwardError
+from authward.errors import AuthwardError, NotFound
 from authward.events import request_origin
 from authward.sessions.models import Device
 from authward.web.addresses import client_address
@@ -47,3 +49,47 @@ class AuthwardRoute(APIRoute):
                     return answer_validation_error(exc)
 
         return route_handler
+
+
+EVERY_METHOD: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _TrailingSlashes(Convertor[str]):
+    """One or more slashes: the tail that ``/auth/me/`` and ``/auth/me//`` add to a path."""
+
+    regex = "/+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("authward_trailing_slashes", _TrailingSlashes())
+
+
+def slash_twins(*routers: APIRouter) -> APIRouter:
+    """Routes answering 404 at each path of `routers` with trailing slashes added (or cut).
+
+    An app with ``redirect_slashes`` on (FastAPI's and Starlette's default) answers such
+    a path with a 307 to the path it resembles, at an absolute URL built from the
+    request's ``Host`` header: a redirect to whatever host the client names, which keeps
+    a POST's body. authward's own apps turn it off; an app that includes
+    `Authward.router` is someone else's, so these routes claim the twins of authward's
+    paths before its router would redirect them. Only routers actually included may be
+    given: a twin whose original is absent would itself be a redirect's target.
+    """
+    twins = APIRouter(route_class=AuthwardRoute, include_in_schema=False)
+    paths = {r.path for router in routers for r in router.routes if isinstance(r, APIRoute)}
+    for path in sorted(paths):
+        bare = path.rstrip("/")
+        if bare and bare not in paths:  # a path of ours ending in "/": its twin lacks it
+            twins.add_api_route(bare, _no_such_path, methods=EVERY_METHOD, response_model=None)
+        twin = bare + "{trailing:authward_trailing_slashes}"
+        twins.add_api_route(twin, _no_such_path, methods=EVERY_METHOD, response_model=None)
+    return twins
+
+
+async def _no_such_path() -> NoReturn:
+    raise NotFound
