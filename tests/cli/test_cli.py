@@ -83,6 +83,17 @@ def test_sessions_list_and_revoke_all(env: Path) -> None:
     assert unknown.exit_code == 1
 
 
+def test_sessions_revoke_takes_a_handle_that_starts_with_a_dash(env: Path) -> None:
+    """Handles are URL-safe base64: one in 64 starts with "-", and must not read as an option."""
+    runner.invoke(
+        app, ["users", "create", "ada@example.com", "--password-stdin"], input="a good password\n"
+    )
+    revoked = runner.invoke(app, ["sessions", "revoke", "ada@example.com", "-AAAAAAAAAAAAAAA"])
+    # Read as the handle it is (of no session of hers), not refused as an unknown option.
+    assert revoked.exit_code == 1, revoked.output
+    assert "Not found" in revoked.output
+
+
 def test_configuration_reference_is_up_to_date() -> None:
     committed = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     assert committed == reference_markdown(), (

@@ -168,7 +168,8 @@ async def test_sessions_revoke_one_on_the_command_line_is_refused_by_every_worke
     listed = await a.get("/auth/sessions", headers=holder.credentials["token"])
     handles = {entry["kind"]: entry["id"] for entry in listed.json()}
     for kind, name in (("jwt", "token"), ("session", "session")):
-        await command(workers, "sessions", "revoke", holder.account["email"], handles[kind])
+        # "--": a handle may start with "-", which would read as an option.
+        await command(workers, "sessions", "revoke", holder.account["email"], "--", handles[kind])
         await refused_everywhere(clients, {name: holder.credentials[name]})
 
 

@@ -50,7 +50,9 @@ def list_sessions(email_or_id: str) -> None:
     console.print(table)
 
 
-@app.command("revoke")
+# A handle may start with "-" (URL-safe base64): kept as the argument it is, not refused
+# as an unknown option, so an id copied from `sessions list` always works.
+@app.command("revoke", context_settings={"ignore_unknown_options": True})
 def revoke(
     email_or_id: str,
     handle: Annotated[str | None, typer.Argument(help="One session or family id.")] = None,
