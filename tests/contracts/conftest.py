@@ -12,6 +12,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.accounts.sql import SqlUserStore
+from authward.accounts.store import MemoryUserStore, UserStore
 from authward.pacing import Pacing
 from authward.sessions.redis import RedisSessionStore
 from authward.sessions.sql import SqlSessionStore
@@ -21,6 +23,8 @@ from authward.throttle.log import FailureLog
 from authward.throttle.memory import MemoryFailureLog
 from authward.throttle.redis import RedisFailureLog
 from authward.throttle.sql import SqlFailureLog
+from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
+from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, MemoryKeyStore
 
 RedisSpace = tuple[RedisClient, KeyNames]
 
@@ -38,6 +42,8 @@ BACKENDS = [
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("redis-cluster", marks=pytest.mark.redis),
 ]
+# Users, signing keys and refresh families live in the database only.
+SQL_BACKENDS = BACKENDS[:3]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -50,6 +56,24 @@ def session_store(request: pytest.FixtureRequest) -> SessionStore:
 def failure_log(request: pytest.FixtureRequest) -> FailureLog:
     log: FailureLog = request.getfixturevalue(_fixture(request, "failure_log"))
     return log
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def user_store(request: pytest.FixtureRequest) -> UserStore:
+    store: UserStore = request.getfixturevalue(_fixture(request, "user_store"))
+    return store
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def key_store(request: pytest.FixtureRequest) -> KeyStore:
+    store: KeyStore = request.getfixturevalue(_fixture(request, "key_store"))
+    return store
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def family_store(request: pytest.FixtureRequest) -> FamilyStore:
+    store: FamilyStore = request.getfixturevalue(_fixture(request, "family_store"))
+    return store
 
 
 def _fixture(request: pytest.FixtureRequest, role: str) -> str:
@@ -108,3 +132,48 @@ def redis_failure_log(redis_node: RedisSpace) -> RedisFailureLog:
 def redis_cluster_failure_log(redis_cluster: RedisSpace) -> RedisFailureLog:
     client, keys = redis_cluster
     return RedisFailureLog(client, window=FAILURE_WINDOW, keys=keys)
+
+
+@pytest.fixture
+def memory_user_store() -> MemoryUserStore:
+    return MemoryUserStore()
+
+
+@pytest.fixture
+def sqlite_user_store(sqlite_engine: AsyncEngine) -> SqlUserStore:
+    return SqlUserStore(sqlite_engine)
+
+
+@pytest.fixture
+def postgres_user_store(postgres_engine: AsyncEngine) -> SqlUserStore:
+    return SqlUserStore(postgres_engine)
+
+
+@pytest.fixture
+def memory_key_store() -> MemoryKeyStore:
+    return MemoryKeyStore()
+
+
+@pytest.fixture
+def sqlite_key_store(sqlite_engine: AsyncEngine) -> SqlKeyStore:
+    return SqlKeyStore(sqlite_engine)
+
+
+@pytest.fixture
+def postgres_key_store(postgres_engine: AsyncEngine) -> SqlKeyStore:
+    return SqlKeyStore(postgres_engine)
+
+
+@pytest.fixture
+def memory_family_store() -> MemoryFamilyStore:
+    return MemoryFamilyStore()
+
+
+@pytest.fixture
+def sqlite_family_store(sqlite_engine: AsyncEngine) -> SqlFamilyStore:
+    return SqlFamilyStore(sqlite_engine)
+
+
+@pytest.fixture
+def postgres_family_store(postgres_engine: AsyncEngine) -> SqlFamilyStore:
+    return SqlFamilyStore(postgres_engine)
