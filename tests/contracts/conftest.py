@@ -7,6 +7,8 @@ cannot set up another async fixture through ``getfixturevalue`` (pytest-asyncio)
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -14,11 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import MemoryUserStore, UserStore
+from authward.clock import FrozenClock
 from authward.pacing import Pacing
+from authward.revocation.bus import LocalRevocationBus, RevocationBus
+from authward.revocation.redis import RedisRevocationBus
+from authward.revocation.sql import SqlRevocationBus
 from authward.sessions.redis import RedisSessionStore
 from authward.sessions.sql import SqlSessionStore
 from authward.sessions.store import MemorySessionStore, SessionStore
-from authward.storage.redis import KeyNames, RedisClient
+from authward.storage.redis import KeyNames, RedisClient, create_client
 from authward.throttle.log import FailureLog
 from authward.throttle.memory import MemoryFailureLog
 from authward.throttle.redis import RedisFailureLog
@@ -27,6 +33,7 @@ from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
 from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, MemoryKeyStore
 
 RedisSpace = tuple[RedisClient, KeyNames]
+NewBus = Callable[[], RevocationBus]
 
 # Sweeps in steps of 3 sessions (one user on Redis), with no rest: every sweep in the
 # suite takes several steps, as a large one does.
@@ -44,6 +51,8 @@ BACKENDS = [
 ]
 # Users, signing keys and refresh families live in the database only.
 SQL_BACKENDS = BACKENDS[:3]
+# Every bus whose nodes share a store: all but the in-process one.
+SHARED_BACKENDS = BACKENDS[1:]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -74,6 +83,20 @@ def key_store(request: pytest.FixtureRequest) -> KeyStore:
 def family_store(request: pytest.FixtureRequest) -> FamilyStore:
     store: FamilyStore = request.getfixturevalue(_fixture(request, "family_store"))
     return store
+
+
+@pytest.fixture(params=BACKENDS)
+def new_bus(request: pytest.FixtureRequest) -> NewBus:
+    """Make a node's bus; call it inside the test (a Redis node starts its subscriber)."""
+    new: NewBus = request.getfixturevalue(_fixture(request, "new_bus"))
+    return new
+
+
+@pytest.fixture(params=SHARED_BACKENDS)
+def new_shared_bus(request: pytest.FixtureRequest) -> NewBus:
+    """Make a node's bus over the one store that every node made here shares."""
+    new: NewBus = request.getfixturevalue(_fixture(request, "new_bus"))
+    return new
 
 
 def _fixture(request: pytest.FixtureRequest, role: str) -> str:
@@ -177,3 +200,55 @@ def sqlite_family_store(sqlite_engine: AsyncEngine) -> SqlFamilyStore:
 @pytest.fixture
 def postgres_family_store(postgres_engine: AsyncEngine) -> SqlFamilyStore:
     return SqlFamilyStore(postgres_engine)
+
+
+@pytest.fixture
+def memory_new_bus() -> NewBus:
+    # One process, no peers: each bus made here is a node of its own.
+    return LocalRevocationBus
+
+
+@pytest.fixture
+def sqlite_new_bus(sqlite_engine: AsyncEngine, clock: FrozenClock) -> NewBus:
+    return lambda: SqlRevocationBus(sqlite_engine, clock)
+
+
+@pytest.fixture
+def postgres_new_bus(postgres_engine: AsyncEngine, clock: FrozenClock) -> NewBus:
+    return lambda: SqlRevocationBus(postgres_engine, clock)
+
+
+@pytest.fixture
+async def redis_new_bus(
+    redis_node: RedisSpace, redis_url: str, clock: FrozenClock
+) -> AsyncIterator[NewBus]:
+    async with redis_nodes(redis_url, redis_node[1], clock) as new:
+        yield new
+
+
+@pytest.fixture
+async def redis_cluster_new_bus(
+    redis_cluster: RedisSpace, redis_cluster_url: str, clock: FrozenClock
+) -> AsyncIterator[NewBus]:
+    async with redis_nodes(redis_cluster_url, redis_cluster[1], clock) as new:
+        yield new
+
+
+@asynccontextmanager
+async def redis_nodes(url: str, keys: KeyNames, clock: FrozenClock) -> AsyncIterator[NewBus]:
+    """Nodes of one deployment on `url`: each a client and a running subscriber of its own."""
+    made: list[tuple[RedisRevocationBus, RedisClient]] = []
+
+    def new() -> RedisRevocationBus:
+        client = create_client(url)
+        bus = RedisRevocationBus(client, clock, keys=keys)
+        bus.start()  # as a server does
+        made.append((bus, client))
+        return bus
+
+    try:
+        yield new
+    finally:
+        for bus, client in made:
+            await bus.close()
+            await client.aclose()
