@@ -21,6 +21,7 @@ from authward.pacing import Pacing
 from authward.revocation.bus import LocalRevocationBus, RevocationBus
 from authward.revocation.redis import RedisRevocationBus
 from authward.revocation.sql import SqlRevocationBus
+from authward.sessions.cache import CachedSessionStore
 from authward.sessions.redis import RedisSessionStore
 from authward.sessions.sql import SqlSessionStore
 from authward.sessions.store import MemorySessionStore, SessionStore
@@ -42,6 +43,11 @@ SMALL_STEPS = Pacing(batch=3, duty=1.0)
 # Longer than any span a contract test records over: Redis forgets failures past it.
 FAILURE_WINDOW = timedelta(days=1)
 
+# Short, so that suites which advance the clock see the cache both serve a copy and ask
+# its store again; few entries, so that its evictions are part of every suite run too.
+CACHE_TTL = timedelta(seconds=5)
+CACHE_ENTRIES = 8
+
 BACKENDS = [
     "memory",
     "sqlite",
@@ -53,12 +59,25 @@ BACKENDS = [
 SQL_BACKENDS = BACKENDS[:3]
 # Every bus whose nodes share a store: all but the in-process one.
 SHARED_BACKENDS = BACKENDS[1:]
+# A node's session cache is a SessionStore too: in front of memory, SQL and Redis, each
+# with the bus a deployment of that store gives it.
+CACHED_BACKENDS = [
+    "cache-memory",
+    "cache-sqlite",
+    pytest.param("cache-redis", marks=pytest.mark.redis),
+]
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[*BACKENDS, *CACHED_BACKENDS])
 def session_store(request: pytest.FixtureRequest) -> SessionStore:
     store: SessionStore = request.getfixturevalue(_fixture(request, "session_store"))
     return store
+
+
+@pytest.fixture(params=CACHED_BACKENDS)
+def session_cache(request: pytest.FixtureRequest) -> CachedSessionStore:
+    cache: CachedSessionStore = request.getfixturevalue(_fixture(request, "session_store"))
+    return cache
 
 
 @pytest.fixture(params=BACKENDS)
@@ -128,6 +147,45 @@ def redis_session_store(redis_node: RedisSpace) -> RedisSessionStore:
 def redis_cluster_session_store(redis_cluster: RedisSpace) -> RedisSessionStore:
     client, keys = redis_cluster
     return RedisSessionStore(client, keys=keys, pacing=SMALL_STEPS)
+
+
+@pytest.fixture
+def cache_memory_session_store(clock: FrozenClock) -> CachedSessionStore:
+    return CachedSessionStore(
+        MemorySessionStore(),
+        LocalRevocationBus(),
+        clock,
+        ttl=CACHE_TTL,
+        max_entries=CACHE_ENTRIES,
+    )
+
+
+@pytest.fixture
+def cache_sqlite_session_store(
+    sqlite_session_store: SqlSessionStore, sqlite_engine: AsyncEngine, clock: FrozenClock
+) -> CachedSessionStore:
+    return CachedSessionStore(
+        sqlite_session_store,
+        SqlRevocationBus(sqlite_engine, clock),
+        clock,
+        ttl=CACHE_TTL,
+        max_entries=CACHE_ENTRIES,
+    )
+
+
+@pytest.fixture
+def cache_redis_session_store(
+    redis_session_store: RedisSessionStore, redis_node: RedisSpace, clock: FrozenClock
+) -> CachedSessionStore:
+    client, keys = redis_node
+    # Its subscriber is not started: the suite has one node, which hears itself at once.
+    return CachedSessionStore(
+        redis_session_store,
+        RedisRevocationBus(client, clock, keys=keys),
+        clock,
+        ttl=CACHE_TTL,
+        max_entries=CACHE_ENTRIES,
+    )
 
 
 @pytest.fixture
