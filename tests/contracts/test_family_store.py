@@ -17,6 +17,7 @@ from authward.clock import FrozenClock
 from authward.sessions.models import Device
 from authward.tokens.models import Family
 from authward.tokens.store import FamilyStore, TokenLookup
+from tests.contracts.test_session_store import STRANGE_HANDLES
 
 TTL = timedelta(days=14)
 HOME = Device.of("Navigateur “spécial” 🚀", "2001:db8::1")
@@ -158,6 +159,17 @@ async def test_revoke_for_a_user_refuses_another_users_family(
     assert await family_store.list_user("bob") == [bobs]
     assert await family_store.revoke(bobs.id, clock.now(), user_id="bob")
     assert await family_store.list_user("bob") == [replace(bobs, revoked_at=clock.now())]
+
+
+async def test_an_id_no_family_has_revokes_nothing(
+    family_store: FamilyStore, clock: FrozenClock
+) -> None:
+    family = make_family(clock.now())
+    await started(family_store, family)
+    for family_id in STRANGE_HANDLES:
+        assert not await family_store.revoke(family_id, clock.now(), user_id="alice"), family_id
+        assert not await family_store.revoke(family_id, clock.now()), family_id
+    assert await family_store.list_user("alice") == [family]
 
 
 async def test_revoke_of_an_expired_family_changes_nothing(

@@ -138,3 +138,12 @@ async def translated_errors(store: str = "database") -> AsyncIterator[None]:
         if exc.connection_invalidated:
             raise StoreUnavailable(store) from exc
         raise
+
+
+def storable_text(value: str) -> bool:
+    """Whether `value` can be in a text column at all: PostgreSQL's text holds no NUL.
+
+    A key that no row can hold names no row. A lookup by such a key (a handle from a
+    URL) answers "none" without asking PostgreSQL, which would fail the statement (a 500).
+    """
+    return "\x00" not in value
