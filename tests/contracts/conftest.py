@@ -7,22 +7,34 @@ cannot set up another async fixture through ``getfixturevalue`` (pytest-asyncio)
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.accounts.sql import SqlUserStore
+from authward.accounts.store import MemoryUserStore, UserStore
+from authward.clock import FrozenClock
 from authward.pacing import Pacing
+from authward.revocation.bus import LocalRevocationBus, RevocationBus
+from authward.revocation.redis import RedisRevocationBus
+from authward.revocation.sql import SqlRevocationBus
+from authward.sessions.cache import CachedSessionStore
 from authward.sessions.redis import RedisSessionStore
 from authward.sessions.sql import SqlSessionStore
 from authward.sessions.store import MemorySessionStore, SessionStore
-from authward.storage.redis import KeyNames, RedisClient
+from authward.storage.redis import KeyNames, RedisClient, create_client
 from authward.throttle.log import FailureLog
 from authward.throttle.memory import MemoryFailureLog
 from authward.throttle.redis import RedisFailureLog
 from authward.throttle.sql import SqlFailureLog
+from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
+from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, MemoryKeyStore
 
 RedisSpace = tuple[RedisClient, KeyNames]
+NewBus = Callable[[], RevocationBus]
 
 # Sweeps in steps of 3 sessions (one user on Redis), with no rest: every sweep in the
 # suite takes several steps, as a large one does.
@@ -31,6 +43,11 @@ SMALL_STEPS = Pacing(batch=3, duty=1.0)
 # Longer than any span a contract test records over: Redis forgets failures past it.
 FAILURE_WINDOW = timedelta(days=1)
 
+# Short, so that suites which advance the clock see the cache both serve a copy and ask
+# its store again; few entries, so that its evictions are part of every suite run too.
+CACHE_TTL = timedelta(seconds=5)
+CACHE_ENTRIES = 8
+
 BACKENDS = [
     "memory",
     "sqlite",
@@ -38,18 +55,67 @@ BACKENDS = [
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("redis-cluster", marks=pytest.mark.redis),
 ]
+# Users, signing keys and refresh families live in the database only.
+SQL_BACKENDS = BACKENDS[:3]
+# Every bus whose nodes share a store: all but the in-process one.
+SHARED_BACKENDS = BACKENDS[1:]
+# A node's session cache is a SessionStore too: in front of memory, SQL and Redis, each
+# with the bus a deployment of that store gives it.
+CACHED_BACKENDS = [
+    "cache-memory",
+    "cache-sqlite",
+    pytest.param("cache-redis", marks=pytest.mark.redis),
+]
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[*BACKENDS, *CACHED_BACKENDS])
 def session_store(request: pytest.FixtureRequest) -> SessionStore:
     store: SessionStore = request.getfixturevalue(_fixture(request, "session_store"))
     return store
+
+
+@pytest.fixture(params=CACHED_BACKENDS)
+def session_cache(request: pytest.FixtureRequest) -> CachedSessionStore:
+    cache: CachedSessionStore = request.getfixturevalue(_fixture(request, "session_store"))
+    return cache
 
 
 @pytest.fixture(params=BACKENDS)
 def failure_log(request: pytest.FixtureRequest) -> FailureLog:
     log: FailureLog = request.getfixturevalue(_fixture(request, "failure_log"))
     return log
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def user_store(request: pytest.FixtureRequest) -> UserStore:
+    store: UserStore = request.getfixturevalue(_fixture(request, "user_store"))
+    return store
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def key_store(request: pytest.FixtureRequest) -> KeyStore:
+    store: KeyStore = request.getfixturevalue(_fixture(request, "key_store"))
+    return store
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def family_store(request: pytest.FixtureRequest) -> FamilyStore:
+    store: FamilyStore = request.getfixturevalue(_fixture(request, "family_store"))
+    return store
+
+
+@pytest.fixture(params=BACKENDS)
+def new_bus(request: pytest.FixtureRequest) -> NewBus:
+    """Make a node's bus; call it inside the test (a Redis node starts its subscriber)."""
+    new: NewBus = request.getfixturevalue(_fixture(request, "new_bus"))
+    return new
+
+
+@pytest.fixture(params=SHARED_BACKENDS)
+def new_shared_bus(request: pytest.FixtureRequest) -> NewBus:
+    """Make a node's bus over the one store that every node made here shares."""
+    new: NewBus = request.getfixturevalue(_fixture(request, "new_bus"))
+    return new
 
 
 def _fixture(request: pytest.FixtureRequest, role: str) -> str:
@@ -84,6 +150,45 @@ def redis_cluster_session_store(redis_cluster: RedisSpace) -> RedisSessionStore:
 
 
 @pytest.fixture
+def cache_memory_session_store(clock: FrozenClock) -> CachedSessionStore:
+    return CachedSessionStore(
+        MemorySessionStore(),
+        LocalRevocationBus(),
+        clock,
+        ttl=CACHE_TTL,
+        max_entries=CACHE_ENTRIES,
+    )
+
+
+@pytest.fixture
+def cache_sqlite_session_store(
+    sqlite_session_store: SqlSessionStore, sqlite_engine: AsyncEngine, clock: FrozenClock
+) -> CachedSessionStore:
+    return CachedSessionStore(
+        sqlite_session_store,
+        SqlRevocationBus(sqlite_engine, clock),
+        clock,
+        ttl=CACHE_TTL,
+        max_entries=CACHE_ENTRIES,
+    )
+
+
+@pytest.fixture
+def cache_redis_session_store(
+    redis_session_store: RedisSessionStore, redis_node: RedisSpace, clock: FrozenClock
+) -> CachedSessionStore:
+    client, keys = redis_node
+    # Its subscriber is not started: the suite has one node, which hears itself at once.
+    return CachedSessionStore(
+        redis_session_store,
+        RedisRevocationBus(client, clock, keys=keys),
+        clock,
+        ttl=CACHE_TTL,
+        max_entries=CACHE_ENTRIES,
+    )
+
+
+@pytest.fixture
 def memory_failure_log() -> MemoryFailureLog:
     return MemoryFailureLog()
 
@@ -108,3 +213,100 @@ def redis_failure_log(redis_node: RedisSpace) -> RedisFailureLog:
 def redis_cluster_failure_log(redis_cluster: RedisSpace) -> RedisFailureLog:
     client, keys = redis_cluster
     return RedisFailureLog(client, window=FAILURE_WINDOW, keys=keys)
+
+
+@pytest.fixture
+def memory_user_store() -> MemoryUserStore:
+    return MemoryUserStore()
+
+
+@pytest.fixture
+def sqlite_user_store(sqlite_engine: AsyncEngine) -> SqlUserStore:
+    return SqlUserStore(sqlite_engine)
+
+
+@pytest.fixture
+def postgres_user_store(postgres_engine: AsyncEngine) -> SqlUserStore:
+    return SqlUserStore(postgres_engine)
+
+
+@pytest.fixture
+def memory_key_store() -> MemoryKeyStore:
+    return MemoryKeyStore()
+
+
+@pytest.fixture
+def sqlite_key_store(sqlite_engine: AsyncEngine) -> SqlKeyStore:
+    return SqlKeyStore(sqlite_engine)
+
+
+@pytest.fixture
+def postgres_key_store(postgres_engine: AsyncEngine) -> SqlKeyStore:
+    return SqlKeyStore(postgres_engine)
+
+
+@pytest.fixture
+def memory_family_store() -> MemoryFamilyStore:
+    return MemoryFamilyStore()
+
+
+@pytest.fixture
+def sqlite_family_store(sqlite_engine: AsyncEngine) -> SqlFamilyStore:
+    return SqlFamilyStore(sqlite_engine)
+
+
+@pytest.fixture
+def postgres_family_store(postgres_engine: AsyncEngine) -> SqlFamilyStore:
+    return SqlFamilyStore(postgres_engine)
+
+
+@pytest.fixture
+def memory_new_bus() -> NewBus:
+    # One process, no peers: each bus made here is a node of its own.
+    return LocalRevocationBus
+
+
+@pytest.fixture
+def sqlite_new_bus(sqlite_engine: AsyncEngine, clock: FrozenClock) -> NewBus:
+    return lambda: SqlRevocationBus(sqlite_engine, clock)
+
+
+@pytest.fixture
+def postgres_new_bus(postgres_engine: AsyncEngine, clock: FrozenClock) -> NewBus:
+    return lambda: SqlRevocationBus(postgres_engine, clock)
+
+
+@pytest.fixture
+async def redis_new_bus(
+    redis_node: RedisSpace, redis_url: str, clock: FrozenClock
+) -> AsyncIterator[NewBus]:
+    async with redis_nodes(redis_url, redis_node[1], clock) as new:
+        yield new
+
+
+@pytest.fixture
+async def redis_cluster_new_bus(
+    redis_cluster: RedisSpace, redis_cluster_url: str, clock: FrozenClock
+) -> AsyncIterator[NewBus]:
+    async with redis_nodes(redis_cluster_url, redis_cluster[1], clock) as new:
+        yield new
+
+
+@asynccontextmanager
+async def redis_nodes(url: str, keys: KeyNames, clock: FrozenClock) -> AsyncIterator[NewBus]:
+    """Nodes of one deployment on `url`: each a client and a running subscriber of its own."""
+    made: list[tuple[RedisRevocationBus, RedisClient]] = []
+
+    def new() -> RedisRevocationBus:
+        client = create_client(url)
+        bus = RedisRevocationBus(client, clock, keys=keys)
+        bus.start()  # as a server does
+        made.append((bus, client))
+        return bus
+
+    try:
+        yield new
+    finally:
+        for bus, client in made:
+            await bus.close()
+            await client.aclose()

@@ -113,6 +113,20 @@ async def test_remove_by_handle_refuses_another_users_session(
     assert await session_store.get(bobs.id_digest) == bobs
 
 
+# What DELETE /auth/sessions/{id} may be sent (a NUL too, as %00): never anyone's handle.
+STRANGE_HANDLES = ["a\x00b", "\x00", "x" * 2000, "é🚀", "' OR 1=1 --", "%", "*"]
+
+
+async def test_a_handle_no_session_has_ends_nothing(
+    session_store: SessionStore, clock: FrozenClock
+) -> None:
+    session = make_session(clock.now())
+    await session_store.add(session)
+    for handle in STRANGE_HANDLES:
+        assert not await session_store.remove_by_handle("alice", handle), handle
+    assert await session_store.list_user("alice") == [session]
+
+
 async def test_remove_user_keeps_the_one_asked_for(
     session_store: SessionStore, clock: FrozenClock
 ) -> None:

@@ -3,7 +3,8 @@
 Two nodes are two `CachedSessionStore`s over one shared store. Their bus is either one
 in-process bus (delivery at once), a bus that delivers nothing (a partition: only the
 TTL protects), or the polled SQL table (two workers of one machine). Time is a
-FrozenClock throughout: the bound is proved, not waited for.
+FrozenClock throughout: the bound is proved, not waited for. The SessionStore contract
+itself runs on the cache, over each kind of store, in tests/contracts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from authward.sessions.models import Device, Session
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.sql import SqlSessionStore
 from authward.sessions.store import MemorySessionStore, SessionStore
-from tests.contracts.test_session_store import *  # noqa: F403 - the contract, on the cache
 from tests.contracts.test_session_store import make_session
 
 TTL = timedelta(seconds=5)
@@ -46,12 +46,6 @@ class CountingStore(MemorySessionStore):
 
 class Partitioned(LocalRevocationBus):
     """A bus cut off from the other nodes: it hears only its own node."""
-
-
-@pytest.fixture
-def session_store(clock: FrozenClock) -> SessionStore:
-    """The contract suite's subject (imported above): a cache over the memory store."""
-    return CachedSessionStore(MemorySessionStore(), LocalRevocationBus(), clock, ttl=TTL)
 
 
 @pytest.fixture

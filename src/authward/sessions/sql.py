@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward.accounts.models import UserId
 from authward.pacing import DEFAULT_PACING, Pacing
 from authward.sessions.models import Device, Session
-from authward.storage.sql import UtcDateTime, metadata, translated_errors
+from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 
 sessions = Table(
     "sessions",
@@ -100,6 +100,8 @@ class SqlSessionStore:
         return await self._delete(sessions.c.id_digest == id_digest) > 0
 
     async def remove_by_handle(self, user_id: UserId, handle: str) -> bool:
+        if not storable_text(handle):
+            return False
         return await self._delete(sessions.c.handle == handle, sessions.c.user_id == user_id) > 0
 
     async def remove_user(self, user_id: UserId, *, keep: bytes | None = None) -> int:

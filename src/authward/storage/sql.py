@@ -295,3 +295,12 @@ def data_exception(exc: DBAPIError) -> str | None:
     if code is not None and code.startswith("22"):
         return code
     return "22000" if isinstance(exc, DataError) else None
+
+
+def storable_text(value: str) -> bool:
+    """Whether `value` can be in a text column at all: PostgreSQL's text holds no NUL.
+
+    A key that no row can hold names no row. A lookup by such a key (a handle from a
+    URL) answers "none" without asking PostgreSQL, which would fail the statement (a 500).
+    """
+    return "\x00" not in value

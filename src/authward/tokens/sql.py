@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.accounts.models import UserId
 from authward.sessions.models import Device
-from authward.storage.sql import UtcDateTime, metadata, translated_errors
+from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 from authward.tokens.models import Family
 from authward.tokens.store import StoredKey, TokenLookup
 
@@ -221,6 +221,8 @@ class SqlFamilyStore:
         return True
 
     async def revoke(self, family_id: str, at: datetime, *, user_id: UserId | None = None) -> bool:
+        if not storable_text(family_id):
+            return False
         conditions = [refresh_families.c.id == family_id, *_live(at)]
         if user_id is not None:
             conditions.append(refresh_families.c.user_id == user_id)
