@@ -40,7 +40,7 @@ class AccountService:
         self._hasher = hasher
         self._throttle = throttle
         self._clock = clock
-        self._events = events or Events(clock)
+        self.events = events or Events(clock)
 
     async def register(self, email: str, password: str, *, address: str | None = None) -> User:
         """Create an account; raise InvalidInput or EmailTaken.
@@ -70,7 +70,7 @@ class AccountService:
         security_log.info(
             "user registered", extra={"event": "register", "user_id": user.id, "ip": address}
         )
-        await self._events.emit("register", user_id=user.id)
+        await self.events.emit("register", user_id=user.id)
         return user
 
     async def authenticate(self, email: str, password: str, *, address: str) -> User:
@@ -106,7 +106,7 @@ class AccountService:
                         "ip": address,
                     },
                 )
-                await self._events.emit("login_failed", user_id=user.id if user else None)
+                await self.events.emit("login_failed", user_id=user.id if user else None)
                 raise
         if user is None:  # unreachable: verify() raises for a missing hash
             raise InvalidCredentials
@@ -149,7 +149,7 @@ class AccountService:
         security_log.info(
             "password changed", extra={"event": "password_change", "user_id": user_id}
         )
-        await self._events.emit("password_change", user_id=user_id)
+        await self.events.emit("password_change", user_id=user_id)
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> None:
         if not await self.users.set_disabled(user_id, disabled):
