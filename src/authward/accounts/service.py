@@ -1,4 +1,9 @@
-"""Register, authenticate, change password, disable: the account rules in one place."""
+"""Register, authenticate, change password, disable: the account rules in one place.
+
+What happened (a registration, a failed login, a password change) is an event: `Events`
+writes its security log line. Only refusals that are no event (throttled, a wrong
+current password) are logged here.
+"""
 
 from __future__ import annotations
 
@@ -67,9 +72,6 @@ class AccountService:
             created_at=self._clock.now(),
         )
         await self.users.add(user)
-        security_log.info(
-            "user registered", extra={"event": "register", "user_id": user.id, "ip": address}
-        )
         await self.events.emit("register", user_id=user.id)
         return user
 
@@ -98,19 +100,10 @@ class AccountService:
             try:
                 await self._hasher.verify(user.password_hash if usable and user else None, password)
             except InvalidCredentials:
-                security_log.warning(
-                    "login failed",
-                    extra={
-                        "event": "login_failed",
-                        "user_id": user.id if user else None,
-                        "ip": address,
-                    },
-                )
                 await self.events.emit("login_failed", user_id=user.id if user else None)
                 raise
         if user is None:  # unreachable: verify() raises for a missing hash
             raise InvalidCredentials
-        security_log.info("login", extra={"event": "login", "user_id": user.id, "ip": address})
         if self._hasher.needs_rehash(user.password_hash):
             # Parameters went up since this hash was made: upgrade it while we hold the password.
             await self.users.set_password_hash(user.id, await self._hasher.hash(password))
@@ -146,9 +139,6 @@ class AccountService:
                 )
                 raise WrongPassword from None
         await self.users.set_password_hash(user_id, await self._hasher.hash(new))
-        security_log.info(
-            "password changed", extra={"event": "password_change", "user_id": user_id}
-        )
         await self.events.emit("password_change", user_id=user_id)
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> None:
