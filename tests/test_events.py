@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import httpx
 import pytest
 
 from authward import AuthEvent, Authward, Events
+from authward.accounts.service import AccountService
+from authward.clock import FrozenClock
+from authward.errors import InvalidCredentials
 from authward.runtime import Runtime
+from authward.sessions.models import Device
+from authward.sessions.service import SessionService
+from authward.tokens.service import TokenService
 from tests.conftest import http_client
 from tests.web.helpers import PASSWORD, register, session_login
 
@@ -146,3 +153,34 @@ async def test_hooks_hear_only_their_kinds_and_unknown_kinds_fail_early() -> Non
     assert heard == ["logout"]
     with pytest.raises(ValueError, match="logon"):
         events.on("logon")  # type: ignore[arg-type]
+
+
+async def test_one_hook_hears_every_service_of_a_runtime_built_by_hand(
+    runtime: Runtime, clock: FrozenClock
+) -> None:
+    """Services built without an Events of their own, one runtime: one hook hears them all."""
+    accounts = AccountService(runtime.accounts.users, runtime.hasher, runtime.throttle, clock)
+    sessions = SessionService(
+        runtime.sessions.store, runtime.sessions.policy, clock, csrf_key=b"k" * 32
+    )
+    tokens = TokenService(runtime.settings, runtime.master, runtime.engine, clock)
+    await tokens.open(background=False)
+    mine = replace(runtime, accounts=accounts, sessions=sessions, tokens=tokens)
+    heard: list[tuple[str, str | None]] = []
+    mine.events.subscribe(lambda event: heard.append((event.kind, event.via)))
+    try:
+        user = await mine.accounts.register("ada@example.com", PASSWORD)
+        with pytest.raises(InvalidCredentials):
+            await mine.accounts.authenticate("ada@example.com", "not it", address="203.0.113.7")
+        await mine.sessions.start(user.id, Device("cli/1", "203.0.113.7"))
+        await mine.tokens.issue(user.id, Device("cli/1", "203.0.113.7"))
+        await mine.sign_out_everywhere(user.id)
+    finally:
+        await tokens.close()
+    assert heard == [
+        ("register", None),
+        ("login_failed", None),
+        ("login", "session"),
+        ("login", "jwt"),
+        ("revoke", None),
+    ]

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from authward.events import AuthEvent
 from authward.logs import JsonFormatter, log_config
+from authward.runtime import Runtime
 from tests.web.helpers import PASSWORD, register, session_cookie, session_login
 
 
@@ -110,3 +112,53 @@ async def test_a_whole_flow_logs_no_secret(
         assert secret not in text, secret[:12]
     assert "lovelace" not in text.lower()  # no email, in any case
     assert all("ip" in e for e in events if e.get("event") in {"login", "login_failed"})
+
+
+def _security_events(stream: io.StringIO) -> list[dict[str, str]]:
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [line for line in lines if line["logger"] == "authward.security"]
+
+
+async def test_one_login_failure_is_one_security_line(
+    client: httpx.AsyncClient, security_lines: io.StringIO
+) -> None:
+    await register(client, "ada@example.com")
+    security_lines.truncate(0)
+    security_lines.seek(0)
+    wrong = {"email": "ada@example.com", "password": "wrong password"}
+    assert (await client.post("/auth/session/login", json=wrong)).status_code == 401
+    [line] = _security_events(security_lines)
+    assert (line["event"], line["level"], line["ip"]) == ("login_failed", "warning", "203.0.113.7")
+    assert line["user_id"]
+
+
+async def test_each_event_is_one_security_line(
+    runtime: Runtime, client: httpx.AsyncClient, security_lines: io.StringIO
+) -> None:
+    """The security log and the hooks hear the same events, once each, from one place."""
+    heard: list[AuthEvent] = []
+    runtime.events.subscribe(heard.append)
+    await register(client, "ada@example.com")
+    wrong = {"email": "ada@example.com", "password": "wrong password"}
+    assert (await client.post("/auth/session/login", json=wrong)).status_code == 401
+    csrf = await session_login(client, "ada@example.com")
+    credentials = {"email": "ada@example.com", "password": PASSWORD}
+    spent = (await client.post("/auth/token", json=credentials)).json()["refresh_token"]
+    refresh = {"refresh_token": spent}
+    assert (await client.post("/auth/token/refresh", json=refresh)).status_code == 200
+    reused = await client.post("/auth/token/refresh", json=refresh, headers={"User-Agent": "x"})
+    assert reused.status_code == 401
+    assert (await client.post("/auth/session/logout", headers={"X-CSRF-Token": csrf})).is_success
+    logged = [
+        (line["event"], line.get("strategy"), line.get("handle"))
+        for line in _security_events(security_lines)
+    ]
+    assert logged == [(e.kind, e.via, e.handle) for e in heard]
+    assert [kind for kind, _, _ in logged] == [
+        "register",
+        "login_failed",
+        "login",
+        "login",
+        "refresh_reuse",
+        "logout",
+    ]

@@ -13,6 +13,12 @@ agent. Never a password, a token, a session id or a digest of one.
 
 Where a request is being served, its address and user agent come from the route that
 serves it (`request_origin`), so domain code need not pass them down.
+
+Every event emitted is also one JSON line on the ``authward.security`` logger, written
+here and nowhere else: the services emit an event and log nothing of their own for it,
+so no fact is logged twice (or, by a hook that was never subscribed, not at all).
+Refusals that are no event (a throttled attempt, a CSRF token refused) are logged where
+they happen.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from authward.sessions.models import Device
 __all__ = ["EVENT_KINDS", "AuthEvent", "EventKind", "Events", "Hook", "request_origin"]
 
 log = logging.getLogger("authward.events")
+security_log = logging.getLogger("authward.security")
 
 EventKind = Literal[
     "register",
@@ -47,6 +54,17 @@ EventKind = Literal[
     "key_rotated",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
+# Each kind's security log line; a warning where an operator may need to act.
+_LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
+    "register": (logging.INFO, "user registered"),
+    "login": (logging.INFO, "login"),
+    "login_failed": (logging.WARNING, "login failed"),
+    "logout": (logging.INFO, "logout"),
+    "revoke": (logging.INFO, "sessions or token families revoked"),
+    "refresh_reuse": (logging.WARNING, "refresh token reused; family revoked"),
+    "password_change": (logging.INFO, "password changed"),
+    "key_rotated": (logging.INFO, "signing key rotated"),
+}
 Via = Literal["session", "jwt"]
 
 
@@ -137,10 +155,17 @@ class Events:
             device.ip if device else "",
             device.user_agent if device else "",
         )
+        _log(event)
         for hook, kinds in self._hooks:
             if kind in kinds:
                 await _call(hook, event)
         return event
+
+
+def _log(event: AuthEvent) -> None:
+    level, message = _LOG_LINES[event.kind]
+    fields = {"user_id": event.user_id, "ip": event.ip, "handle": event.handle}
+    security_log.log(level, message, extra={"event": event.kind, "strategy": event.via, **fields})
 
 
 def _checked(kinds: Iterable[EventKind]) -> frozenset[EventKind]:

@@ -62,6 +62,12 @@ class Runtime:
     backends: Backends | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # One Events per deployment: every service emits on the runtime's, so a hook
+        # subscribed once (`auth.on`) hears accounts, sessions and tokens alike, whatever
+        # Events (or none) each service was built with.
+        self.accounts.events = self.sessions.events = self.tokens.events = self.events
+
     async def open(self, *, migrate: bool = True, background: bool = True) -> None:
         """Bring the schema up to date and start the periodic sweep."""
         if migrate:

@@ -22,6 +22,7 @@ async def test_no_credential_is_401_asking_for_a_bearer_token(
 ) -> None:
     response = await app_client.get("/whoami")
     assert response.status_code == 401
+    # The app's own route, answered by FastAPI's own handler: `detail` alone.
     assert response.json() == {"detail": "Not authenticated."}
     assert response.headers["www-authenticate"] == "Bearer"
 
@@ -51,7 +52,7 @@ async def test_csrf_is_enforced_on_the_apps_own_unsafe_routes(
     csrf = await session_login(app_client, "ada@example.com")
     refused = await app_client.post("/notes")
     assert refused.status_code == 403
-    assert refused.json() == {"detail": "CSRF token missing or wrong."}
+    assert refused.json() == {"detail": "CSRF token missing or wrong."}  # FastAPI's handler
     form = await app_client.post("/notes", data={"csrf_token": csrf})
     assert form.status_code == 200
     assert (await app_client.post("/notes", headers={"X-CSRF-Token": csrf})).status_code == 200
@@ -117,14 +118,17 @@ async def test_router_maps_errors_without_the_apps_handlers(
         "/auth/register", json={"email": "ADA@example.com", "password": PASSWORD}
     )
     assert taken.status_code == 409
-    assert taken.json() == {"detail": "This email is already registered."}
+    assert taken.json() == {"detail": "This email is already registered.", "code": "email_taken"}
     secret = "hunter2-hunter2"
     invalid = await app_client.post("/auth/token/refresh", json={"refresh_token": 5, "x": secret})
     assert invalid.status_code == 422 and secret not in invalid.text
     wrong = await app_client.post(
         "/auth/session/login", json={"email": "ada@example.com", "password": "wrong password"}
     )
-    assert wrong.status_code == 401 and wrong.json() == {"detail": "Invalid email or password."}
+    assert wrong.status_code == 401 and wrong.json() == {
+        "detail": "Invalid email or password.",
+        "code": "invalid_credentials",
+    }
     jwks = await app_client.get("/.well-known/jwks.json")
     assert jwks.status_code == 200 and jwks.json()["keys"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -60,3 +61,26 @@ def test_strategies_must_be_known(tmp_path: Path) -> None:
         Authward(make_settings(tmp_path), strategies={"cookie"})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="strategies"):
         Authward(make_settings(tmp_path), strategies=())
+
+
+class Labelled(Authward):
+    """An app's subclass that sets an attribute of its own in ``__init__``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label = "ours"
+
+
+async def test_from_runtime_goes_through_init(tmp_path: Path, clock: FrozenClock) -> None:
+    built = Labelled(make_settings(tmp_path), clock=clock, strategies={"jwt"})
+    wrapped = Labelled.from_runtime(built.runtime, strategies={"jwt"}, migrate=False)
+    assert isinstance(wrapped, Labelled) and wrapped.label == "ours"
+    assert wrapped.runtime is built.runtime
+    assert set(vars(wrapped)) == set(vars(built))  # no attribute missed either way
+    assert wrapped.strategies == frozenset({"jwt"}) and not wrapped._migrate
+    with pytest.raises(ValueError, match="strategies"):
+        Authward.from_runtime(built.runtime, strategies=())
+    with pytest.raises(ValueError, match="runtime brings"):
+        Authward(runtime=built.runtime, clock=clock)
+    with pytest.raises(ValueError, match="settings or a runtime"):
+        Authward()

@@ -118,7 +118,7 @@ async def test_bearer_tokens(web: httpx.AsyncClient) -> None:
     assert who["scopes"] == ["authenticated", "jwt"]
     bad = await web.get("/who", headers={"Authorization": "Bearer forged"})
     assert bad.status_code == 401
-    assert bad.json() == {"detail": "Invalid token."}
+    assert bad.json() == {"detail": "Invalid token.", "code": "invalid_token"}
     assert bad.headers["www-authenticate"] == 'Bearer error="invalid_token"'
 
 

@@ -41,7 +41,10 @@ async def test_token_required(endpoint: Endpoint, clock: FrozenClock, django_set
     assert ok.status_code == 200 and json.loads(ok.content) == {"owner": "user-5"}
     missing = view(requests.get("/reports"))
     assert missing.status_code == 401 and missing["WWW-Authenticate"] == "Bearer"
-    assert json.loads(missing.content) == {"detail": "Not authenticated."}
+    assert json.loads(missing.content) == {
+        "detail": "Not authenticated.",
+        "code": "not_authenticated",
+    }
 
 
 async def test_middleware(endpoint: Endpoint, clock: FrozenClock, django_settings: Any) -> None:

@@ -26,7 +26,7 @@ async def test_token_required(endpoint: Endpoint, clock: FrozenClock) -> None:
     assert ok.status_code == 200 and ok.get_json() == {"owner": "user-7"}
     missing = client.get("/reports")
     assert missing.status_code == 401
-    assert missing.get_json() == {"detail": "Not authenticated."}
+    assert missing.get_json() == {"detail": "Not authenticated.", "code": "not_authenticated"}
     assert missing.headers["WWW-Authenticate"] == "Bearer"
     forged = client.get("/reports", headers={"Authorization": f"Bearer {token}x"})
     assert forged.status_code == 401

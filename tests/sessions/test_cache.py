@@ -331,9 +331,17 @@ async def test_the_cache_is_bounded(shared: CountingStore, clock: FrozenClock) -
 
 
 async def test_a_malformed_event_is_ignored(shared: CountingStore, clock: FrozenClock) -> None:
+    """An event that names no session (bad hex, a token family's) raises nothing, ends
+    nothing, and does not make the next reads of a kept session go to the store."""
     b = node(shared, LocalRevocationBus(), clock)
+    session = make_session(clock.now())
+    await b.add(session)
     b.hear(Revocation("session", "not-hex", clock.now(), clock.now()))
     b.hear(Revocation("family", "f1", clock.now(), clock.now()))
+    assert await b.get(session.id_digest) == session
+    assert len(b) == 1 and shared.gets == 0  # still answered from memory
+    assert await b.get(session.id_digest) == session
+    assert shared.gets == 0
 
 
 async def test_two_workers_agree_through_the_polled_table(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken, NotFound, StoreUnavailable
 from authward.sessions.models import Device
-from authward.tokens.service import TokenService, running
+from authward.tokens.service import TokenService
 from authward.tokens.store import MemoryKeyStore
 from tests.tokens.factory import MASTER, make_service, token_settings
 
@@ -161,14 +161,6 @@ async def test_login_without_a_signing_key_is_unavailable(clock: FrozenClock) ->
     with pytest.raises(StoreUnavailable):
         await service.issue("user-1", PHONE)
     assert await service.list_families("user-1") == []
-
-
-async def test_running_opens_and_closes(clock: FrozenClock) -> None:
-    settings = token_settings()
-    async with running(settings, MASTER, None, clock) as service:
-        pair = await service.issue("user-1", PHONE)
-        assert service.verify(pair.access_token).sub == "user-1"
-        assert service._tasks == []
 
 
 async def test_stale_revocation_feed_fails_closed_and_heals(

@@ -44,7 +44,7 @@ async def test_cross_site_form_login_is_refused_without_a_cookie(
     response = await client.post("/auth/session/login", data=CREDENTIALS, headers=headers)
     assert response.status_code == 403, response.text
     assert _no_cookie(response)
-    assert response.json() == {"detail": "CSRF token missing or wrong."}
+    assert response.json() == {"detail": "CSRF token missing or wrong.", "code": "csrf_rejected"}
 
 
 async def test_cross_site_text_plain_login_is_refused_without_a_cookie(

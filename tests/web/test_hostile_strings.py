@@ -82,7 +82,7 @@ async def test_a_nul_in_a_handle_in_the_path_is_404(web: httpx.AsyncClient) -> N
     for handle in NUL_HANDLES:
         by_cookie = await web.delete(f"/auth/sessions/{handle}", headers={"X-CSRF-Token": csrf})
         assert by_cookie.status_code == 404, (handle, by_cookie.text)
-        assert by_cookie.json() == {"detail": "Not found."}
+        assert by_cookie.json() == {"detail": "Not found.", "code": "not_found"}
         by_token = await web.delete(f"/auth/sessions/{handle}", headers=bearer)
         assert by_token.status_code == 404, (handle, by_token.text)
     assert (await web.get("/auth/me")).status_code == 200

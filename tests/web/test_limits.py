@@ -54,7 +54,7 @@ async def test_headers_over_the_limit_are_413_before_any_route(client: httpx.Asy
     filler = {f"x-filler-{n}": "v" * 1000 for n in range(MAX_HEADER_BYTES // 1000 + 1)}
     response = await client.get("/auth/me", headers=filler)
     assert response.status_code == 413
-    assert response.json() == {"detail": "Request headers too large."}
+    assert response.json() == {"detail": "Request headers too large.", "code": "payload_too_large"}
 
 
 async def test_headers_under_the_limit_pass(client: httpx.AsyncClient) -> None:

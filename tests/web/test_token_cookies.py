@@ -113,7 +113,10 @@ async def test_unsafe_requests_by_cookie_need_the_familys_csrf_token(
     for headers in ({}, {"X-CSRF-Token": "forged"}, {"X-CSRF-Token": second["csrf_token"]}):
         response = await client.post("/auth/token/revoke", headers=headers)
         assert response.status_code == 403, headers
-        assert response.json() == {"detail": "CSRF token missing or wrong."}
+        assert response.json() == {
+            "detail": "CSRF token missing or wrong.",
+            "code": "csrf_rejected",
+        }
         assert "set-cookie" not in response.headers
     assert (await client.get("/auth/me")).status_code == 200  # nothing was revoked
     # A safe method needs none; the right token, as a header or a form field, does it.

@@ -1,4 +1,9 @@
-"""Register, authenticate, change password, disable: the account rules in one place."""
+"""Register, authenticate, change password, disable: the account rules in one place.
+
+What happened (a registration, a failed login, a password change) is an event: `Events`
+writes its security log line. Only refusals that are no event (throttled, a wrong
+current password) are logged here.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ class AccountService:
         self._hasher = hasher
         self._throttle = throttle
         self._clock = clock
-        self._events = events or Events(clock)
+        self.events = events or Events(clock)
 
     async def register(self, email: str, password: str, *, address: str | None = None) -> User:
         """Create an account; raise InvalidInput or EmailTaken.
@@ -67,10 +72,7 @@ class AccountService:
             created_at=self._clock.now(),
         )
         await self.users.add(user)
-        security_log.info(
-            "user registered", extra={"event": "register", "user_id": user.id, "ip": address}
-        )
-        await self._events.emit("register", user_id=user.id)
+        await self.events.emit("register", user_id=user.id)
         return user
 
     async def authenticate(self, email: str, password: str, *, address: str) -> User:
@@ -98,19 +100,10 @@ class AccountService:
             try:
                 await self._hasher.verify(user.password_hash if usable and user else None, password)
             except InvalidCredentials:
-                security_log.warning(
-                    "login failed",
-                    extra={
-                        "event": "login_failed",
-                        "user_id": user.id if user else None,
-                        "ip": address,
-                    },
-                )
-                await self._events.emit("login_failed", user_id=user.id if user else None)
+                await self.events.emit("login_failed", user_id=user.id if user else None)
                 raise
         if user is None:  # unreachable: verify() raises for a missing hash
             raise InvalidCredentials
-        security_log.info("login", extra={"event": "login", "user_id": user.id, "ip": address})
         if self._hasher.needs_rehash(user.password_hash):
             # Parameters went up since this hash was made: upgrade it while we hold the password.
             await self.users.set_password_hash(user.id, await self._hasher.hash(password))
@@ -146,10 +139,7 @@ class AccountService:
                 )
                 raise WrongPassword from None
         await self.users.set_password_hash(user_id, await self._hasher.hash(new))
-        security_log.info(
-            "password changed", extra={"event": "password_change", "user_id": user_id}
-        )
-        await self._events.emit("password_change", user_id=user_id)
+        await self.events.emit("password_change", user_id=user_id)
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> None:
         if not await self.users.set_disabled(user_id, disabled):

@@ -88,15 +88,37 @@ class Authward:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: Settings | None = None,
         *,
+        runtime: Runtime | None = None,
         strategies: Iterable[Strategy] = ALL_STRATEGIES,
         user_store: UserStore | None = None,
         clock: Clock | None = None,
         migrate: bool = True,
     ) -> None:
-        runtime = build_runtime(settings, clock=clock, user_store=user_store)
-        self._setup(runtime, strategies, migrate)
+        """Build from `settings`, or wrap `runtime` (built elsewhere); exactly one of them.
+
+        Every way to make an Authward ends here, so no attribute can be missed (a
+        subclass's own ``__init__`` included). ValueError for a bad choice of strategies,
+        or for `user_store` or `clock` given with a runtime (it has its own).
+        """
+        chosen = frozenset(strategies)
+        if not chosen or not chosen <= ALL_STRATEGIES:
+            raise ValueError("strategies must be a non-empty subset of {'session', 'jwt'}")
+        if runtime is None:
+            if settings is None:
+                raise ValueError("Authward needs settings or a runtime")
+            runtime = build_runtime(settings, clock=clock, user_store=user_store)
+        elif settings is not None or user_store is not None or clock is not None:
+            raise ValueError("a runtime brings its own settings, stores and clock")
+        self.runtime = runtime
+        self.strategies: frozenset[Strategy] = chosen
+        self._migrate = migrate
+        self._opened = 0
+        self._lock = asyncio.Lock()
+        self._callers = Callers()
+        settings = runtime.settings
+        self._access_cookie = access_cookie_name(settings) if settings.token_cookies else None
 
     @classmethod
     def from_env(
@@ -105,7 +127,7 @@ class Authward:
         strategies: Iterable[Strategy] = ALL_STRATEGIES,
         user_store: UserStore | None = None,
         migrate: bool = True,
-    ) -> Authward:
+    ) -> Self:
         """Build from the ``AUTHWARD_*`` environment; SettingsError names a bad variable."""
         return cls(load_settings(), strategies=strategies, user_store=user_store, migrate=migrate)
 
@@ -116,24 +138,9 @@ class Authward:
         *,
         strategies: Iterable[Strategy] = ALL_STRATEGIES,
         migrate: bool = True,
-    ) -> Authward:
+    ) -> Self:
         """Wrap a runtime built elsewhere (`build_runtime` with stores of your choosing)."""
-        auth = cls.__new__(cls)
-        auth._setup(runtime, strategies, migrate)
-        return auth
-
-    def _setup(self, runtime: Runtime, strategies: Iterable[Strategy], migrate: bool) -> None:
-        chosen = frozenset(strategies)
-        if not chosen or not chosen <= ALL_STRATEGIES:
-            raise ValueError("strategies must be a non-empty subset of {'session', 'jwt'}")
-        self.runtime = runtime
-        self.strategies: frozenset[Strategy] = chosen
-        self._migrate = migrate
-        self._opened = 0
-        self._lock = asyncio.Lock()
-        self._callers = Callers()
-        settings = runtime.settings
-        self._access_cookie = access_cookie_name(settings) if settings.token_cookies else None
+        return cls(runtime=runtime, strategies=strategies, migrate=migrate)
 
     @property
     def settings(self) -> Settings:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar, cast
 
 from authward.errors import AuthwardError
 from authward.remote.verifier import JwksVerifier
-from authward.web.errors import error_parts
+from authward.web.errors import error_parts, public_code
 
 __all__ = ["TokenMiddleware", "token_required"]
 
@@ -77,4 +77,6 @@ def _refusal(exc: AuthwardError) -> Any:
     from django.http import JsonResponse
 
     status, detail, headers = error_parts(exc, bearer=True)
-    return JsonResponse({"detail": detail}, status=status, headers=headers)
+    return JsonResponse(
+        {"detail": detail, "code": public_code(exc)}, status=status, headers=headers
+    )

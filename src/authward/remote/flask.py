@@ -20,7 +20,7 @@ from typing import ParamSpec, TypeVar
 
 from authward.errors import AuthwardError
 from authward.remote.verifier import JwksVerifier
-from authward.web.errors import error_parts
+from authward.web.errors import error_parts, public_code
 
 __all__ = ["token_required"]
 
@@ -44,7 +44,7 @@ def token_required(verifier: JwksVerifier) -> Callable[[Callable[P, R]], Callabl
                 g.authward_user = verifier.user(request.headers.get("Authorization"))
             except AuthwardError as exc:
                 status, detail, headers = error_parts(exc, bearer=True)
-                response = jsonify(detail=detail)
+                response = jsonify(detail=detail, code=public_code(exc))
                 response.status_code = status
                 response.headers.update(headers)
                 abort(response)

@@ -61,7 +61,7 @@ class SessionService:
         self._touch_interval = policy.touch_interval  # once: `resume` runs on every request
         self._clock = clock
         self._csrf_key = csrf_key
-        self._events = events or Events(clock)
+        self.events = events or Events(clock)
 
     @property
     def store(self) -> SessionStore:
@@ -90,7 +90,7 @@ class SessionService:
         )
         await self.store.add(session)
         await self._keep_to_limit(user_id)
-        await self._events.emit(
+        await self.events.emit(
             "login", user_id=user_id, via="session", handle=session.handle, device=device
         )
         return StartedSession(session_id, self.csrf_token(session_id), session)
@@ -177,7 +177,7 @@ class SessionService:
         session = await self.store.get(crypto.digest(session_id))
         if not await self.end(session_id) or session is None:
             return False
-        await self._events.emit(
+        await self.events.emit(
             "logout", user_id=session.user_id, via="session", handle=session.handle
         )
         return True
@@ -192,7 +192,7 @@ class SessionService:
         if not await self.store.remove_by_handle(user_id, handle):
             raise NotFound
         SESSION_REVOKED.inc()
-        await self._events.emit("revoke", user_id=user_id, via="session", handle=handle)
+        await self.events.emit("revoke", user_id=user_id, via="session", handle=handle)
 
     async def end_all(self, user_id: UserId, *, keep_session_id: str | None = None) -> int:
         """End every session of the user, except the one with `keep_session_id`."""

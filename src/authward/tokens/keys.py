@@ -142,7 +142,9 @@ class KeyRing:
                 if self._signing is None or self._signing.kid != active.kid:
                     self._signing = self._signer(active)  # raises KeyUnavailable
                 return
-            await self._add_next()
+            if await self._add_next():
+                # The first key: no rotation, so no key_rotated event logs it (`rotate` does).
+                security_log.info("signing key activated", extra={"event": "key_activated"})
         raise jwk.KeyUnavailable("could not settle on a signing key; is the key table writable?")
 
     async def rotate(self) -> KeyInfo:
@@ -203,13 +205,7 @@ class KeyRing:
             kid = jwk.thumbprint(public)
             sealed = jwk.seal(private, self._kek, kid=kid, alg=self.alg)
             record = StoredKey(kid, self.alg, generation, now, None, json.dumps(public), sealed)
-        added = await self._store.add(record)
-        if added:
-            security_log.info(
-                "signing key activated",
-                extra={"event": "key_rotated", "kid": record.kid, "alg": record.alg},
-            )
-        return added
+        return await self._store.add(record)
 
     def _signer(self, record: StoredKey) -> SigningKey:
         if record.alg == "HS256":

@@ -18,7 +18,6 @@ A family's lifetime counts from its login and never slides (``AUTHWARD_REFRESH_T
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -31,8 +30,6 @@ from authward.metrics import REFRESH_REUSE
 from authward.sessions.models import Device
 from authward.tokens.models import Family
 from authward.tokens.store import FamilyStore, TokenLookup
-
-security_log = logging.getLogger("authward.security")
 
 OnRevoked = Callable[[list[str], datetime], Awaitable[None]]
 OnReuse = Callable[[Family, Device], Awaitable[None]]
@@ -160,10 +157,6 @@ class RefreshTokens:
         )
 
     async def _revoke_for_reuse(self, family: Family, now: datetime) -> None:
-        REFRESH_REUSE.inc()
-        security_log.warning(
-            "refresh token reused; family revoked",
-            extra={"event": "refresh_reuse", "family": family.id, "user_id": family.user_id},
-        )
+        REFRESH_REUSE.inc()  # the security log line is the refresh_reuse event's (`on_reuse`)
         await self.store.revoke(family.id, now)
         await self._on_revoked([family.id], now)  # even if it was revoked meanwhile: idempotent

@@ -18,8 +18,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
@@ -49,7 +48,7 @@ from authward.tokens.refresh import RefreshPolicy, RefreshTokens
 from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
 from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, MemoryKeyStore
 
-__all__ = ["AccessClaims", "Family", "KeyInfo", "TokenPair", "TokenService", "running"]
+__all__ = ["AccessClaims", "Family", "KeyInfo", "TokenPair", "TokenService"]
 
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("authward.security")
@@ -351,21 +350,3 @@ class TokenService:
                 log.warning("poll failed, retrying in %ss: %s", interval, exc)
             except Exception:  # a poll must outlive any one bad round
                 log.exception("poll failed, retrying in %ss", interval)
-
-
-@asynccontextmanager
-async def running(
-    settings: Settings,
-    master: MasterSecret,
-    engine: AsyncEngine | None,
-    clock: Clock,
-    *,
-    background: bool = False,
-) -> AsyncIterator[TokenService]:
-    """An opened TokenService for the span of a block (the CLI: no background polls)."""
-    service = TokenService(settings, master, engine, clock)
-    await service.open(background=background)
-    try:
-        yield service
-    finally:
-        await service.close()

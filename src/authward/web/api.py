@@ -11,7 +11,7 @@ from authward.accounts.models import User
 from authward.errors import InvalidCredentials, NotAuthenticated, NotFound, TooManyAttempts
 from authward.metrics import LOGINS
 from authward.web.addresses import client_address
-from authward.web.auth import authenticate, require, runtime_of
+from authward.web.auth import require, runtime_of
 from authward.web.bodies import read_fields
 from authward.web.origin import check_origin
 from authward.web.principal import Principal
@@ -207,11 +207,3 @@ async def change_password(
         keep_family=principal.handle if principal.via == "jwt" else None,
     )
     return Response(status_code=204)
-
-
-async def optional_principal(request: Request) -> Principal | None:
-    """The caller, or None when there is no credential or it does not hold."""
-    try:
-        return await authenticate(request)
-    except NotAuthenticated:
-        return None

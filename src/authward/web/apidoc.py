@@ -22,8 +22,14 @@ to an app (that one without `/healthz` and `/metrics`, and only the routes of th
 strategies). This page is generated from the OpenAPI document (`GET /openapi.json`) by
 `authward openapi --markdown`; the contract behind it is [contract.md](contract.md).
 
-Errors are JSON `{"detail": "..."}`; a 401 carries `WWW-Authenticate: Bearer` where a
-bearer token was used or expected; a 429 and a 503 carry `Retry-After`.
+Errors are JSON `{"detail": "...", "code": "..."}`: `detail` for a person (a 422 may
+hold FastAPI's list of field errors instead), `code` a stable snake_case string for a
+program, from the error's class (`invalid_credentials`, `invalid_token`,
+`csrf_rejected`, `email_taken`, `too_many_attempts`, `store_unavailable`,
+`payload_too_large`, `invalid_input`...; an HTTP error of no authward class, such as a
+404 for an unknown path or a 405, is named after its status: `not_found`,
+`method_not_allowed`). A 401 carries `WWW-Authenticate: Bearer` where a bearer token was
+used or expected; a 429 and a 503 carry `Retry-After`.
 """
 
 

@@ -1,9 +1,17 @@
-"""The one table from authward's errors to HTTP answers."""
+"""The one table from authward's errors to HTTP answers.
+
+Every JSON error answer is ``{"detail": ..., "code": ...}``: `detail` for a person,
+`code` a stable snake_case string for a program (`AuthwardError.code` of the error's
+class; for an HTTP error authward did not raise, such as a 404 for an unknown path or
+a 405, the status' name: ``not_found``, ``method_not_allowed``). Codes never change
+meaning; a finer one may appear under an existing status.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Final
 
 from fastapi import FastAPI, HTTPException, Request
@@ -50,13 +58,56 @@ def status_of(exc: AuthwardError) -> int:
 def error_response(exc: AuthwardError, *, bearer: bool = False) -> JSONResponse:
     """The JSON answer for `exc`, with the headers its status calls for."""
     status, detail, headers = error_parts(exc, bearer=bearer)
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return JSONResponse(error_body(detail, public_code(exc)), status_code=status, headers=headers)
+
+
+def public_code(exc: AuthwardError) -> str:
+    """The code a client is told: that of the most general class with the same detail.
+
+    A code tells no more than the detail: an expired, revoked or reused token is
+    ``invalid_token`` (a thief learns nothing), an expired session ``not_authenticated``;
+    the finer codes stay in the metrics.
+    """
+    classes = [c for c in type(exc).__mro__ if issubclass(c, AuthwardError)]
+    chosen = classes[0]
+    for cls in classes[1:]:
+        if cls.detail != chosen.detail:
+            break
+        chosen = cls
+    return chosen.code
+
+
+def error_body(detail: object, code: str) -> dict[str, object]:
+    """The body of every JSON error answer."""
+    return {"detail": detail, "code": code}
+
+
+class CodedHTTPException(HTTPException):
+    """An HTTPException that keeps the `code` of the authward error it answers."""
+
+    def __init__(
+        self, status: int, detail: str, *, code: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status, detail, headers=headers)
+        self.code = code
 
 
 def http_exception(exc: AuthwardError, *, bearer: bool = False) -> HTTPException:
-    """The same answer as an HTTPException: what dependencies raise in any FastAPI app."""
+    """The same answer as an HTTPException: what dependencies raise in any FastAPI app.
+
+    authward's handlers (`install_error_handlers`) answer it with its `code`; FastAPI's
+    own handler, in an app without them, with `detail` alone.
+    """
     status, detail, headers = error_parts(exc, bearer=bearer)
-    return HTTPException(status, detail, headers=headers or None)
+    return CodedHTTPException(status, detail, code=public_code(exc), headers=headers or None)
+
+
+def status_code_name(status: int) -> str:
+    """The code of an HTTP error authward did not raise: its status' name, snake_case."""
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return AuthwardError.code
 
 
 def error_parts(exc: AuthwardError, *, bearer: bool = False) -> tuple[int, str, dict[str, str]]:
@@ -99,7 +150,7 @@ def answer_validation_error(exc: RequestValidationError) -> JSONResponse:
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in exc.errors()
     ]
-    return JSONResponse({"detail": errors}, status_code=422)
+    return JSONResponse(error_body(errors, InvalidInput.code), status_code=422)
 
 
 async def _authward_error(request: Request, exc: Exception) -> Response:
@@ -117,8 +168,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, StarletteHTTPException):
         raise exc
+    code = exc.code if isinstance(exc, CodedHTTPException) else status_code_name(exc.status_code)
     return JSONResponse(
-        {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        error_body(str(exc.detail), code), status_code=exc.status_code, headers=exc.headers
     )
 
 

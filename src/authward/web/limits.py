@@ -13,7 +13,7 @@ from typing import Final
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from authward.errors import PayloadTooLarge
+from authward.errors import InvalidInput, PayloadTooLarge
 from authward.web.buffered import read_body, replay
 
 MAX_JSON_DEPTH: Final = 32
@@ -65,7 +65,7 @@ class RequestLimits:
             return
         raw_headers = scope.get("headers", ())
         if sum(len(name) + len(value) for name, value in raw_headers) > self.max_header_bytes:
-            await _refuse(send, 413, "Request headers too large.")
+            await _refuse(send, 413, "Request headers too large.", PayloadTooLarge.code)
             return
         headers = dict(raw_headers)
         if b"content-length" not in headers and b"transfer-encoding" not in headers:
@@ -73,21 +73,21 @@ class RequestLimits:
             return
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await _refuse(send, 413, "Request body too large.")
+            await _refuse(send, 413, "Request body too large.", PayloadTooLarge.code)
             return
         try:
             body = await read_body(receive, self.max_body_bytes)
         except PayloadTooLarge:
-            await _refuse(send, 413, "Request body too large.")
+            await _refuse(send, 413, "Request body too large.", PayloadTooLarge.code)
             return
         if b"json" in headers.get(b"content-type", b"") and json_too_deep(body):
-            await _refuse(send, 422, "JSON nested too deeply.")
+            await _refuse(send, 422, "JSON nested too deeply.", InvalidInput.code)
             return
         await self.app(scope, replay(body, receive), send)
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
-    payload = json.dumps({"detail": detail}).encode()
+async def _refuse(send: Send, status: int, detail: str, code: str) -> None:
+    payload = json.dumps({"detail": detail, "code": code}).encode()
     await send(
         {
             "type": "http.response.start",

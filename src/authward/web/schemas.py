@@ -77,7 +77,10 @@ class DeviceOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
+    """Every error answer: a sentence for a person, a stable snake_case code for a program."""
+
     detail: str
+    code: str = Field(examples=["invalid_credentials"])
 
 
 class FieldErrorOut(BaseModel):
@@ -90,6 +93,7 @@ class InvalidInputOut(BaseModel):
     """A 422: one sentence from authward, or FastAPI's list of field errors."""
 
     detail: str | list[FieldErrorOut]
+    code: str = Field(examples=["invalid_input"])
 
 
 class HealthOut(BaseModel):
