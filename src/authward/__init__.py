@@ -3,7 +3,7 @@
 Everything an app needs is importable from here; docs/library.md describes each name.
 """
 
-from authward.accounts.models import User, UserId
+from authward.accounts.models import User
 from authward.accounts.store import MemoryUserStore, UserStore
 from authward.audit import AuditRecord, SqlAuditLog
 from authward.errors import (
@@ -20,6 +20,7 @@ from authward.errors import (
     TooManyAttempts,
 )
 from authward.events import EVENT_KINDS, AuthEvent, EventKind, Events
+from authward.ids import UserId
 from authward.integration import AuthUser, Authward, AuthwardMiddleware, Strategy
 from authward.remote import JwksVerifier
 from authward.runtime import Runtime, build_runtime

@@ -28,9 +28,8 @@ from typing import Final, Literal, TypeVar, get_args
 
 import anyio.to_thread
 
-from authward.accounts.models import UserId
 from authward.clock import Clock, SystemClock
-from authward.sessions.models import Device
+from authward.ids import Device, UserId, Via
 
 __all__ = ["EVENT_KINDS", "AuthEvent", "EventKind", "Events", "Hook", "request_origin"]
 
@@ -47,7 +46,6 @@ EventKind = Literal[
     "key_rotated",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
-Via = Literal["session", "jwt"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 from starlette.authentication import BaseUser
 
-from authward.accounts.models import UserId
+from authward.ids import UserId, Via
 
-Via = Literal["session", "jwt"]
 MEMO_SIZE: Final = 10_000
 
 
