@@ -1,9 +1,8 @@
-"""The one table from authward's errors to HTTP answers."""
+"""authward's errors as FastAPI answers; the table itself is `authward.answers`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Final
 
 from fastapi import FastAPI, HTTPException, Request
@@ -12,39 +11,25 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from authward.errors import (
-    AuthwardError,
-    EmailTaken,
-    Forbidden,
-    InvalidInput,
-    InvalidToken,
-    NotAuthenticated,
-    NotFound,
-    PayloadTooLarge,
-    StoreUnavailable,
-    TooManyAttempts,
-)
+from authward.answers import error_parts, status_of
+from authward.errors import AuthwardError, StoreUnavailable
 
 log = logging.getLogger("authward.web")
 
 BEARER_EXPECTED: Final = "bearer_expected"  # request.state's flag, see `expect_bearer`
 
-_STATUS: Final[Mapping[type[AuthwardError], int]] = {
-    InvalidInput: 422,
-    PayloadTooLarge: 413,
-    NotAuthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    EmailTaken: 409,
-    TooManyAttempts: 429,
-    StoreUnavailable: 503,
-    AuthwardError: 400,  # the fallback: no input, however malformed, becomes a 500
-}
-
-
-def status_of(exc: AuthwardError) -> int:
-    # The nearest class in the MRO wins, so a new subclass needs no entry here.
-    return next(_STATUS[cls] for cls in type(exc).__mro__ if cls in _STATUS)
+__all__ = [
+    "BEARER_EXPECTED",
+    "answer_error",
+    "answer_validation_error",
+    "bearer_expected",
+    "error_parts",
+    "error_response",
+    "expect_bearer",
+    "http_exception",
+    "install_error_handlers",
+    "status_of",
+]
 
 
 def error_response(exc: AuthwardError, *, bearer: bool = False) -> JSONResponse:
@@ -57,21 +42,6 @@ def http_exception(exc: AuthwardError, *, bearer: bool = False) -> HTTPException
     """The same answer as an HTTPException: what dependencies raise in any FastAPI app."""
     status, detail, headers = error_parts(exc, bearer=bearer)
     return HTTPException(status, detail, headers=headers or None)
-
-
-def error_parts(exc: AuthwardError, *, bearer: bool = False) -> tuple[int, str, dict[str, str]]:
-    """The status, detail and headers of the answer to `exc`."""
-    status = status_of(exc)
-    headers: dict[str, str] = {}
-    if status == 401 and bearer:
-        invalid = isinstance(exc, InvalidToken)
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
-    if isinstance(exc, TooManyAttempts):
-        headers["Retry-After"] = str(exc.retry_after)
-    if isinstance(exc, StoreUnavailable):
-        headers["Retry-After"] = "2"
-    detail = exc.message if isinstance(exc, InvalidInput) else exc.detail
-    return status, detail, headers
 
 
 def expect_bearer(scope: Scope) -> None:
