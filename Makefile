@@ -23,6 +23,7 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check src tests $(wildcard benchmarks examples)
 	$(BIN)/ruff format --check src tests $(wildcard benchmarks examples)
+	$(BIN)/lint-imports
 
 typecheck: install-dev
 	$(BIN)/mypy --strict src

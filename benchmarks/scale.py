@@ -44,8 +44,9 @@ from typing import Any
 
 from authward import crypto
 from authward.clock import SystemClock
+from authward.ids import Device
 from authward.pacing import DEFAULT_PACING, Pacing
-from authward.sessions.models import Device, Session
+from authward.sessions.models import Session
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.store import SessionStore
 from authward.storage.redis import KeyNames, micros, millis_ceil

@@ -81,7 +81,7 @@ def _token(env: dict[str, str]) -> str:
         await runtime.open(background=False)
         try:
             user = await runtime.accounts.register(EMAIL, PASSWORD)
-            from authward.sessions.models import Device
+            from authward.ids import Device
 
             pair = await runtime.tokens.issue(user.id, Device.of("bench", "127.0.0.1"))
             return pair.access_token

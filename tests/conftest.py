@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.clock import FrozenClock
 from authward.runtime import Runtime, build_runtime
+from authward.schema import metadata
 from authward.settings import Settings
 from authward.storage.migrate import upgrade
 from authward.storage.redis import KeyNames, RedisClient, create_client
-from authward.storage.schema import metadata
 from authward.storage.sql import create_engine
 from authward.web.app import create_app
 from tests.storage.redis_servers import START_ERRORS, RedisServers, create_cluster, ping

@@ -13,8 +13,8 @@ from authward import AuthEvent, Authward, Events
 from authward.accounts.service import AccountService
 from authward.clock import FrozenClock
 from authward.errors import InvalidCredentials
+from authward.ids import Device
 from authward.runtime import Runtime
-from authward.sessions.models import Device
 from authward.sessions.service import SessionService
 from authward.tokens.service import TokenService
 from tests.conftest import http_client

@@ -11,10 +11,10 @@ from prometheus_client import REGISTRY
 from authward import crypto
 from authward.clock import FrozenClock
 from authward.errors import StoreUnavailable
+from authward.ids import Device
 from authward.instrument import timed
 from authward.metrics import LIVE_SESSIONS
 from authward.runtime import Runtime, build_runtime
-from authward.sessions.models import Device
 from authward.sessions.store import MemorySessionStore
 from tests.conftest import make_settings
 from tests.web.helpers import PASSWORD, register, session_login

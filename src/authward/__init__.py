@@ -1,29 +1,38 @@
 """authward: sessions and JWTs done right, behind one API.
 
 Everything an app needs is importable from here; docs/library.md describes each name.
+Each is imported when first used (PEP 562): ``import authward.remote.flask`` in a
+service that only verifies tokens loads neither FastAPI nor SQLAlchemy nor redis.
 """
 
-from authward.accounts.models import User, UserId
-from authward.accounts.store import MemoryUserStore, UserStore
-from authward.audit import AuditRecord, SqlAuditLog
-from authward.errors import (
-    AuthwardError,
-    CsrfRejected,
-    EmailTaken,
-    Forbidden,
-    InvalidCredentials,
-    InvalidInput,
-    InvalidToken,
-    NotAuthenticated,
-    NotFound,
-    StoreUnavailable,
-    TooManyAttempts,
-)
-from authward.events import EVENT_KINDS, AuthEvent, EventKind, Events
-from authward.integration import AuthUser, Authward, AuthwardMiddleware, Strategy
-from authward.remote import JwksVerifier
-from authward.runtime import Runtime, build_runtime
-from authward.settings import Settings, SettingsError, load_settings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from authward.accounts.models import User
+    from authward.accounts.store import MemoryUserStore, UserStore
+    from authward.audit import AuditRecord, SqlAuditLog
+    from authward.errors import (
+        AuthwardError,
+        CsrfRejected,
+        EmailTaken,
+        Forbidden,
+        InvalidCredentials,
+        InvalidInput,
+        InvalidToken,
+        NotAuthenticated,
+        NotFound,
+        StoreUnavailable,
+        TooManyAttempts,
+    )
+    from authward.events import EVENT_KINDS, AuthEvent, EventKind, Events
+    from authward.ids import UserId
+    from authward.integration import AuthUser, Authward, AuthwardMiddleware, Strategy
+    from authward.remote import JwksVerifier
+    from authward.runtime import Runtime, build_runtime
+    from authward.settings import Settings, SettingsError, load_settings
 
 __all__ = [
     "AuditRecord",
@@ -58,3 +67,51 @@ __all__ = [
     "build_runtime",
     "load_settings",
 ]
+
+# Where each public name is defined: test_public_api.py fetches every name of __all__.
+_HOMES: Final[dict[str, str]] = {
+    "AuditRecord": "authward.audit",
+    "AuthEvent": "authward.events",
+    "AuthUser": "authward.integration",
+    "Authward": "authward.integration",
+    "AuthwardError": "authward.errors",
+    "AuthwardMiddleware": "authward.integration",
+    "CsrfRejected": "authward.errors",
+    "EVENT_KINDS": "authward.events",
+    "EmailTaken": "authward.errors",
+    "EventKind": "authward.events",
+    "Events": "authward.events",
+    "Forbidden": "authward.errors",
+    "InvalidCredentials": "authward.errors",
+    "InvalidInput": "authward.errors",
+    "InvalidToken": "authward.errors",
+    "JwksVerifier": "authward.remote",
+    "MemoryUserStore": "authward.accounts.store",
+    "NotAuthenticated": "authward.errors",
+    "NotFound": "authward.errors",
+    "Runtime": "authward.runtime",
+    "Settings": "authward.settings",
+    "SettingsError": "authward.settings",
+    "SqlAuditLog": "authward.audit",
+    "StoreUnavailable": "authward.errors",
+    "Strategy": "authward.integration",
+    "TooManyAttempts": "authward.errors",
+    "User": "authward.accounts.models",
+    "UserId": "authward.ids",
+    "UserStore": "authward.accounts.store",
+    "build_runtime": "authward.runtime",
+    "load_settings": "authward.settings",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next lookup finds it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

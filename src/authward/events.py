@@ -34,9 +34,8 @@ from typing import Final, Literal, TypeVar, get_args
 
 import anyio.to_thread
 
-from authward.accounts.models import UserId
 from authward.clock import Clock, SystemClock
-from authward.sessions.models import Device
+from authward.ids import Device, UserId, Via
 
 __all__ = ["EVENT_KINDS", "AuthEvent", "EventKind", "Events", "Hook", "request_origin"]
 
@@ -65,7 +64,6 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "password_change": (logging.INFO, "password changed"),
     "key_rotated": (logging.INFO, "signing key rotated"),
 }
-Via = Literal["session", "jwt"]
 
 
 @dataclass(frozen=True, slots=True)

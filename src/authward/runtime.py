@@ -15,7 +15,6 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authward.accounts.models import UserId
 from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import UserStore
@@ -25,6 +24,7 @@ from authward.background import stop
 from authward.clock import Clock, SystemClock
 from authward.errors import StoreUnavailable
 from authward.events import Events
+from authward.ids import UserId
 from authward.instrument import timed
 from authward.masterkey import MasterSecret, load_master_secret
 from authward.metrics import observe_live_sessions, observe_sweep

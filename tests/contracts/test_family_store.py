@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from authward import crypto
 from authward.clock import FrozenClock
-from authward.sessions.models import Device
+from authward.ids import Device
 from authward.tokens.models import Family
 from authward.tokens.store import FamilyStore, TokenLookup
 from tests.contracts.test_session_store import STRANGE_HANDLES

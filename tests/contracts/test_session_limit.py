@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from authward.clock import FrozenClock
-from authward.sessions.models import Device
+from authward.ids import Device
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.store import SessionStore
 

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from authward import crypto
 from authward.clock import FrozenClock
-from authward.sessions.models import Device, Session
+from authward.ids import Device
+from authward.sessions.models import Session
 from authward.sessions.store import SessionStore
 
 IDLE = timedelta(minutes=30)

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from authward.clock import FrozenClock
+from authward.ids import Device
 from authward.remote import JwksVerifier
-from authward.sessions.models import Device
 from authward.tokens.service import TokenService
 from tests.tokens.factory import make_service
 

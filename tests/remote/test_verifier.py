@@ -6,8 +6,8 @@ import pytest
 
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken, StoreUnavailable
+from authward.ids import Device
 from authward.remote import JwksVerifier, bearer_token
-from authward.sessions.models import Device
 from tests.remote.conftest import Endpoint
 from tests.tokens.factory import make_service
 from tests.tokens.forge import Attacker, Vector, load_vectors

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken
+from authward.ids import Device
 from authward.revocation.sql import LOOKBACK_POLLS, revocations
-from authward.sessions.models import Device
 from authward.tokens.service import TokenService
 from tests.tokens.factory import MASTER, TEST_RSA_BITS, token_settings
 

@@ -11,8 +11,8 @@ import pytest
 
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken, StoreUnavailable
+from authward.ids import Device
 from authward.revocation.redis import RedisRevocationBus
-from authward.sessions.models import Device
 from authward.storage.redis import create_client
 from authward.tokens import service as token_service
 from authward.tokens.service import TokenService

@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.clock import FrozenClock
+from authward.ids import Device
 from authward.revocation.bus import LocalRevocationBus, RevocationBus
 from authward.revocation.list import Revocation
 from authward.revocation.sql import SqlRevocationBus
 from authward.sessions.cache import CachedSessionStore
-from authward.sessions.models import Device, Session
+from authward.sessions.models import Session
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.sql import SqlSessionStore
 from authward.sessions.store import MemorySessionStore, SessionStore

@@ -12,7 +12,7 @@ import pytest
 from authward import crypto
 from authward.clock import FrozenClock
 from authward.errors import CsrfRejected, NotAuthenticated, NotFound, SessionExpired
-from authward.sessions.models import Device
+from authward.ids import Device
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.store import MemorySessionStore
 

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.revocation.sql import revocations
+from authward.schema import metadata
 from authward.storage.migrate import alembic_config, upgrade
-from authward.storage.schema import metadata
 from authward.storage.sql import create_engine
 
 

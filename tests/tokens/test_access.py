@@ -11,7 +11,7 @@ import pytest
 from authward import crypto
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken
-from authward.sessions.models import Device
+from authward.ids import Device
 from authward.tokens.access import MAX_TOKEN_BYTES
 from authward.tokens.service import TokenService
 from authward.tokens.store import MemoryKeyStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from authward.clock import FrozenClock
-from authward.sessions.models import Device
+from authward.ids import Device
 from tests.tokens.factory import make_service
 
 

@@ -10,7 +10,7 @@ from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
 from authward.clock import FrozenClock
-from authward.sessions.models import Device
+from authward.ids import Device
 from tests.tokens.factory import make_service
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.clock import FrozenClock
 from authward.errors import InvalidInput, InvalidToken
+from authward.ids import Device
 from authward.masterkey import MasterSecret
-from authward.sessions.models import Device
 from authward.tokens import jwk
 from authward.tokens.keys import PROPAGATION
 from authward.tokens.service import KEY_POLL_INTERVAL, TokenService

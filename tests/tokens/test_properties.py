@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken
-from authward.sessions.models import Device
+from authward.ids import Device
 from authward.tokens.service import TokenService
 from tests.tokens.factory import ALGORITHMS, make_service
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward import crypto
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken, RefreshReuse
-from authward.sessions.models import Device
+from authward.ids import Device
 from authward.tokens.service import TokenPair, TokenService
 from authward.tokens.sql import SqlFamilyStore, refresh_families, refresh_spent
 from authward.tokens.store import FamilyStore, MemoryFamilyStore, TokenLookup

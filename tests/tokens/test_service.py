@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken, NotFound, StoreUnavailable
-from authward.sessions.models import Device
+from authward.ids import Device
 from authward.tokens.service import TokenService
 from authward.tokens.store import MemoryKeyStore
 from tests.tokens.factory import MASTER, make_service, token_settings

@@ -12,7 +12,7 @@ import pytest
 
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken, TokenExpired
-from authward.sessions.models import Device
+from authward.ids import Device
 from authward.tokens.service import TokenService
 from tests.tokens.factory import ALGORITHMS, make_service
 from tests.tokens.forge import Attacker, Vector, load_vectors

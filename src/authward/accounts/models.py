@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-UserId = str
+from authward.ids import UserId
 
 
 @dataclass(frozen=True, slots=True)

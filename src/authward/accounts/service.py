@@ -11,7 +11,7 @@ import logging
 
 from authward import crypto
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
-from authward.accounts.models import User, UserId
+from authward.accounts.models import User
 from authward.accounts.store import UserStore
 from authward.clock import Clock
 from authward.errors import (
@@ -22,6 +22,7 @@ from authward.errors import (
     WrongPassword,
 )
 from authward.events import Events
+from authward.ids import UserId
 from authward.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, check_password_shape
 from authward.throttle.throttles import LoginThrottle, RegistrationThrottle
 from authward.throttle.window import judged

@@ -7,8 +7,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.accounts.emails import skeleton_digest
-from authward.accounts.models import User, UserId
+from authward.accounts.models import User
 from authward.errors import EmailTaken
+from authward.ids import UserId
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
 
 users = Table(

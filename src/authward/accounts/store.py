@@ -6,8 +6,9 @@ from dataclasses import replace
 from typing import Protocol
 
 from authward.accounts.emails import skeleton_digest
-from authward.accounts.models import User, UserId
+from authward.accounts.models import User
 from authward.errors import EmailTaken
+from authward.ids import UserId
 
 
 class UserStore(Protocol):

@@ -50,10 +50,10 @@ from authward.accounts.models import User
 from authward.cli.context import console, settings_or_exit
 from authward.clock import SystemClock
 from authward.errors import InvalidCredentials
+from authward.ids import Device
 from authward.integration import AuthUser, Authward
 from authward.masterkey import load_master_secret
 from authward.runtime import Runtime, build_runtime
-from authward.sessions.models import Device
 from authward.settings import Algorithm, Settings, load_settings
 from authward.tokens.service import TokenService
 from authward.web.app import create_app

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from authward.callers import AuthUser
 from authward.integration.authward import ALL_STRATEGIES, Authward, Strategy
 from authward.integration.middleware import AuthwardMiddleware
-from authward.integration.users import AuthUser
 
 __all__ = ["ALL_STRATEGIES", "AuthUser", "Authward", "AuthwardMiddleware", "Strategy"]

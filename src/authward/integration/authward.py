@@ -30,10 +30,10 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from authward.accounts.store import UserStore
+from authward.callers import AuthUser, Callers
 from authward.clock import Clock
 from authward.errors import AuthwardError, NotAuthenticated
 from authward.events import EventKind, Events, Hook
-from authward.integration.users import AuthUser, Callers
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import api, token_api

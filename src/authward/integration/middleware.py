@@ -29,9 +29,9 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from authward.callers import AuthUser
 from authward.errors import AuthwardError, NotAuthenticated, PayloadTooLarge, StoreUnavailable
 from authward.integration.authward import OUTCOME_KEY, Authward, bind_runtime
-from authward.integration.users import AuthUser
 from authward.web.auth import FORM_TYPES, SAFE_METHODS, authenticate
 from authward.web.buffered import read_body, replay
 from authward.web.errors import answer_error

@@ -20,9 +20,9 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from authward.answers import error_parts, public_code
 from authward.errors import AuthwardError
 from authward.remote.verifier import JwksVerifier
-from authward.web.errors import error_parts, public_code
 
 __all__ = ["TokenMiddleware", "token_required"]
 

@@ -18,9 +18,9 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from authward.answers import error_parts, public_code
 from authward.errors import AuthwardError
 from authward.remote.verifier import JwksVerifier
-from authward.web.errors import error_parts, public_code
 
 __all__ = ["token_required"]
 

@@ -24,28 +24,29 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final, cast
 from urllib.parse import urlsplit
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from starlette.requests import Request
 
+from authward.callers import AuthUser
 from authward.clock import Clock, SystemClock
-from authward.errors import AuthwardError, InvalidToken, NotAuthenticated, StoreUnavailable
-from authward.integration.users import AuthUser
+from authward.errors import InvalidToken, NotAuthenticated, StoreUnavailable
 from authward.tokens import jwk
 from authward.tokens.access import AccessTokens
 from authward.tokens.keys import VerifyingKey
 from authward.tokens.models import AccessClaims
-from authward.web.errors import http_exception
 
 if TYPE_CHECKING:
+    from starlette.requests import Request
+
     from authward.tokens.keys import KeyRing
 
 __all__ = ["JwksVerifier", "bearer_token"]
@@ -177,12 +178,16 @@ class JwksVerifier:
         claims = await self.verify_async(token)
         return AuthUser(claims.sub, "jwt", claims.sid)
 
-    async def current_user(self, request: Request) -> AuthUser:
-        """FastAPI dependency: the bearer token's user; 401 (``WWW-Authenticate: Bearer``)."""
-        try:
-            return await self.user_async(request.headers.get("authorization"))
-        except AuthwardError as exc:
-            raise http_exception(exc, bearer=True) from None
+    @functools.cached_property
+    def current_user(self) -> Callable[[Request], Awaitable[AuthUser]]:
+        """FastAPI dependency: the bearer token's user; 401 (``WWW-Authenticate: Bearer``).
+
+        Made once per verifier, so ``app.dependency_overrides[verifier.current_user]``
+        works; Starlette is imported here, never by ``import authward.remote``.
+        """
+        from authward.remote import fastapi
+
+        return fastapi.current_user(self)
 
     # --- keys -------------------------------------------------------------------------
 

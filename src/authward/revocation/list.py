@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-from authward.accounts.models import UserId
+from authward.ids import UserId
 
 RevocationKind = Literal["family", "user", "session", "sessions"]
 TOKEN_KINDS: Final = frozenset({"family", "user"})

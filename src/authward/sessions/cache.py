@@ -34,8 +34,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from authward.accounts.models import UserId
 from authward.clock import Clock
+from authward.ids import UserId
 from authward.revocation.bus import RevocationBus
 from authward.revocation.list import Revocation, RevocationKind
 from authward.sessions.models import Session

@@ -4,27 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
 
-from authward.accounts.models import UserId
-
-# Control characters (C0, DEL, C1) have no place in a user agent, and PostgreSQL refuses
-# NUL in text outright: each becomes U+FFFD, so the rest of the string is still kept.
-_CONTROLS: Final = {c: "\ufffd" for c in (*range(0x20), *range(0x7F, 0xA0))}
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """Where a login came from, as the client described itself (truncated, untrusted)."""
-
-    user_agent: str = ""
-    ip: str = ""
-
-    @classmethod
-    def of(cls, user_agent: str | None, ip: str | None) -> Device:
-        """The device a request names; what the client wrote is made safe to store."""
-        agent = (user_agent or "")[:512].translate(_CONTROLS)
-        return cls(user_agent=agent, ip=(ip or "")[:64].translate(_CONTROLS))
+from authward.ids import Device, UserId
 
 
 @dataclass(frozen=True, slots=True)

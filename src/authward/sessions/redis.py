@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final, TypeGuard
 
-from authward.accounts.models import UserId
+from authward.ids import Device, UserId
 from authward.pacing import DEFAULT_PACING, Pacing
-from authward.sessions.models import Device, Session
+from authward.sessions.models import Session
 from authward.storage.redis import (
     AUTHWARD_KEYS,
     KeyNames,

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from authward import crypto
-from authward.accounts.models import UserId
 from authward.clock import Clock
 from authward.errors import CsrfRejected, NotAuthenticated, NotFound, SessionExpired
 from authward.events import Events
+from authward.ids import Device, UserId
 from authward.metrics import SESSION_REVOKED
 from authward.sessions.cache import CachedSessionStore
-from authward.sessions.models import Device, Session
+from authward.sessions.models import Session
 from authward.sessions.store import SessionStore
 
 security_log = logging.getLogger("authward.security")

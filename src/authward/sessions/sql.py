@@ -21,9 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authward.accounts.models import UserId
+from authward.ids import Device, UserId
 from authward.pacing import DEFAULT_PACING, Pacing
-from authward.sessions.models import Device, Session
+from authward.sessions.models import Session
 from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 
 sessions = Table(

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from authward.accounts.models import UserId
+from authward.ids import UserId
 from authward.sessions.models import Session
 
 

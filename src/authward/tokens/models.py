@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from authward.accounts.models import UserId
-from authward.sessions.models import Device
+from authward.ids import Device, UserId
 
 KeyState = Literal["active", "retired", "expired"]
 

@@ -23,11 +23,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from authward import crypto
-from authward.accounts.models import UserId
 from authward.clock import Clock
 from authward.errors import InvalidToken, RefreshReuse
+from authward.ids import Device, UserId
 from authward.metrics import REFRESH_REUSE
-from authward.sessions.models import Device
 from authward.tokens.models import Family
 from authward.tokens.store import FamilyStore, TokenLookup
 

@@ -26,17 +26,16 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward import crypto
-from authward.accounts.models import UserId
 from authward.background import stop
 from authward.clock import Clock
 from authward.errors import CsrfRejected, InvalidToken, NotFound, StoreUnavailable, TokenRevoked
 from authward.events import Events
+from authward.ids import Device, UserId
 from authward.masterkey import MasterSecret
 from authward.metrics import REVOCATIONS
 from authward.revocation.bus import LocalRevocationBus, RevocationBus
 from authward.revocation.list import Revocation, RevocationList
 from authward.revocation.sql import SqlRevocationBus
-from authward.sessions.models import Device
 from authward.settings import Settings
 from authward.throttle.throttles import RefreshThrottle
 from authward.throttle.window import judged

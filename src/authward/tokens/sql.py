@@ -32,8 +32,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authward.accounts.models import UserId
-from authward.sessions.models import Device
+from authward.ids import Device, UserId
 from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 from authward.tokens.models import Family
 from authward.tokens.store import StoredKey, TokenLookup

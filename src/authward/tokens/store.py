@@ -6,8 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from authward.accounts.models import UserId
-from authward.sessions.models import Device
+from authward.ids import Device, UserId
 from authward.tokens.models import Family
 
 

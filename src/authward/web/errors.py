@@ -1,16 +1,15 @@
-"""The one table from authward's errors to HTTP answers.
+"""authward's errors as FastAPI answers; the table itself is `authward.answers`.
 
 Every JSON error answer is ``{"detail": ..., "code": ...}``: `detail` for a person,
-`code` a stable snake_case string for a program (`AuthwardError.code` of the error's
-class; for an HTTP error authward did not raise, such as a 404 for an unknown path or
-a 405, the status' name: ``not_found``, ``method_not_allowed``). Codes never change
-meaning; a finer one may appear under an existing status.
+`code` a stable snake_case string for a program (`public_code`; for an HTTP error
+authward did not raise, such as a 404 for an unknown path or a 405, the status' name:
+``not_found``, ``method_not_allowed``). Codes never change meaning; a finer one may
+appear under an existing status.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Final
 
@@ -20,61 +19,32 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from authward.errors import (
-    AuthwardError,
-    EmailTaken,
-    Forbidden,
-    InvalidInput,
-    InvalidToken,
-    NotAuthenticated,
-    NotFound,
-    PayloadTooLarge,
-    StoreUnavailable,
-    TooManyAttempts,
-)
+from authward.answers import error_parts, public_code, status_of
+from authward.errors import AuthwardError, InvalidInput, StoreUnavailable
 
 log = logging.getLogger("authward.web")
 
 BEARER_EXPECTED: Final = "bearer_expected"  # request.state's flag, see `expect_bearer`
 
-_STATUS: Final[Mapping[type[AuthwardError], int]] = {
-    InvalidInput: 422,
-    PayloadTooLarge: 413,
-    NotAuthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    EmailTaken: 409,
-    TooManyAttempts: 429,
-    StoreUnavailable: 503,
-    AuthwardError: 400,  # the fallback: no input, however malformed, becomes a 500
-}
-
-
-def status_of(exc: AuthwardError) -> int:
-    # The nearest class in the MRO wins, so a new subclass needs no entry here.
-    return next(_STATUS[cls] for cls in type(exc).__mro__ if cls in _STATUS)
+__all__ = [
+    "BEARER_EXPECTED",
+    "answer_error",
+    "answer_validation_error",
+    "bearer_expected",
+    "error_parts",
+    "error_response",
+    "expect_bearer",
+    "http_exception",
+    "install_error_handlers",
+    "public_code",
+    "status_of",
+]
 
 
 def error_response(exc: AuthwardError, *, bearer: bool = False) -> JSONResponse:
     """The JSON answer for `exc`, with the headers its status calls for."""
     status, detail, headers = error_parts(exc, bearer=bearer)
     return JSONResponse(error_body(detail, public_code(exc)), status_code=status, headers=headers)
-
-
-def public_code(exc: AuthwardError) -> str:
-    """The code a client is told: that of the most general class with the same detail.
-
-    A code tells no more than the detail: an expired, revoked or reused token is
-    ``invalid_token`` (a thief learns nothing), an expired session ``not_authenticated``;
-    the finer codes stay in the metrics.
-    """
-    classes = [c for c in type(exc).__mro__ if issubclass(c, AuthwardError)]
-    chosen = classes[0]
-    for cls in classes[1:]:
-        if cls.detail != chosen.detail:
-            break
-        chosen = cls
-    return chosen.code
 
 
 def error_body(detail: object, code: str) -> dict[str, object]:
@@ -108,21 +78,6 @@ def status_code_name(status: int) -> str:
         return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
     except ValueError:
         return AuthwardError.code
-
-
-def error_parts(exc: AuthwardError, *, bearer: bool = False) -> tuple[int, str, dict[str, str]]:
-    """The status, detail and headers of the answer to `exc`."""
-    status = status_of(exc)
-    headers: dict[str, str] = {}
-    if status == 401 and bearer:
-        invalid = isinstance(exc, InvalidToken)
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
-    if isinstance(exc, TooManyAttempts):
-        headers["Retry-After"] = str(exc.retry_after)
-    if isinstance(exc, StoreUnavailable):
-        headers["Retry-After"] = "2"
-    detail = exc.message if isinstance(exc, InvalidInput) else exc.detail
-    return status, detail, headers
 
 
 def expect_bearer(scope: Scope) -> None:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from authward.accounts.models import UserId
-
-Via = Literal["session", "jwt"]
+from authward.ids import UserId, Via
 
 
 @dataclass(frozen=True, slots=True)

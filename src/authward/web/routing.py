@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from authward.errors import AuthwardError, NotFound
 from authward.events import request_origin
-from authward.sessions.models import Device
+from authward.ids import Device
 from authward.web.addresses import client_address
 from authward.web.auth import runtime_of
 from authward.web.errors import answer_error, answer_validation_error

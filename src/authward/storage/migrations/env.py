@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from authward.storage.schema import metadata
+from authward.schema import metadata  # every table: the list lives above the concepts
 from authward.storage.sql import create_engine
 
 

@@ -1,20 +1,21 @@
-"""The user an app sees: who made the request and how, without a database lookup."""
+"""The user an app sees: who made the request and how, without a database lookup.
+
+It depends on no web framework, so `authward.remote` hands the same `AuthUser` to a
+Flask or Django view without loading Starlette.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
-from starlette.authentication import BaseUser
+from authward.ids import UserId, Via
 
-from authward.accounts.models import UserId
-
-Via = Literal["session", "jwt"]
 MEMO_SIZE: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
-class AuthUser(BaseUser):
+class AuthUser:
     """An authenticated caller, as authward's dependencies and middleware hand it over.
 
     `id` and `via` come from the credential itself (the session record or the token's
@@ -23,8 +24,9 @@ class AuthUser(BaseUser):
     `email` is None unless it was loaded (`Authward.current_account`, or the middleware
     with ``load_email=True``).
 
-    It is a Starlette ``BaseUser``: ``request.user.is_authenticated``, ``display_name``
-    and ``identity`` work as with Starlette's own AuthenticationMiddleware.
+    It has the interface of Starlette's ``BaseUser`` without subclassing it (that would
+    load Starlette): ``request.user.is_authenticated``, ``display_name`` and ``identity``
+    work as with Starlette's own AuthenticationMiddleware.
     """
 
     id: UserId

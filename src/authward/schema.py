@@ -1,4 +1,9 @@
-"""Every SQL table, imported in one place so MetaData is complete for migrations and tests."""
+"""Every SQL table, gathered in one place so MetaData is complete for migrations and tests.
+
+This module sits above the concepts, beside the assembly: each concept declares its own
+tables on `authward.storage.sql.metadata`, and only this module (and the migrations that
+import it) needs to know them all. Storage itself never imports a concept.
+"""
 
 from __future__ import annotations
 

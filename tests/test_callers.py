@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from authward.integration.users import AuthUser, Callers
+from authward.callers import AuthUser, Callers
 
 
 def test_a_repeat_caller_gets_the_same_object() -> None:
