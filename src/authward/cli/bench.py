@@ -53,7 +53,7 @@ from authward.errors import InvalidCredentials
 from authward.ids import Device
 from authward.integration import AuthUser, Authward
 from authward.masterkey import load_master_secret
-from authward.runtime import Runtime, build_runtime
+from authward.runtime import Runtime, build_runtime, build_tokens
 from authward.settings import Algorithm, Settings, load_settings
 from authward.tokens.service import TokenService
 from authward.web.app import create_app
@@ -107,7 +107,7 @@ async def open_token_service(settings: Settings, alg: Algorithm) -> TokenService
     if alg == "HS256" and settings.jwt_alg != "HS256":
         overrides["secret_key"] = SecretStr(_STAND_IN_SECRET)
     configured = settings.model_copy(update=overrides)
-    service = TokenService(configured, load_master_secret(configured), None, SystemClock())
+    service = build_tokens(configured, load_master_secret(configured), None, SystemClock())
     await service.open(background=False)
     return service
 
@@ -184,7 +184,7 @@ async def make_fixture(runtime: Runtime) -> Fixture:
 
 
 async def remove_fixture(runtime: Runtime, fixture: Fixture) -> None:
-    await runtime.disable_user(fixture.user.id)
+    await runtime.lifecycle.disable(fixture.user.id)
 
 
 async def session_and_login_figures(
