@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from authward.cli.bench import Load, cpus, free_port, load, on_cpu, wrk
+from authward.cli.loadgen import Load, cpus, free_port, load, on_cpu, wrk
 
 __all__ = ["Load", "cpus", "free_port", "load", "on_cpu", "wrk"]
 
@@ -48,7 +48,7 @@ class Placement:
 
 
 def load_tool() -> str:
-    return "wrk" if shutil.which("wrk") else "python (authward.cli.bench)"
+    return "wrk" if shutil.which("wrk") else "python (authward.cli.loadgen)"
 
 
 @contextlib.contextmanager

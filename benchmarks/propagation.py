@@ -29,7 +29,6 @@ import asyncio
 import os
 import random
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,18 +42,13 @@ import asyncpg
 import httpx
 import redis
 
+from authward.cli.loadgen import free_port
+
 PASSWORD = "correct horse battery"
 SECRET = "propagation-bench-" + secrets.token_hex(24)
 START_TIMEOUT = 60.0
 GIVE_UP_AFTER = 30.0  # seconds without a refusal: the run is broken, not slow
 ROUND_TRIPS: list[float] = []  # of the polling GETs: the resolution of every figure
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from authward import crypto
+from authward.cli.loadgen import exchange, percentile_99, request_bytes
 from authward.clock import SystemClock
 from authward.ids import Device
 from authward.pacing import DEFAULT_PACING, Pacing
@@ -338,19 +339,15 @@ class Recorder:
         inside = [(s, ok) for t, s, ok in self.samples if start <= t < end]
         if not inside:
             return float("nan"), 0.0, 0
-        latencies = sorted(s for s, _ in inside)
-        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1e3
+        p99 = percentile_99(sorted(s for s, _ in inside)) * 1e3
         return p99, len(inside) / (end - start), sum(not ok for _, ok in inside)
 
     async def _run(self) -> None:
         if self.cpu is not None and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {self.cpu})  # this thread only (Linux)
-        host_port, _, path = self.url.removeprefix("http://").partition("/")
-        host, _, port = host_port.partition(":")
-        head = "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
-        request = f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\n{head}\r\n".encode()
+        host, port, request = request_bytes(self.url, self.headers)
         await asyncio.gather(
-            *(self._connection(host, int(port), request) for _ in range(self.connections))
+            *(self._connection(host, port, request) for _ in range(self.connections))
         )
 
     async def _connection(self, host: str, port: int, request: bytes) -> None:
@@ -358,13 +355,8 @@ class Recorder:
         try:
             while not self._stop.is_set():
                 began = time.monotonic()
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-                await reader.readexactly(length)
-                self.samples.append(
-                    (began, time.monotonic() - began, head.startswith(b"HTTP/1.1 2"))
-                )
+                ok = await exchange(reader, writer, request)
+                self.samples.append((began, time.monotonic() - began, ok))
         finally:
             writer.close()
 

@@ -32,7 +32,6 @@ import json as json_module
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from authward.cli.loadgen import free_port
+
 PASSWORD = "correct horse battery staple"
 CHEAP_ARGON2 = {
     "AUTHWARD_ARGON2_TIME_COST": "1",
@@ -56,13 +57,6 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 # --- the server ----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager

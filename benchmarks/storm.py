@@ -24,7 +24,7 @@ from pathlib import Path
 from loads import peak_rss_mib, post_load, rss_mib, server
 from throughput import authward_env, settings_of
 
-from authward.cli.bench import load
+from authward.cli.loadgen import load
 from authward.runtime import build_runtime
 
 EMAIL = "storm@bench.example.com"

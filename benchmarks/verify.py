@@ -30,6 +30,7 @@ import tokens as peer
 from authward import crypto
 from authward.clock import SystemClock
 from authward.masterkey import MasterSecret
+from authward.runtime import build_tokens
 from authward.settings import Settings
 from authward.tokens.service import TokenService
 
@@ -62,7 +63,7 @@ async def open_service(alg: str) -> TokenService:
         access_ttl=peer.LIFETIME_S,
         database_url="sqlite:///unused.db",  # engine=None below: nothing is opened
     )
-    service = TokenService(settings, MasterSecret(SECRET.encode()), None, SystemClock())
+    service = build_tokens(settings, MasterSecret(SECRET.encode()), None, SystemClock())
     await service.open(background=False)
     return service
 

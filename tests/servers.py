@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,13 @@ from pathlib import Path
 
 import httpx
 
+from authward.cli.loadgen import free_port
+
 CHEAP_ARGON2_ENV = {
     "AUTHWARD_ARGON2_TIME_COST": "1",
     "AUTHWARD_ARGON2_MEMORY_KIB": "8",
     "AUTHWARD_ARGON2_PARALLELISM": "1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from authward.cli.bench import BARE, DIRECT, PROTECTED, Load, bench_app, make_fixture, parse_wrk
+from authward.cli.bench import BARE, DIRECT, PROTECTED, bench_app, make_fixture
+from authward.cli.loadgen import Load, parse_wrk
 from authward.cli.main import app
 from tests.conftest import CHEAP_ARGON2, TEST_SECRET
 

@@ -14,9 +14,8 @@ from authward.accounts.service import AccountService
 from authward.clock import FrozenClock
 from authward.errors import InvalidCredentials
 from authward.ids import Device
-from authward.runtime import Runtime
+from authward.runtime import Runtime, build_tokens
 from authward.sessions.service import SessionService
-from authward.tokens.service import TokenService
 from tests.conftest import http_client
 from tests.web.helpers import PASSWORD, register, session_login
 
@@ -163,7 +162,7 @@ async def test_one_hook_hears_every_service_of_a_runtime_built_by_hand(
     sessions = SessionService(
         runtime.sessions.store, runtime.sessions.policy, clock, csrf_key=b"k" * 32
     )
-    tokens = TokenService(runtime.settings, runtime.master, runtime.engine, clock)
+    tokens = build_tokens(runtime.settings, runtime.master, runtime.engine, clock)
     await tokens.open(background=False)
     mine = replace(runtime, accounts=accounts, sessions=sessions, tokens=tokens)
     heard: list[tuple[str, str | None]] = []

@@ -1,7 +1,24 @@
-"""Build authward's services from Settings, and run their lifecycle.
+"""Build authward from Settings, and run its lifecycle: the one place that assembles.
 
-Shared by the web app and the CLI: both get the same stores, the same rules and the
-same cascade of revocations (password change, disable, sign out everywhere).
+This is the only module that knows the concrete stores and buses (SQL, Redis, memory);
+the services receive what it chose, typed by their Protocols. Shared by the web app and
+the CLI: both get the same stores, the same rules and the same cascade of revocations
+(password change, disable, sign out everywhere: `authward.lifecycle`).
+
+Without ``AUTHWARD_REDIS_URL`` everything shared lives in the database, and revocations
+travel through its polled table (`SqlRevocationBus`): the workers of one machine, or
+nodes on one PostgreSQL, agree within ``AUTHWARD_REVOCATION_POLL_INTERVAL``.
+
+With it, sessions (`RedisSessionStore`), failed-login counts (`RedisFailureLog`) and the
+revocation bus (`RedisRevocationBus`) move to Redis, one node or a Redis Cluster. Users,
+signing keys and refresh token families stay in the database: they must survive
+anything, and a refresh rotation is one conditional UPDATE there, which already gives
+exactly one winner between racing nodes.
+
+Either way, ``AUTHWARD_SESSION_CACHE_TTL`` puts a `CachedSessionStore` in front of the
+session store. Redis being down at start is no reason not to start: every call that
+needs it answers 503 (StoreUnavailable) until it is back, and the subscriber reconnects
+by itself.
 """
 
 from __future__ import annotations
@@ -11,6 +28,8 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
+from typing import Final
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,34 +38,52 @@ from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import UserStore
 from authward.audit import SqlAuditLog
-from authward.backends import Backends
 from authward.background import stop
 from authward.clock import Clock, SystemClock
 from authward.errors import StoreUnavailable
 from authward.events import Events
 from authward.ids import UserId
 from authward.instrument import timed
+from authward.lifecycle import AccountLifecycle
 from authward.masterkey import MasterSecret, load_master_secret
 from authward.metrics import observe_live_sessions, observe_sweep
 from authward.passwords import PasswordHasher
+from authward.revocation.bus import LocalRevocationBus, RevocationBus
+from authward.revocation.redis import RedisRevocationBus
+from authward.revocation.sql import SqlRevocationBus
+from authward.sessions.cache import CachedSessionStore
+from authward.sessions.redis import RedisSessionStore
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.sql import SqlSessionStore
 from authward.sessions.store import SessionStore
 from authward.settings import Settings
+from authward.storage import redis as redis_storage
 from authward.storage.migrate import upgrade
+from authward.storage.redis import KeyNames, RedisClient, create_client
 from authward.storage.sql import create_engine, translated_errors
 from authward.throttle.log import FailureLog
 from authward.throttle.policy import ThrottlePolicy
+from authward.throttle.redis import RedisFailureLog
 from authward.throttle.sql import SqlFailureLog
 from authward.throttle.throttles import LoginThrottle, RefreshThrottle, RegistrationThrottle
-from authward.tokens.service import TokenService
+from authward.tokens import jwk
+from authward.tokens.service import KEY_POLL_INTERVAL, TokenService
+from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
+from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, MemoryKeyStore
 
 log = logging.getLogger("authward")
 
+HEALTH_TIMEOUT: Final = 2.0  # seconds
 
-@dataclass
+
+@dataclass(frozen=True)
 class Runtime:
-    """Everything a running authward needs, built once from Settings."""
+    """Everything a running authward needs, built once from Settings (`build_runtime`).
+
+    Frozen: what was assembled stays assembled. `redis` is the shared client when
+    ``AUTHWARD_REDIS_URL`` is set, for `health` and `close` only: the stores on it are
+    already inside the services.
+    """
 
     settings: Settings
     clock: Clock
@@ -59,7 +96,7 @@ class Runtime:
     tokens: TokenService
     events: Events = field(default_factory=Events)
     audit: SqlAuditLog | None = None
-    backends: Backends | None = None
+    redis: RedisClient | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -68,12 +105,22 @@ class Runtime:
         # Events (or none) each service was built with.
         self.accounts.events = self.sessions.events = self.tokens.events = self.events
 
+    @property
+    def bus(self) -> RevocationBus:
+        """The revocation bus: the token service's, which the session cache shares."""
+        return self.tokens.bus
+
+    @cached_property
+    def lifecycle(self) -> AccountLifecycle:
+        """The rules that end what a user holds (sign out everywhere, disable, password)."""
+        return AccountLifecycle(self.accounts, self.sessions, self.tokens, self.events)
+
     async def open(self, *, migrate: bool = True, background: bool = True) -> None:
         """Bring the schema up to date and start the periodic sweep."""
         if migrate:
             await upgrade(self.engine)
-        if background and self.backends is not None:
-            self.backends.start()  # the Redis subscriber: it reconnects by itself
+        if background:
+            self.bus.start()  # Redis's subscriber, which reconnects by itself; SQL polls
         await self.tokens.open(background=background)
         if background:
             self._background.append(asyncio.create_task(self._sweep_forever()))
@@ -82,8 +129,9 @@ class Runtime:
         await stop(self._background)
         self._background.clear()
         await self.tokens.close()
-        if self.backends is not None:
-            await self.backends.close()
+        await self.bus.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.engine.dispose()
 
     async def sweep(self) -> dict[str, int]:
@@ -106,36 +154,41 @@ class Runtime:
         keep_session_id: str | None = None,
         keep_family: str | None = None,
     ) -> None:
-        """End the user's sessions and token families, but the one session or family kept.
-
-        Sessions go first: they are the store lookups; token families then reach every
-        node through the revocation bus.
-        """
-        await self.sessions.end_all(user_id, keep_session_id=keep_session_id)
-        await self.tokens.revoke_user(
-            user_id, keep_family=keep_family if keep_session_id is None else None
+        """`AccountLifecycle.sign_out_everywhere`, kept here for embedders and scripts."""
+        await self.lifecycle.sign_out_everywhere(
+            user_id, keep_session_id=keep_session_id, keep_family=keep_family
         )
-        await self.events.emit("revoke", user_id=user_id)
 
     async def disable_user(self, user_id: UserId) -> None:
-        """Disable the account and end everything it holds, at once."""
-        await self.accounts.set_disabled(user_id, True)
-        await self.sign_out_everywhere(user_id)
+        """`AccountLifecycle.disable`, kept here for embedders and scripts."""
+        await self.lifecycle.disable(user_id)
 
     async def health(self) -> dict[str, bool]:
         """Whether each store answers right now."""
         try:
             async with translated_errors(), self.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=HEALTH_TIMEOUT)
             database = True
         except (StoreUnavailable, TimeoutError):
             database = False
-        shared = await self.backends.health() if self.backends is not None else {}
+        shared = {} if self.redis is None else {"redis": await _pings(self.redis)}
         return {"database": database, **shared, "revocations": self.tokens.feed_healthy()}
 
     def staleness(self) -> dict[str, float]:
-        """The propagation bounds between nodes, seconds (see `Backends.staleness`)."""
-        return self.backends.staleness() if self.backends is not None else {}
+        """The bounds, in seconds, that /healthz states while every store answers.
+
+        ``revocation_staleness_seconds``: how long a token revoked on another node may
+        still verify here (the bus says: the polled table, one interval; Redis,
+        milliseconds as a rule, two intervals when a message is lost).
+        ``session_staleness_seconds``: how long a session ended on another node may
+        still be accepted here (0 without a session cache: every request asks the store).
+        """
+        return {
+            "revocation_staleness_seconds": self.bus.staleness(
+                self.settings.revocation_poll_interval
+            ),
+            "session_staleness_seconds": self.settings.session_cache_ttl,
+        }
 
     async def _sweep_forever(self) -> None:
         # The gauge counts the store at once, not from the first sweep (a minute away).
@@ -151,6 +204,80 @@ class Runtime:
                 log.info("sweep removed %s", removed)
 
 
+async def _pings(client: RedisClient) -> bool:
+    """Whether Redis answers PING (every node of a cluster) within the health timeout."""
+    try:
+        async with redis_storage.translated_errors():
+            await asyncio.wait_for(client.ping(), timeout=HEALTH_TIMEOUT)
+    except (StoreUnavailable, TimeoutError):
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What the nodes of a deployment share, chosen from Settings; None: it stays in SQL."""
+
+    bus: RevocationBus
+    redis: RedisClient | None = None
+    session_store: SessionStore | None = None
+    failure_log: FailureLog | None = None
+
+
+def _shared(settings: Settings, engine: AsyncEngine, clock: Clock) -> _Shared:
+    """SQL alone, or Redis too (see the module docstring); nothing connects yet."""
+    if settings.redis_url is None:
+        return _Shared(SqlRevocationBus(engine, clock))
+    client = create_client(settings.redis_url)
+    keys = KeyNames(settings.redis_prefix)
+    return _Shared(
+        RedisRevocationBus(client, clock, keys=keys),
+        redis=client,
+        session_store=RedisSessionStore(client, keys=keys, pacing=settings.sweep_pacing),
+        failure_log=RedisFailureLog(
+            client, window=timedelta(seconds=settings.login_window), keys=keys
+        ),
+    )
+
+
+def build_tokens(
+    settings: Settings,
+    master: MasterSecret,
+    engine: AsyncEngine | None,
+    clock: Clock,
+    *,
+    keys: KeyStore | None = None,
+    families: FamilyStore | None = None,
+    bus: RevocationBus | None = None,
+    key_poll_interval: float = KEY_POLL_INTERVAL,
+    cache_size: int = 10_000,
+    rsa_bits: int = jwk.RSA_BITS,
+    events: Events | None = None,
+    throttle: RefreshThrottle | None = None,
+) -> TokenService:
+    """A TokenService on SQL stores over `engine` (the bus: the polled SQL table), or on
+    memory ones when `engine` is None (a benchmark, a test); each can be given instead."""
+    if keys is None:
+        keys = MemoryKeyStore() if engine is None else SqlKeyStore(engine)
+    if families is None:
+        families = MemoryFamilyStore() if engine is None else SqlFamilyStore(engine)
+    if bus is None:
+        bus = LocalRevocationBus() if engine is None else SqlRevocationBus(engine, clock)
+    return TokenService(
+        settings,
+        master,
+        clock,
+        keys=keys,
+        families=families,
+        bus=bus,
+        key_poll_interval=key_poll_interval,
+        cache_size=cache_size,
+        rsa_bits=rsa_bits,
+        events=events,
+        throttle=throttle,
+    )
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -161,7 +288,7 @@ def build_runtime(
     failure_log: FailureLog | None = None,
 ) -> Runtime:
     """Build the runtime; stores default to the SQL ones on `settings.database_url`, or to
-    Redis ones with `settings.redis_url` (see `authward.backends`)."""
+    Redis ones with `settings.redis_url`; each store given here is used instead."""
     clock = clock or SystemClock()
     engine = engine or create_engine(
         settings.database_url,
@@ -170,7 +297,7 @@ def build_runtime(
         postgres_timeout=settings.database_timeout,
     )
     master = load_master_secret(settings)
-    backends = Backends.of(settings, engine, clock)
+    shared = _shared(settings, engine, clock)
     events = Events(clock)
     audit = SqlAuditLog(engine) if settings.audit_log else None
     if audit is not None:
@@ -181,7 +308,7 @@ def build_runtime(
         parallelism=settings.argon2_parallelism,
         max_concurrent=settings.argon2_max_concurrent,
     )
-    failure_log = timed(failure_log or backends.failure_log or SqlFailureLog(engine), "failure_log")
+    failure_log = timed(failure_log or shared.failure_log or SqlFailureLog(engine), "failure_log")
     policy = ThrottlePolicy.of(settings)
     throttle = LoginThrottle(failure_log, policy, clock)
     accounts = AccountService(
@@ -192,20 +319,15 @@ def build_runtime(
         events=events,
         registrations=RegistrationThrottle(failure_log, policy, clock),
     )
-    sessions = SessionService(
-        backends.cached(
-            timed(
-                session_store
-                or backends.session_store
-                or SqlSessionStore(engine, pacing=settings.sweep_pacing),
-                "sessions",
-            )
+    sessions = _session_service(
+        settings,
+        timed(
+            session_store
+            or shared.session_store
+            or SqlSessionStore(engine, pacing=settings.sweep_pacing),
+            "sessions",
         ),
-        SessionPolicy(
-            idle_ttl=timedelta(seconds=settings.session_idle_ttl),
-            absolute_ttl=timedelta(seconds=settings.session_absolute_ttl),
-            max_per_user=settings.max_sessions_per_user,
-        ),
+        shared.bus,
         clock,
         csrf_key=master.derive("authward/csrf"),
         events=events,
@@ -213,13 +335,13 @@ def build_runtime(
     tokens = TokenService(
         settings,
         master,
-        engine,
         clock,
-        bus=backends.bus,
+        keys=SqlKeyStore(engine),
+        families=timed(SqlFamilyStore(engine), "families"),
+        bus=shared.bus,
         events=events,
         throttle=RefreshThrottle(failure_log, policy, clock),
     )
-    tokens.refresh_tokens.store = timed(tokens.refresh_tokens.store, "families")
     return Runtime(
         settings=settings,
         clock=clock,
@@ -232,5 +354,33 @@ def build_runtime(
         tokens=tokens,
         events=events,
         audit=audit,
-        backends=backends,
+        redis=shared.redis,
     )
+
+
+def _session_service(
+    settings: Settings,
+    store: SessionStore,
+    bus: RevocationBus,
+    clock: Clock,
+    *,
+    csrf_key: bytes,
+    events: Events,
+) -> SessionService:
+    """Sessions on `store`, behind this node's cache when AUTHWARD_SESSION_CACHE_TTL is set:
+    the service is handed the cache twice, as its store and as the fast path of `held`."""
+    policy = SessionPolicy(
+        idle_ttl=timedelta(seconds=settings.session_idle_ttl),
+        absolute_ttl=timedelta(seconds=settings.session_absolute_ttl),
+        max_per_user=settings.max_sessions_per_user,
+    )
+    if settings.session_cache_ttl <= 0:
+        return SessionService(store, policy, clock, csrf_key=csrf_key, events=events)
+    cache = CachedSessionStore(
+        store,
+        bus,
+        clock,
+        ttl=timedelta(seconds=settings.session_cache_ttl),
+        max_entries=settings.session_cache_size,
+    )
+    return SessionService(cache, policy, clock, csrf_key=csrf_key, events=events, cache=cache)

@@ -184,3 +184,29 @@ async def test_a_users_cutoff_is_the_latest_whatever_the_order_of_publishing(
     # A token issued between the two is older than the second cutoff: it fails.
     assert revoked.is_revoked("another-family", "u1", start + timedelta(seconds=10))
     assert not revoked.is_revoked("another-family", "u1", clock.now())
+
+
+async def test_start_and_close_are_on_every_bus_and_harmless_twice(
+    new_shared_bus: NewBus, clock: FrozenClock
+) -> None:
+    """The runtime starts and closes whatever bus it was given, without asking which."""
+    here, there = new_shared_bus(), new_shared_bus()
+    heard = heard_by(there)
+    for bus in (here, there):
+        bus.start()
+        bus.start()
+    try:
+        sent = [revocation("family", crypto.new_handle(), clock.now())]
+        await here.publish(sent[0])
+        await arrive(sent, there, heard)
+    finally:
+        for bus in (here, there):
+            await bus.close()
+            await bus.close()
+
+
+async def test_every_bus_states_its_staleness_from_the_poll_interval(new_bus: NewBus) -> None:
+    """A bound /healthz can state: never negative, and never more than two polls."""
+    bus = new_bus()
+    for interval in (0.5, 1.0, 30.0):
+        assert 0 <= bus.staleness(interval) <= 2 * interval

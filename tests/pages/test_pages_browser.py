@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.conftest import unavailable
+from tests.servers import free_port
 
 CHROMIUM: Final = "/usr/bin/chromium"
 CHROMIUM_ARGS: Final = [
@@ -51,13 +51,6 @@ PASSWORD: Final = "correct horse battery staple"
 expect.set_options(timeout=10_000)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True)
 class Served:
     process: subprocess.Popen[bytes]
@@ -71,7 +64,7 @@ def serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     if not Path(CHROMIUM).exists():
         unavailable("Chromium", f"{CHROMIUM} is missing (make browser installs it)")
     home = tmp_path_factory.mktemp("served")
-    port = _free_port()
+    port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("AUTHWARD_")}
     env |= {
         "AUTHWARD_DATABASE_URL": f"sqlite:///{home}/authward.db",

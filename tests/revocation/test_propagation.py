@@ -12,6 +12,7 @@ from authward.clock import FrozenClock
 from authward.errors import InvalidToken
 from authward.ids import Device
 from authward.revocation.sql import LOOKBACK_POLLS, revocations
+from authward.runtime import build_tokens
 from authward.tokens.service import TokenService
 from tests.tokens.factory import MASTER, TEST_RSA_BITS, token_settings
 
@@ -19,7 +20,7 @@ PHONE = Device("phone/1.0", "198.51.100.7")
 
 
 def worker(engine: AsyncEngine, clock: FrozenClock, **kw: float) -> TokenService:
-    return TokenService(token_settings(), MASTER, engine, clock, rsa_bits=TEST_RSA_BITS, **kw)  # type: ignore[arg-type]
+    return build_tokens(token_settings(), MASTER, engine, clock, rsa_bits=TEST_RSA_BITS, **kw)  # type: ignore[arg-type]
 
 
 async def test_revocation_in_one_worker_reaches_the_other_by_poll(
@@ -72,7 +73,7 @@ async def test_background_poll_delivers_within_the_interval(
     sql_engine: AsyncEngine, clock: FrozenClock
 ) -> None:
     one = worker(sql_engine, clock)
-    two = TokenService(
+    two = build_tokens(
         token_settings(revocation_poll_interval=0.01), MASTER, sql_engine, clock,
         rsa_bits=TEST_RSA_BITS,
     )  # fmt: skip

@@ -13,6 +13,7 @@ from authward.clock import FrozenClock
 from authward.errors import InvalidToken, StoreUnavailable
 from authward.ids import Device
 from authward.revocation.redis import RedisRevocationBus
+from authward.runtime import build_tokens
 from authward.storage.redis import create_client
 from authward.tokens import service as token_service
 from authward.tokens.service import TokenService
@@ -92,7 +93,7 @@ async def test_verify_fails_closed_while_the_feed_is_down_and_heals(
     port = redis_servers.start()
     bus = node(f"redis://127.0.0.1:{port}/0", clock)
     settings = token_settings(revocation_poll_interval=0.02)
-    tokens = TokenService(settings, MASTER, None, clock, bus=bus, rsa_bits=TEST_RSA_BITS)
+    tokens = build_tokens(settings, MASTER, None, clock, bus=bus, rsa_bits=TEST_RSA_BITS)
     bus.start()
     await tokens.open(background=True)
     try:
@@ -121,7 +122,7 @@ async def test_a_redis_that_is_not_up_at_start_fails_closed_until_it_is(
     port = free_port()
     bus = node(f"redis://127.0.0.1:{port}/0", clock)
     settings = token_settings(revocation_poll_interval=0.02)
-    tokens = TokenService(settings, MASTER, None, clock, bus=bus, rsa_bits=TEST_RSA_BITS)
+    tokens = build_tokens(settings, MASTER, None, clock, bus=bus, rsa_bits=TEST_RSA_BITS)
     bus.start()
     await tokens.open(background=True)  # does not raise: a server must start regardless
     try:

@@ -60,9 +60,8 @@ def node(store: SessionStore, bus: RevocationBus, clock: FrozenClock) -> CachedS
 
 def cached_service(shared: SessionStore, clock: FrozenClock) -> SessionService:
     """A node's SessionService over its own cache of `shared`."""
-    return SessionService(
-        node(shared, LocalRevocationBus(), clock), POLICY, clock, csrf_key=b"k" * 32
-    )
+    cache = node(shared, LocalRevocationBus(), clock)
+    return SessionService(cache, POLICY, clock, csrf_key=b"k" * 32, cache=cache)
 
 
 async def test_a_repeated_lookup_is_answered_from_memory(
@@ -211,7 +210,7 @@ async def test_session_ids_are_kept_only_as_long_as_their_entries(
     # answer, only what a memory dump of the process could show.
     bus = LocalRevocationBus()
     cache = CachedSessionStore(shared, bus, clock, ttl=TTL, max_entries=2)
-    service = SessionService(cache, POLICY, clock, csrf_key=b"k" * 32)
+    service = SessionService(cache, POLICY, clock, csrf_key=b"k" * 32, cache=cache)
     started = [await service.start(user, Device()) for user in ("ann", "bob", "cy", "cy")]
     for each in started:
         await service.resume(each.session_id)

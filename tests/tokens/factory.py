@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward.clock import FrozenClock
 from authward.masterkey import MasterSecret
 from authward.revocation.bus import RevocationBus
+from authward.runtime import build_tokens
 from authward.settings import Settings
 from authward.tokens import jwk
 from authward.tokens.service import TokenService
@@ -79,7 +80,7 @@ async def make_service(
 ) -> TokenService:
     """A TokenService on memory stores (pre-seeded key) or on `engine`; opened, no polls."""
     keys = await seeded_store(alg) if engine is None else None
-    service = TokenService(
+    service = build_tokens(
         token_settings(alg, **overrides),
         MASTER,
         engine,

@@ -15,6 +15,7 @@ from authward.clock import FrozenClock
 from authward.errors import InvalidInput, InvalidToken
 from authward.ids import Device
 from authward.masterkey import MasterSecret
+from authward.runtime import build_tokens
 from authward.tokens import jwk
 from authward.tokens.keys import PROPAGATION
 from authward.tokens.service import KEY_POLL_INTERVAL, TokenService
@@ -41,7 +42,7 @@ def sql_service(
 ) -> TokenService:
     master = kw.pop("master", MASTER)
     assert isinstance(master, MasterSecret)
-    return TokenService(
+    return build_tokens(
         token_settings(alg),
         master,
         None,

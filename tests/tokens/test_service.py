@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken, NotFound, StoreUnavailable
 from authward.ids import Device
+from authward.runtime import build_tokens
 from authward.tokens.service import TokenService
 from authward.tokens.store import MemoryKeyStore
 from tests.tokens.factory import MASTER, make_service, token_settings
@@ -166,7 +167,7 @@ async def test_login_without_a_signing_key_is_unavailable(clock: FrozenClock) ->
 async def test_stale_revocation_feed_fails_closed_and_heals(
     clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = TokenService(token_settings(), MASTER, None, clock, keys=MemoryKeyStore())
+    service = build_tokens(token_settings(), MASTER, None, clock, keys=MemoryKeyStore())
     await service.open(background=True)
     try:
         token = (await service.issue("user-1", PHONE)).access_token

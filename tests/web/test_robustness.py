@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 
 from authward.runtime import Runtime
 from authward.web.limits import json_too_deep
+from tests.conftest import http_client
 
 
 @pytest.mark.parametrize(
@@ -84,17 +87,16 @@ async def test_healthz_reports_each_store(client: httpx.AsyncClient) -> None:
     assert response.json()["stores"]["database"] == "ok"
 
 
-async def test_healthz_is_503_when_the_database_is_gone(
-    client: httpx.AsyncClient, runtime: Runtime
-) -> None:
+async def test_healthz_is_503_when_the_database_is_gone(runtime: Runtime) -> None:
     from authward.storage.sql import create_engine
 
-    working, runtime.engine = runtime.engine, create_engine("postgresql://nobody@127.0.0.1:1/x")
+    # The runtime is frozen: the same one, but for an engine that reaches nothing.
+    gone = create_engine("postgresql://nobody@127.0.0.1:1/x")
     try:
-        response = await client.get("/healthz")
+        async with http_client(replace(runtime, engine=gone)) as client:
+            response = await client.get("/healthz")
     finally:
-        await runtime.engine.dispose()
-        runtime.engine = working
+        await gone.dispose()
     assert response.status_code == 503
     assert response.json()["stores"]["database"] == "down"
 

@@ -23,10 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import secrets
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,12 +45,13 @@ from rich.table import Table
 from authward import crypto
 from authward.accounts.models import User
 from authward.cli.context import console, settings_or_exit
+from authward.cli.loadgen import Load, cpus, free_port, load, median_load, on_cpu, python_load
 from authward.clock import SystemClock
 from authward.errors import InvalidCredentials
 from authward.ids import Device
 from authward.integration import AuthUser, Authward
 from authward.masterkey import load_master_secret
-from authward.runtime import Runtime, build_runtime
+from authward.runtime import Runtime, build_runtime, build_tokens
 from authward.settings import Algorithm, Settings, load_settings
 from authward.tokens.service import TokenService
 from authward.web.app import create_app
@@ -107,7 +105,7 @@ async def open_token_service(settings: Settings, alg: Algorithm) -> TokenService
     if alg == "HS256" and settings.jwt_alg != "HS256":
         overrides["secret_key"] = SecretStr(_STAND_IN_SECRET)
     configured = settings.model_copy(update=overrides)
-    service = TokenService(configured, load_master_secret(configured), None, SystemClock())
+    service = build_tokens(configured, load_master_secret(configured), None, SystemClock())
     await service.open(background=False)
     return service
 
@@ -184,7 +182,7 @@ async def make_fixture(runtime: Runtime) -> Fixture:
 
 
 async def remove_fixture(runtime: Runtime, fixture: Fixture) -> None:
-    await runtime.disable_user(fixture.user.id)
+    await runtime.lifecycle.disable(fixture.user.id)
 
 
 async def session_and_login_figures(
@@ -229,43 +227,6 @@ def bench_app() -> FastAPI:
     return app
 
 
-@dataclass(frozen=True, slots=True)
-class Load:
-    """One load run against one URL."""
-
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    errors: int  # non-2xx answers and socket errors
-    tool: str
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def cpus() -> list[int]:
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux: nothing is pinned
-        return []
-
-
-def on_cpu(cpu: int | None) -> Callable[[], None] | None:
-    """What a child process runs before it starts: stay on `cpu` (Linux; else nothing)."""
-    if cpu is None or not hasattr(os, "sched_setaffinity"):
-        return None
-    return lambda: os.sched_setaffinity(0, {cpu})
-
-
 @contextlib.contextmanager
 def running_server(
     env: dict[str, str], *, app: str = "authward.cli.bench:bench_app", cpu: int | None = None
@@ -296,130 +257,10 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) ->
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with status {process.returncode}")
         with contextlib.suppress(OSError):
-            if asyncio.run(_python_load(url, {}, 0.01, 1)).requests:
+            if asyncio.run(python_load(url, {}, 0.01, 1)).requests:
                 return
         time.sleep(0.2)
     raise RuntimeError("the server did not start")
-
-
-def load(
-    url: str,
-    headers: dict[str, str],
-    *,
-    seconds: float,
-    connections: int,
-    cpu: int | None = None,
-    body: bytes | None = None,
-) -> Load:
-    """Drive `url` over keep-alive connections for `seconds` (a POST of `body` if given):
-    wrk when it is on the PATH and there is no body, else Python (in this process)."""
-    if shutil.which("wrk") and body is None:
-        return wrk(url, headers, seconds=seconds, connections=connections, cpu=cpu)
-    return asyncio.run(_python_load(url, headers, seconds, connections, body))
-
-
-def wrk(
-    url: str,
-    headers: dict[str, str],
-    *,
-    seconds: float,
-    connections: int,
-    cpu: int | None = None,
-    script: str | None = None,
-    timeout: float = 10.0,
-) -> Load:
-    """Run wrk (one thread) and read its summary; `script` is an optional Lua file.
-
-    A request unanswered after `timeout` seconds counts as an error (a socket timeout).
-    """
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
-    command.append(f"--timeout={max(1, round(timeout))}s")
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    if script is not None:
-        command += ["-s", script]
-    output = subprocess.run(  # noqa: S603
-        [*command, url], stdout=subprocess.PIPE, text=True, check=True, preexec_fn=on_cpu(cpu)
-    ).stdout
-    return parse_wrk(output, max(1, round(seconds)))
-
-
-_UNITS: Final = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
-
-
-def _ms(text: str) -> float:
-    found = re.fullmatch(r"([\d.]+)([a-z]+)", text)
-    if found is None or found.group(2) not in _UNITS:
-        raise RuntimeError(f"unexpected wrk duration {text!r}")
-    return float(found.group(1)) * _UNITS[found.group(2)]
-
-
-def parse_wrk(output: str, seconds: float) -> Load:
-    """Read requests, duration, p50/p99 and errors from wrk's ``--latency`` summary."""
-    done = re.search(r"(\d+) requests in ([\d.]+)(\w+)", output)
-    if done is None:
-        raise RuntimeError(f"unexpected wrk output: {output!r}")
-    duration = _ms(done.group(2) + done.group(3)) / 1e3
-    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)", output, re.MULTILINE))
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    if socket_errors is not None:
-        errors += sum(int(n) for n in socket_errors.groups())
-    return Load(
-        requests=int(done.group(1)),
-        seconds=duration or seconds,
-        p50_ms=_ms(percentiles["50"]) if "50" in percentiles else float("nan"),
-        p99_ms=_ms(percentiles["99"]) if "99" in percentiles else float("nan"),
-        errors=errors,
-        tool="wrk",
-    )
-
-
-async def _python_load(
-    url: str, headers: dict[str, str], seconds: float, connections: int, body: bytes | None = None
-) -> Load:
-    host_port, _, path = url.removeprefix("http://").partition("/")
-    host, _, port = host_port.partition(":")
-    if body is not None:
-        headers = {**headers, "Content-Length": str(len(body))}
-    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    method = "GET" if body is None else "POST"
-    request = f"{method} /{path} HTTP/1.1\r\nHost: {host_port}\r\n{head}\r\n".encode()
-    request += body or b""
-    latencies: list[float] = []
-    started = time.perf_counter()
-    until = started + seconds
-    errors = await asyncio.gather(
-        *(_connection(host, int(port), request, until, latencies) for _ in range(connections))
-    )
-    elapsed = time.perf_counter() - started
-    ordered = sorted(latencies) or [float("nan")]
-    return Load(
-        requests=len(latencies),
-        seconds=elapsed,
-        p50_ms=ordered[len(ordered) // 2] * 1e3,
-        p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
-        errors=sum(errors),
-        tool="python",
-    )
-
-
-async def _connection(host: str, port: int, request: bytes, until: float, out: list[float]) -> int:
-    reader, writer = await asyncio.open_connection(host, port)
-    errors = 0
-    try:
-        while (began := time.perf_counter()) < until:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
-            await reader.readexactly(int(length.group(1)) if length else 0)
-            out.append(time.perf_counter() - began)
-            errors += not head.startswith(b"HTTP/1.1 2")
-    finally:
-        writer.close()
-    return errors
 
 
 def http_figures(
@@ -447,19 +288,7 @@ def http_figures(
                 runs[name].append(
                     load(url + path, headers, seconds=seconds, connections=16, cpu=load_cpu)
                 )
-    return {name: _median_load(loads) for name, loads in runs.items()}
-
-
-def _median_load(loads: list[Load]) -> Load:
-    middle = sorted(loads, key=lambda run: run.rps)[len(loads) // 2]
-    return Load(
-        requests=middle.requests,
-        seconds=middle.seconds,
-        p50_ms=statistics.median(run.p50_ms for run in loads),
-        p99_ms=statistics.median(run.p99_ms for run in loads),
-        errors=sum(run.errors for run in loads),
-        tool=middle.tool,
-    )
+    return {name: median_load(loads) for name, loads in runs.items()}
 
 
 # --- the command ----------------------------------------------------------------------

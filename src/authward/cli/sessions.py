@@ -65,7 +65,7 @@ def revoke(
     async def action(runtime: Runtime) -> None:
         user = await _user(runtime, email_or_id)
         if handle is None:
-            await runtime.sign_out_everywhere(user.id)
+            await runtime.lifecycle.sign_out_everywhere(user.id)
             return
         try:
             await runtime.sessions.end_by_handle(user.id, handle)

@@ -61,7 +61,7 @@ def disable(email_or_id: str) -> None:
         user = await runtime.accounts.find(email_or_id)
         if user is None:
             raise NotFound
-        await runtime.disable_user(user.id)
+        await runtime.lifecycle.disable(user.id)
         return user
 
     user = run_with_runtime(action)

@@ -39,6 +39,20 @@ class RevocationBus(Protocol):
     async def sweep(self, now: datetime) -> int:
         """Forget revocations whose `until` has passed; return how many."""
 
+    def start(self) -> None:
+        """Start whatever delivers other nodes' revocations unasked (idempotent).
+
+        A server starts it; a short-lived CLI process, which only publishes, does not. A
+        polled bus has nothing to start: `sync` is its delivery.
+        """
+
+    async def close(self) -> None:
+        """Stop what `start` started; the connection or engine is the caller's."""
+
+    def staleness(self, poll_interval: float) -> float:
+        """How long, in seconds, a revocation published on another node may go unheard
+        here while the bus answers, given the ``AUTHWARD_REVOCATION_POLL_INTERVAL``."""
+
 
 class LocalRevocationBus:
     """One process, no peers: the reference bus and the embedded default's."""
@@ -65,3 +79,12 @@ class LocalRevocationBus:
         before = len(self._revocations)
         self._revocations = [r for r in self._revocations if r.until > now]
         return before - len(self._revocations)
+
+    def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def staleness(self, poll_interval: float) -> float:
+        return 0.0  # no other node: every publish is delivered before it returns

@@ -179,6 +179,11 @@ class RedisRevocationBus:
             await stop([task])
         self._live = False
 
+    def staleness(self, poll_interval: float) -> float:
+        # Milliseconds as a rule; a lost message is noticed by the counter at the next
+        # poll and read by the one after: two intervals.
+        return 2 * poll_interval
+
     async def publish(self, revocation: Revocation) -> None:
         # Here first: should Redis fail, this node at least is protected.
         self._deliver(revocation)

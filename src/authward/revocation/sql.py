@@ -123,6 +123,15 @@ class SqlRevocationBus:
             result = await conn.execute(expired)
         return int(result.rowcount or 0)
 
+    def start(self) -> None:
+        return None  # polled: `sync` delivers, every poll interval
+
+    async def close(self) -> None:
+        return None  # the engine is the caller's
+
+    def staleness(self, poll_interval: float) -> float:
+        return poll_interval  # the next poll reads what any node wrote before it
+
     def _read_again(self, top: int) -> None:
         """Start over from the first row: the ids this node passed may be in use again."""
         security_log.warning(

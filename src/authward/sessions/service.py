@@ -15,9 +15,8 @@ from authward.errors import CsrfRejected, NotAuthenticated, NotFound, SessionExp
 from authward.events import Events
 from authward.ids import Device, UserId
 from authward.metrics import SESSION_REVOKED
-from authward.sessions.cache import CachedSessionStore
 from authward.sessions.models import Session
-from authward.sessions.store import SessionStore
+from authward.sessions.store import HeldSessions, SessionStore
 
 security_log = logging.getLogger("authward.security")
 
@@ -47,6 +46,8 @@ class StartedSession:
 
 
 class SessionService:
+    _cache: HeldSessions | None
+
     def __init__(
         self,
         store: SessionStore,
@@ -55,8 +56,13 @@ class SessionService:
         *,
         csrf_key: bytes,
         events: Events | None = None,
+        cache: HeldSessions | None = None,
     ) -> None:
+        """`cache`, when given, is the node's session cache that `store` is (or stands
+        behind): `held` answers from it. It never serves a copy past the session's own
+        deadlines, so `held` need not check them again."""
         self.store = store
+        self._cache = cache
         self.policy = policy
         self._touch_interval = policy.touch_interval  # once: `resume` runs on every request
         self._clock = clock
@@ -69,10 +75,10 @@ class SessionService:
 
     @store.setter
     def store(self, store: SessionStore) -> None:
+        # A store set later replaces the cache too: copies kept in front of the old store
+        # must not answer for the new one.
         self._store = store
-        # A per-node cache answers a fresh copy without an await (it never serves one past
-        # the session's own deadlines, so `held` need not check them again).
-        self._cache = store if isinstance(store, CachedSessionStore) else None
+        self._cache = None
 
     async def start(self, user_id: UserId, device: Device) -> StartedSession:
         """Start a session with a fresh id, ending the user's oldest ones past the limit."""

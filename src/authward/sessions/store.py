@@ -38,6 +38,21 @@ class SessionStore(Protocol):
     async def count(self) -> int: ...
 
 
+class HeldSessions(Protocol):
+    """A node's cache of live sessions, answering by session id without an await.
+
+    Optional: the assembly hands it to `SessionService` beside the store it fronts (the
+    same object, `CachedSessionStore`), so the hot path finds it without asking what the
+    store is.
+    """
+
+    def held(self, session_id: str, now: datetime) -> Session | None:
+        """A fresh kept copy of this session, once `remember` has been told its id."""
+
+    def remember(self, session_id: str, id_digest: bytes) -> None:
+        """Let `held` find the kept session of this digest by its id (found live just now)."""
+
+
 class MemorySessionStore:
     """The reference store: a dict, for tests and single-process embedding."""
 

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from authward import crypto
 from authward.background import stop
 from authward.clock import Clock
@@ -33,9 +31,8 @@ from authward.events import Events
 from authward.ids import Device, UserId
 from authward.masterkey import MasterSecret
 from authward.metrics import REVOCATIONS
-from authward.revocation.bus import LocalRevocationBus, RevocationBus
+from authward.revocation.bus import RevocationBus
 from authward.revocation.list import Revocation, RevocationList
-from authward.revocation.sql import SqlRevocationBus
 from authward.settings import Settings
 from authward.throttle.throttles import RefreshThrottle
 from authward.throttle.window import judged
@@ -44,8 +41,7 @@ from authward.tokens.access import AccessTokens
 from authward.tokens.keys import PROPAGATION, KeyRing
 from authward.tokens.models import AccessClaims, Family, KeyInfo
 from authward.tokens.refresh import RefreshPolicy, RefreshTokens
-from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
-from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, MemoryKeyStore
+from authward.tokens.store import FamilyStore, KeyStore
 
 __all__ = ["AccessClaims", "Family", "KeyInfo", "TokenPair", "TokenService"]
 
@@ -71,20 +67,19 @@ class TokenPair:
 class TokenService:
     """Issue, refresh, verify and revoke tokens; rotate and publish keys.
 
-    Stores default to SQL on `engine` (the revocation bus to the polled SQL table), or
-    to memory when `engine` is None; each can be given instead.
+    The stores and the bus are given, never chosen here: `authward.runtime` picks them
+    from Settings (`build_tokens`).
     """
 
     def __init__(
         self,
         settings: Settings,
         master: MasterSecret,
-        engine: AsyncEngine | None,
         clock: Clock,
         *,
-        keys: KeyStore | None = None,
-        families: FamilyStore | None = None,
-        bus: RevocationBus | None = None,
+        keys: KeyStore,
+        families: FamilyStore,
+        bus: RevocationBus,
         key_poll_interval: float = KEY_POLL_INTERVAL,
         cache_size: int = 10_000,
         rsa_bits: int = jwk.RSA_BITS,
@@ -101,12 +96,6 @@ class TokenService:
         # After a revocation or a key retirement, a token issued before it may still be
         # valid somewhere for this long (its TTL, the leeway, a poll that came late).
         self.window = ttl + leeway + PROPAGATION
-        if keys is None:
-            keys = MemoryKeyStore() if engine is None else SqlKeyStore(engine)
-        if families is None:
-            families = MemoryFamilyStore() if engine is None else SqlFamilyStore(engine)
-        if bus is None:
-            bus = LocalRevocationBus() if engine is None else SqlRevocationBus(engine, clock)
         self.ring = KeyRing(
             keys, master, clock, alg=settings.jwt_alg, window=self.window, rsa_bits=rsa_bits
         )

@@ -178,7 +178,7 @@ async def end_session(handle: str, request: Request, principal: Authenticated) -
 async def logout_all(request: Request, principal: Authenticated) -> Response:
     """End every session and token family of the user, this one included."""
     runtime = runtime_of(request)
-    await runtime.sign_out_everywhere(principal.user_id)
+    await runtime.lifecycle.sign_out_everywhere(principal.user_id)
     response = Response(status_code=204)
     if principal.via == "session":
         clear_session_cookie(response, runtime.settings)
@@ -195,14 +195,11 @@ async def change_password(
 ) -> Response:
     """Change the password; every other session and token family ends (403: wrong current)."""
     runtime = runtime_of(request)
-    await runtime.accounts.change_password(
+    await runtime.lifecycle.change_password(
         principal.user_id,
         body.current_password,
         body.new_password,
         address=client_address(request.scope, runtime.settings.trusted_proxies),
-    )
-    await runtime.sign_out_everywhere(
-        principal.user_id,
         keep_session_id=principal.session_id,
         keep_family=principal.handle if principal.via == "jwt" else None,
     )

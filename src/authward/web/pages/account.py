@@ -81,7 +81,7 @@ async def sign_out_everywhere(request: Request) -> Response:
     """End every session and token family of the user, this one included."""
     if (person := await _poster(request)) is None:
         return _to_login(request, "/account")
-    await runtime_of(request).sign_out_everywhere(person.user.id)
+    await runtime_of(request).lifecycle.sign_out_everywhere(person.user.id)
     response = redirect("/login?notice=everywhere")
     clear_session_cookie(response, runtime_of(request).settings)
     return response
@@ -95,11 +95,12 @@ async def change_password(request: Request) -> Response:
     runtime = runtime_of(request)
     form = await request.form()
     try:
-        await runtime.accounts.change_password(
+        await runtime.lifecycle.change_password(
             person.user.id,
             field(form, "current_password"),
             field(form, "new_password"),
             address=device_of(request).ip,
+            keep_session_id=person.session_id,
         )
     except TooManyAttempts as exc:
         problem = f"Too many wrong passwords. Please try again in {duration(exc.retry_after)}."
@@ -111,7 +112,6 @@ async def change_password(request: Request) -> Response:
         return await _account(request, person, status=400, password_problem=problem)
     except InvalidInput as exc:
         return await _account(request, person, status=400, password_problem=exc.message)
-    await runtime.sign_out_everywhere(person.user.id, keep_session_id=person.session_id)
     return redirect("/account?notice=password")
 
 

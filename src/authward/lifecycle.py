@@ -1,0 +1,72 @@
+"""The rules that span an account, its sessions and its token families.
+
+Signing out everywhere, disabling an account and changing a password each end what the
+user holds, on every node; the concepts stand apart (none imports another), so the rules
+that tie them live here, once. The API routes, the pages and the CLI all call these
+methods rather than repeat the steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from authward.accounts.service import AccountService
+from authward.events import Events
+from authward.ids import UserId
+from authward.sessions.service import SessionService
+from authward.tokens.service import TokenService
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLifecycle:
+    """End what a user holds when the account's standing changes."""
+
+    accounts: AccountService
+    sessions: SessionService
+    tokens: TokenService
+    events: Events
+
+    async def sign_out_everywhere(
+        self,
+        user_id: UserId,
+        *,
+        keep_session_id: str | None = None,
+        keep_family: str | None = None,
+    ) -> None:
+        """End the user's sessions and token families, but the one session or family kept.
+
+        Sessions go first: they are the store lookups; token families then reach every
+        node through the revocation bus. Keeping a session keeps no family: a caller
+        holds one or the other.
+        """
+        await self.sessions.end_all(user_id, keep_session_id=keep_session_id)
+        await self.tokens.revoke_user(
+            user_id, keep_family=keep_family if keep_session_id is None else None
+        )
+        await self.events.emit("revoke", user_id=user_id)
+
+    async def disable(self, user_id: UserId) -> None:
+        """Disable the account and end everything it holds, at once, on every node."""
+        await self.accounts.set_disabled(user_id, True)
+        await self.sign_out_everywhere(user_id)
+
+    async def change_password(
+        self,
+        user_id: UserId,
+        current: str,
+        new: str,
+        *,
+        address: str = "",
+        keep_session_id: str | None = None,
+        keep_family: str | None = None,
+    ) -> None:
+        """Replace the password, then end every other session and family of the user.
+
+        Whoever knew the old password may hold a session: only the caller's own (the
+        session or the family it came with) survives. Raises as
+        `AccountService.change_password` does, and then nothing has ended.
+        """
+        await self.accounts.change_password(user_id, current, new, address=address)
+        await self.sign_out_everywhere(
+            user_id, keep_session_id=keep_session_id, keep_family=keep_family
+        )
