@@ -11,6 +11,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,6 +20,7 @@ from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import UserStore
 from authward.audit import SqlAuditLog
+from authward.auth import Authenticator
 from authward.backends import Backends
 from authward.background import stop
 from authward.clock import Clock, SystemClock
@@ -67,6 +69,11 @@ class Runtime:
         # subscribed once (`auth.on`) hears accounts, sessions and tokens alike, whatever
         # Events (or none) each service was built with.
         self.accounts.events = self.sessions.events = self.tokens.events = self.events
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        """The one way from a request's credential to its caller, for every entry point."""
+        return Authenticator(self.sessions, self.tokens, self.settings)
 
     async def open(self, *, migrate: bool = True, background: bool = True) -> None:
         """Bring the schema up to date and start the periodic sweep."""
