@@ -27,7 +27,6 @@ from typing import Any, Final, Self, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.requests import Request
-from starlette.types import Scope
 
 from authward.accounts.store import UserStore
 from authward.auth import ALL_VIAS, JWT_ONLY
@@ -40,7 +39,7 @@ from authward.ids import Via
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import api, token_api
-from authward.web.auth import RUNTIME_STATE, presented_csrf_token
+from authward.web.auth import Outcome, bind_runtime, presented_csrf_token, remembered_outcome
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
 from authward.web.headers import install_middleware
 from authward.web.routing import slash_twins
@@ -52,20 +51,12 @@ __all__ = ["ALL_STRATEGIES", "Authward", "Strategy", "bind_runtime"]
 Strategy = Via
 ALL_STRATEGIES: Final[frozenset[Strategy]] = ALL_VIAS
 
-# Where the middleware leaves what it found out, so a dependency does not ask again.
-OUTCOME_KEY: Final = "authward.outcome"
-
 App = TypeVar("App")
 State = TypeVar("State")
 H = TypeVar("H", bound=Hook)
 T = TypeVar("T")
 # What FastAPI's Depends takes: an async function of the request.
 Dependency = Callable[[Request], Coroutine[Any, Any, T]]
-
-
-def bind_runtime(scope: Scope, runtime: Runtime) -> None:
-    """Make `runtime` the one authward's code uses for this request."""
-    scope.setdefault("state", {})[RUNTIME_STATE] = runtime
 
 
 class Authward:
@@ -341,9 +332,9 @@ class Authward:
         if authorization is None and accepted == JWT_ONLY and self._access_cookie is None:
             return None  # no session lookup for a route that would refuse it anyway
         try:
-            found = scope.get(OUTCOME_KEY)
-            if found is not None and found[0] is runtime:  # the middleware asked already
-                user = _outcome(found[1])
+            found = remembered_outcome(scope, runtime)
+            if found is not False:  # the middleware asked already
+                user = _raised(found)
             else:
                 user = await self._authenticator.caller(
                     request, presented_csrf_token, scope["method"], authorization, cookies, accepted
@@ -357,7 +348,7 @@ class Authward:
         return user if user is not None and user.via in accepted else None
 
 
-def _outcome(outcome: AuthUser | AuthwardError | None) -> AuthUser | None:
+def _raised(outcome: Outcome) -> AuthUser | None:
     """What `AuthwardMiddleware` found for this request, raised again if it was an error."""
     if isinstance(outcome, AuthwardError):
         raise outcome

@@ -8,9 +8,10 @@ after a bearer credential names the Bearer scheme.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from authward.auth import ALL_VIAS, JWT_ONLY, SAFE_METHODS
 from authward.callers import AuthUser
@@ -27,10 +28,14 @@ from authward.web.transports import (
 
 __all__ = [
     "FORM_TYPES",
+    "OUTCOME_KEY",
     "RUNTIME_STATE",
     "SAFE_METHODS",
     "authenticate",
+    "bind_runtime",
     "presented_csrf_token",
+    "remember_outcome",
+    "remembered_outcome",
     "require",
     "require_token",
     "runtime_of",
@@ -38,7 +43,35 @@ __all__ = [
 ]
 
 FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+# The request's scope carries what authentication found out, under these keys alone:
+# the runtime serving it (in its state), and the middleware's outcome.
 RUNTIME_STATE: Final = "authward_runtime"
+OUTCOME_KEY: Final = "authward.outcome"
+
+# What the middleware found: the caller, nobody, or a refusal a dependency raises again.
+Outcome = AuthUser | AuthwardError | None
+
+
+def bind_runtime(scope: Scope, runtime: Runtime) -> None:
+    """Make `runtime` the one authward's code uses for this request."""
+    scope.setdefault("state", {})[RUNTIME_STATE] = runtime
+
+
+def remember_outcome(scope: Scope, runtime: Runtime, outcome: Outcome) -> None:
+    """Keep what `AuthwardMiddleware` found for this request, so no dependency asks again."""
+    scope[OUTCOME_KEY] = (runtime, outcome)
+
+
+def remembered_outcome(scope: Scope, runtime: Runtime) -> Outcome | Literal[False]:
+    """What the middleware of `runtime` found for this request; False when it did not ask.
+
+    Another runtime's outcome (two Authwards in one app) is not this one's answer.
+    """
+    found = scope.get(OUTCOME_KEY)
+    if found is None or found[0] is not runtime:
+        return False
+    outcome: Outcome = found[1]
+    return outcome
 
 
 def runtime_of(request: Request) -> Runtime:
