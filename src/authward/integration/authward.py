@@ -39,7 +39,7 @@ from authward.ids import Via
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import api, token_api
-from authward.web.auth import Outcome, bind_runtime, presented_csrf_token, remembered_outcome
+from authward.web.auth import OUTCOME_KEY, Outcome, bind_runtime, presented_csrf_token
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
 from authward.web.headers import install_middleware
 from authward.web.routing import slash_twins
@@ -97,8 +97,9 @@ class Authward:
         self._migrate = migrate
         self._opened = 0
         self._lock = asyncio.Lock()
-        self._authenticator = runtime.authenticator
-        self._access_cookie = self._authenticator.access_cookie  # None unless token cookies
+        authenticator = runtime.authenticator
+        self._authenticate = authenticator.caller  # bound once: every request calls it
+        self._access_cookie = authenticator.access_cookie  # None unless token cookies
 
     @classmethod
     def from_env(
@@ -332,11 +333,12 @@ class Authward:
         if authorization is None and accepted == JWT_ONLY and self._access_cookie is None:
             return None  # no session lookup for a route that would refuse it anyway
         try:
-            found = remembered_outcome(scope, runtime)
-            if found is not False:  # the middleware asked already
-                user = _raised(found)
+            # What the middleware found, read inline: this is every request's path.
+            found = scope.get(OUTCOME_KEY)
+            if found is not None and found[0] is runtime:  # the middleware asked already
+                user = _raised(found[1])
             else:
-                user = await self._authenticator.caller(
+                user = await self._authenticate(
                     request, presented_csrf_token, scope["method"], authorization, cookies, accepted
                 )
         except NotAuthenticated as exc:

@@ -8,7 +8,7 @@ after a bearer credential names the Bearer scheme.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
 from starlette.requests import Request
 from starlette.types import Scope
@@ -35,7 +35,6 @@ __all__ = [
     "bind_runtime",
     "presented_csrf_token",
     "remember_outcome",
-    "remembered_outcome",
     "require",
     "require_token",
     "runtime_of",
@@ -60,18 +59,6 @@ def bind_runtime(scope: Scope, runtime: Runtime) -> None:
 def remember_outcome(scope: Scope, runtime: Runtime, outcome: Outcome) -> None:
     """Keep what `AuthwardMiddleware` found for this request, so no dependency asks again."""
     scope[OUTCOME_KEY] = (runtime, outcome)
-
-
-def remembered_outcome(scope: Scope, runtime: Runtime) -> Outcome | Literal[False]:
-    """What the middleware of `runtime` found for this request; False when it did not ask.
-
-    Another runtime's outcome (two Authwards in one app) is not this one's answer.
-    """
-    found = scope.get(OUTCOME_KEY)
-    if found is None or found[0] is not runtime:
-        return False
-    outcome: Outcome = found[1]
-    return outcome
 
 
 def runtime_of(request: Request) -> Runtime:
