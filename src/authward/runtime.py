@@ -38,6 +38,7 @@ from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import UserStore
 from authward.audit import SqlAuditLog
+from authward.auth import Authenticator
 from authward.background import stop
 from authward.clock import Clock, SystemClock
 from authward.errors import StoreUnavailable
@@ -114,6 +115,11 @@ class Runtime:
     def lifecycle(self) -> AccountLifecycle:
         """The rules that end what a user holds (sign out everywhere, disable, password)."""
         return AccountLifecycle(self.accounts, self.sessions, self.tokens, self.events)
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        """The one way from a request's credential to its caller, for every entry point."""
+        return Authenticator(self.sessions, self.tokens, self.settings)
 
     async def open(self, *, migrate: bool = True, background: bool = True) -> None:
         """Bring the schema up to date and start the periodic sweep."""

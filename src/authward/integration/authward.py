@@ -23,47 +23,33 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import cached_property
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.requests import Request
-from starlette.types import Scope
 
 from authward.accounts.store import UserStore
-from authward.callers import AuthUser, Callers
+from authward.auth import ALL_VIAS, JWT_ONLY
+from authward.auth.transports import credential_headers
+from authward.callers import AuthUser
 from authward.clock import Clock
 from authward.errors import AuthwardError, NotAuthenticated
 from authward.events import EventKind, Events, Hook
+from authward.ids import Via
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import api, token_api
-from authward.web.auth import (
-    RUNTIME_STATE,
-    cookie_token_claims,
-    held_session,
-    live_session,
-    token_claims,
-)
+from authward.web.auth import OUTCOME_KEY, Outcome, bind_runtime, presented_csrf_token
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
 from authward.web.headers import install_middleware
-from authward.web.principal import Principal
 from authward.web.routing import slash_twins
-from authward.web.transports import (
-    access_cookie_name,
-    cookie_in,
-    credential_headers,
-    read_session_cookie,
-    session_cookie_in,
-)
+from authward.web.transports import read_session_cookie
 
 __all__ = ["ALL_STRATEGIES", "Authward", "Strategy", "bind_runtime"]
 
-Strategy = Literal["session", "jwt"]
-ALL_STRATEGIES: Final[frozenset[Strategy]] = frozenset({"session", "jwt"})
-JWT_ONLY: Final[frozenset[Strategy]] = frozenset({"jwt"})
-
-# Where the middleware leaves what it found out, so a dependency does not ask again.
-OUTCOME_KEY: Final = "authward.outcome"
+# A strategy's name is the `via` of the callers it authenticates.
+Strategy = Via
+ALL_STRATEGIES: Final[frozenset[Strategy]] = ALL_VIAS
 
 App = TypeVar("App")
 State = TypeVar("State")
@@ -71,11 +57,6 @@ H = TypeVar("H", bound=Hook)
 T = TypeVar("T")
 # What FastAPI's Depends takes: an async function of the request.
 Dependency = Callable[[Request], Coroutine[Any, Any, T]]
-
-
-def bind_runtime(scope: Scope, runtime: Runtime) -> None:
-    """Make `runtime` the one authward's code uses for this request."""
-    scope.setdefault("state", {})[RUNTIME_STATE] = runtime
 
 
 class Authward:
@@ -116,9 +97,9 @@ class Authward:
         self._migrate = migrate
         self._opened = 0
         self._lock = asyncio.Lock()
-        self._callers = Callers()
-        settings = runtime.settings
-        self._access_cookie = access_cookie_name(settings) if settings.token_cookies else None
+        authenticator = runtime.authenticator
+        self._authenticate = authenticator.caller  # bound once: every request calls it
+        self._access_cookie = authenticator.access_cookie  # None unless token cookies
 
     @classmethod
     def from_env(
@@ -341,46 +322,25 @@ class Authward:
         """Who made the request, by a strategy in `accepted`; None if nobody (or a stale cookie).
 
         Raises HTTPException: 401 for a bearer token that does not hold, 403 for a missing
-        CSRF token, 503 while a store is down. This is every protected request's path:
-        one pass over the headers, and a token seen before, or a session this process holds
-        fresh, costs no await at all.
+        CSRF token, 503 while a store is down. The order of credentials is the
+        Authenticator's; a token seen before, or a session this process holds fresh,
+        costs no await there.
         """
         scope = request.scope
         runtime = self.runtime
         bind_runtime(scope, runtime)
-        authorization, cookies = credential_headers(scope)
-        access_cookie = self._access_cookie  # None unless AUTHWARD_TOKEN_COOKIES
-        if authorization is None and accepted == JWT_ONLY and access_cookie is None:
+        authorization, cookies = credential_headers(scope["headers"])
+        if authorization is None and accepted == JWT_ONLY and self._access_cookie is None:
             return None  # no session lookup for a route that would refuse it anyway
         try:
+            # What the middleware found, read inline: this is every request's path.
             found = scope.get(OUTCOME_KEY)
             if found is not None and found[0] is runtime:  # the middleware asked already
-                principal = _outcome(found[1])
-                user = None if principal is None else _user(principal)
-            elif authorization is not None:
-                claims = token_claims(runtime, scope, authorization)
-                user = self._callers.of(claims.sub, "jwt", claims.sid)
-            elif (access_cookie is None or "session" in accepted) and (
-                session_id := session_cookie_in(cookies, runtime.settings)
-            ) is not None:
-                try:
-                    session = held_session(runtime, scope["method"], session_id)
-                    if session is None:
-                        session = await live_session(runtime, request, session_id)
-                except NotAuthenticated:
-                    # A stale session cookie does not hide a live token cookie.
-                    if (
-                        access_cookie is None
-                        or (token := cookie_in(cookies, access_cookie)) is None
-                    ):
-                        raise
-                    user = await self._token_cookie_caller(request, token)
-                else:
-                    user = self._callers.of(session.user_id, "session", session.handle)
-            elif access_cookie is not None and (token := cookie_in(cookies, access_cookie)):
-                user = await self._token_cookie_caller(request, token)
+                user = _raised(found[1])
             else:
-                return None
+                user = await self._authenticate(
+                    request, presented_csrf_token, scope["method"], authorization, cookies, accepted
+                )
         except NotAuthenticated as exc:
             if authorization is None:
                 return None  # an ended or expired cookie (session or token) is no credential
@@ -389,18 +349,9 @@ class Authward:
             raise http_exception(exc, bearer=bearer_expected(request)) from None
         return user if user is not None and user.via in accepted else None
 
-    async def _token_cookie_caller(self, request: Request, token: str) -> AuthUser:
-        """The caller by access-token cookie (CSRF checked on unsafe methods); raises."""
-        claims = await cookie_token_claims(self.runtime, request, token)
-        return self._callers.of(claims.sub, "jwt", claims.sid)
 
-
-def _outcome(outcome: Principal | AuthwardError | None) -> Principal | None:
+def _raised(outcome: Outcome) -> AuthUser | None:
     """What `AuthwardMiddleware` found for this request, raised again if it was an error."""
     if isinstance(outcome, AuthwardError):
         raise outcome
     return outcome
-
-
-def _user(principal: Principal) -> AuthUser:
-    return AuthUser(principal.user_id, principal.via, principal.handle)

@@ -31,11 +31,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from authward.callers import AuthUser
 from authward.errors import AuthwardError, NotAuthenticated, PayloadTooLarge, StoreUnavailable
-from authward.integration.authward import OUTCOME_KEY, Authward, bind_runtime
-from authward.web.auth import FORM_TYPES, SAFE_METHODS, authenticate
+from authward.integration.authward import Authward
+from authward.web.auth import (
+    FORM_TYPES,
+    SAFE_METHODS,
+    Outcome,
+    authenticate,
+    bind_runtime,
+    remember_outcome,
+)
 from authward.web.buffered import read_body, replay
 from authward.web.errors import answer_error
-from authward.web.principal import Principal
 from authward.web.transports import CSRF_HEADER, access_cookie_name, read_session_cookie
 
 __all__ = ["AuthwardMiddleware"]
@@ -73,7 +79,7 @@ class AuthwardMiddleware:
         view = scope if scope["type"] == "http" else {**scope, "type": "http", "method": "GET"}
         request = Request(view, receive)
         try:
-            outcome: Principal | AuthwardError | None = await authenticate(request)
+            outcome: Outcome = await authenticate(request)
         except StoreUnavailable as exc:
             await self._refuse(scope, receive, send, request, exc, TRY_AGAIN_LATER)
             return
@@ -84,8 +90,8 @@ class AuthwardMiddleware:
             outcome = None
         except AuthwardError as exc:  # CsrfRejected: anonymous here, 403 from a dependency
             outcome = exc
-        scope[OUTCOME_KEY] = (self.auth.runtime, outcome)
-        user = await self._user(outcome) if isinstance(outcome, Principal) else None
+        remember_outcome(scope, self.auth.runtime, outcome)
+        user = await self._user(outcome) if isinstance(outcome, AuthUser) else None
         if user is None:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()
         else:
@@ -106,15 +112,15 @@ class AuthwardMiddleware:
             )
         )
 
-    async def _user(self, principal: Principal) -> AuthUser | None:
-        if principal.via not in self.auth.strategies:
+    async def _user(self, caller: AuthUser) -> AuthUser | None:
+        if caller.via not in self.auth.strategies:
             return None
         if not self.load_email:
-            return AuthUser(principal.user_id, principal.via, principal.handle)
-        account = await self.auth.runtime.accounts.users.get(principal.user_id)
+            return caller
+        account = await self.auth.runtime.accounts.users.get(caller.id)
         if account is None or account.disabled:
             return None
-        return AuthUser(principal.user_id, principal.via, principal.handle, account.email)
+        return AuthUser(caller.id, caller.via, caller.handle, account.email)
 
     @staticmethod
     async def _refuse(

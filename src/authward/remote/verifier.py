@@ -36,9 +36,10 @@ from urllib.parse import urlsplit
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from authward.auth import transports
 from authward.callers import AuthUser
 from authward.clock import Clock, SystemClock
-from authward.errors import InvalidToken, NotAuthenticated, StoreUnavailable
+from authward.errors import NotAuthenticated, StoreUnavailable
 from authward.tokens import jwk
 from authward.tokens.access import AccessTokens
 from authward.tokens.keys import VerifyingKey
@@ -55,7 +56,6 @@ log = logging.getLogger("authward.remote")
 
 ASYMMETRIC: Final = ("EdDSA", "ES256", "RS256")
 MAX_JWKS_BYTES: Final = 256 * 1024
-MAX_TOKEN_LENGTH: Final = 8192
 MIN_RSA_BITS: Final = 2048
 _LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -63,16 +63,10 @@ _LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an ``Authorization: Bearer`` header; None without a header.
 
-    A header that is present but no well-formed bearer credential raises InvalidToken,
-    as in authward itself.
+    A header that is present but no well-formed bearer credential raises InvalidToken:
+    authward's own bearer transport reads it, so both refuse the same headers.
     """
-    if authorization is None:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
-        raise InvalidToken
-    return token
+    return None if authorization is None else transports.bearer_token(authorization)
 
 
 class _Keys:

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from authward.accounts.models import User
+from authward.callers import AuthUser
 from authward.errors import InvalidCredentials, NotAuthenticated, NotFound, TooManyAttempts
 from authward.metrics import LOGINS
 from authward.web.addresses import client_address
-from authward.web.auth import require, runtime_of
+from authward.web.auth import require, runtime_of, session_id_of
 from authward.web.bodies import read_fields
 from authward.web.origin import check_origin
-from authward.web.principal import Principal
 from authward.web.routing import AuthwardRoute
 from authward.web.routing import device_of as device_of  # re-exported: pages import it here
 from authward.web.schemas import (
@@ -42,7 +42,7 @@ from authward.web.transports import (
 # page can post text/plain, or a body with no type at all, without a CORS preflight.
 router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
 session_router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
-Authenticated = Annotated[Principal, Depends(require)]
+Authenticated = Annotated[AuthUser, Depends(require)]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **{code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 429, 503)},
@@ -115,9 +115,9 @@ async def session_login(request: Request) -> JSONResponse:
 async def session_logout(request: Request, principal: Authenticated) -> Response:
     """End this session (CSRF token required) and clear its cookie."""
     runtime = runtime_of(request)
-    if principal.session_id is None:
+    if (session_id := session_id_of(request, principal)) is None:
         raise NotAuthenticated  # a bearer token has no session to log out of
-    await runtime.sessions.log_out(principal.session_id)
+    await runtime.sessions.log_out(session_id)
     response = Response(status_code=204, headers={"Clear-Site-Data": '"cookies"'})
     clear_session_cookie(response, runtime.settings)
     return response
@@ -126,7 +126,7 @@ async def session_logout(request: Request, principal: Authenticated) -> Response
 @router.get("/me", response_model=MeOut, responses=ERROR_RESPONSES)
 async def me(request: Request, principal: Authenticated) -> MeOut:
     """Who the session cookie or bearer token belongs to."""
-    user = await runtime_of(request).accounts.users.get(principal.user_id)
+    user = await runtime_of(request).accounts.users.get(principal.id)
     if user is None or user.disabled:
         raise InvalidCredentials
     return MeOut(id=user.id, email=user.email, auth=principal.via)
@@ -146,7 +146,7 @@ async def list_sessions(request: Request, principal: Authenticated) -> list[Devi
             ip=s.device.ip,
             current=principal.via == "session" and s.handle == principal.handle,
         )
-        for s in await runtime.sessions.list_live(principal.user_id)
+        for s in await runtime.sessions.list_live(principal.id)
     ]
     devices += [
         DeviceOut(
@@ -158,7 +158,7 @@ async def list_sessions(request: Request, principal: Authenticated) -> list[Devi
             ip=f.device.ip,
             current=principal.via == "jwt" and f.id == principal.handle,
         )
-        for f in await runtime.tokens.list_families(principal.user_id)
+        for f in await runtime.tokens.list_families(principal.id)
     ]
     return sorted(devices, key=lambda d: d.created_at)
 
@@ -168,9 +168,9 @@ async def end_session(handle: str, request: Request, principal: Authenticated) -
     """End one of your sessions or token families (404 for anyone else's)."""
     runtime = runtime_of(request)
     try:
-        await runtime.sessions.end_by_handle(principal.user_id, handle)
+        await runtime.sessions.end_by_handle(principal.id, handle)
     except NotFound:
-        await runtime.tokens.revoke_by_handle(principal.user_id, handle)
+        await runtime.tokens.revoke_by_handle(principal.id, handle)
     return Response(status_code=204)
 
 
@@ -178,7 +178,7 @@ async def end_session(handle: str, request: Request, principal: Authenticated) -
 async def logout_all(request: Request, principal: Authenticated) -> Response:
     """End every session and token family of the user, this one included."""
     runtime = runtime_of(request)
-    await runtime.lifecycle.sign_out_everywhere(principal.user_id)
+    await runtime.lifecycle.sign_out_everywhere(principal.id)
     response = Response(status_code=204)
     if principal.via == "session":
         clear_session_cookie(response, runtime.settings)
@@ -196,11 +196,11 @@ async def change_password(
     """Change the password; every other session and token family ends (403: wrong current)."""
     runtime = runtime_of(request)
     await runtime.lifecycle.change_password(
-        principal.user_id,
+        principal.id,
         body.current_password,
         body.new_password,
         address=client_address(request.scope, runtime.settings.trusted_proxies),
-        keep_session_id=principal.session_id,
+        keep_session_id=session_id_of(request, principal),
         keep_family=principal.handle if principal.via == "jwt" else None,
     )
     return Response(status_code=204)

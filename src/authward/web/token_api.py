@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from authward.callers import AuthUser
 from authward.errors import InvalidInput, NotAuthenticated
 from authward.runtime import Runtime
 from authward.tokens.service import TokenPair
@@ -20,7 +21,6 @@ from authward.web.api import ERROR_RESPONSES, device_of, login
 from authward.web.auth import presented_csrf_token, require_token, runtime_of
 from authward.web.bodies import read_fields
 from authward.web.origin import check_origin
-from authward.web.principal import Principal
 from authward.web.routing import AuthwardRoute
 from authward.web.schemas import Credentials, RefreshIn, TokenOut
 from authward.web.transports import (
@@ -133,7 +133,7 @@ async def refresh(
 
 @router.post("/auth/token/revoke", status_code=204, responses=ERROR_RESPONSES)
 async def revoke(
-    request: Request, principal: Annotated[Principal, Depends(require_token)]
+    request: Request, principal: Annotated[AuthUser, Depends(require_token)]
 ) -> Response:
     """Revoke this access token's family at once: its access and refresh tokens stop working.
 
@@ -142,9 +142,7 @@ async def revoke(
     """
     runtime = runtime_of(request)
     await runtime.tokens.revoke_family(principal.handle)
-    await runtime.events.emit(
-        "revoke", user_id=principal.user_id, via="jwt", handle=principal.handle
-    )
+    await runtime.events.emit("revoke", user_id=principal.id, via="jwt", handle=principal.handle)
     response = Response(status_code=204)
     if runtime.settings.token_cookies:
         path = refresh_path(request.scope)

@@ -1,4 +1,6 @@
-"""How credentials travel: the session cookie, the bearer header and the token cookies.
+"""How credentials travel: setting and clearing the session cookie and the token cookies.
+
+Reading them is framework-free and lives in `authward.auth.transports` (re-exported here).
 
 The token cookies (``AUTHWARD_TOKEN_COOKIES``) carry the JWT strategy for a browser app
 that should not hold tokens where a script can read them:
@@ -19,23 +21,24 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from starlette.requests import HTTPConnection, cookie_parser
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.routing import NoMatchFound
 from starlette.types import Scope
 
-from authward.errors import InvalidToken
+# Reading a credential is framework-free; these names stay importable from here.
+from authward.auth.transports import MAX_TOKEN_LENGTH as MAX_TOKEN_LENGTH
+from authward.auth.transports import access_cookie_name as access_cookie_name
+from authward.auth.transports import bearer_token as bearer_token
+from authward.auth.transports import cookie_in as cookie_in
+from authward.auth.transports import credential_headers as headers_credentials
+from authward.auth.transports import session_cookie_name as session_cookie_name
 from authward.settings import Settings
 from authward.tokens.service import TokenPair
 
-SECURE_SESSION_COOKIE: Final = "__Host-authward_session"
-INSECURE_SESSION_COOKIE: Final = "authward_session"
 CSRF_HEADER: Final = "x-csrf-token"
 CSRF_FIELD: Final = "csrf_token"
-MAX_TOKEN_LENGTH: Final = 8192
 
-SECURE_ACCESS_COOKIE: Final = "__Host-authward_access"
-INSECURE_ACCESS_COOKIE: Final = "authward_access"
 SECURE_REFRESH_COOKIE: Final = "__Secure-authward_refresh"
 INSECURE_REFRESH_COOKIE: Final = "authward_refresh"
 SECURE_FAMILY_CSRF_COOKIE: Final = "__Host-authward_token_csrf"
@@ -44,55 +47,19 @@ REFRESH_ROUTE: Final = "authward_token_refresh"  # the refresh route's name, for
 DEFAULT_REFRESH_PATH: Final = "/auth/token/refresh"
 
 
-def session_cookie_name(settings: Settings) -> str:
-    # __Host- makes the browser refuse the cookie unless it is Secure, Path=/ and has no
-    # Domain: a sibling subdomain cannot plant or overwrite it (cookie tossing).
-    return INSECURE_SESSION_COOKIE if settings.insecure_cookies else SECURE_SESSION_COOKIE
-
-
 def read_session_cookie(connection: HTTPConnection, settings: Settings) -> str | None:
     value = connection.cookies.get(session_cookie_name(settings))
     return value if value else None
 
 
 def credential_headers(scope: Scope) -> tuple[str | None, list[str]]:
-    """The first Authorization header and every Cookie header of a request, in one pass.
-
-    The same values Starlette's ``request.headers.get("authorization")`` and
-    ``request.cookies`` read, without building either: this runs on every request.
-    """
-    authorization: str | None = None
-    cookies: list[str] = []
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            if authorization is None:
-                authorization = value.decode("latin-1")
-        elif name == b"cookie":
-            cookies.append(value.decode("latin-1"))
-    return authorization, cookies
+    """The first Authorization header and every Cookie header of a request, in one pass."""
+    return headers_credentials(scope["headers"])
 
 
 def session_cookie_in(cookie_headers: list[str], settings: Settings) -> str | None:
     """The session cookie among `cookie_headers`, as `read_session_cookie` finds it."""
     return cookie_in(cookie_headers, session_cookie_name(settings))
-
-
-def cookie_in(cookie_headers: list[str], name: str) -> str | None:
-    """The cookie `name` among `cookie_headers`, as ``request.cookies`` would have it.
-
-    Starlette's parser, pair by pair, for this cookie only: a later pair wins, and a
-    quoted value is unquoted by the parser itself.
-    """
-    value = None
-    for header in cookie_headers:
-        if name not in header:
-            continue
-        for pair in header.split(";"):
-            key, equals, found = pair.partition("=")
-            if equals and key.strip() == name:
-                found = found.strip()
-                value = cookie_parser(pair)[name] if found.startswith('"') else found
-    return value if value else None
 
 
 def set_session_cookie(response: Response, session_id: str, settings: Settings) -> None:
@@ -115,23 +82,6 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
         httponly=True,
         samesite=settings.same_site,
     )
-
-
-def bearer_token(header: str) -> str:
-    """The token of an Authorization header's value.
-
-    A header that is present but not a well-formed bearer credential raises InvalidToken:
-    a client that tried to authenticate and failed gets a 401, not anonymous access.
-    """
-    scheme, _, token = header.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_LENGTH:
-        raise InvalidToken
-    return token
-
-
-def access_cookie_name(settings: Settings) -> str:
-    return INSECURE_ACCESS_COOKIE if settings.insecure_cookies else SECURE_ACCESS_COOKIE
 
 
 def refresh_cookie_name(settings: Settings) -> str:

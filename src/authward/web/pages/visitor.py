@@ -14,7 +14,6 @@ from starlette.responses import HTMLResponse, Response
 from authward.accounts.models import User
 from authward.errors import CsrfRejected, NotAuthenticated, StoreUnavailable
 from authward.events import request_origin
-from authward.metrics import SESSION_OK, count_refused
 from authward.runtime import Runtime
 from authward.sessions.models import Session
 from authward.web.auth import runtime_of
@@ -27,7 +26,11 @@ from authward.web.transports import CSRF_FIELD, read_session_cookie
 
 @dataclass(frozen=True, slots=True)
 class Visitor:
-    """A signed-in person: their live session (and the cookie's value) and account."""
+    """What a signed-in page shows: the live session (and the cookie's value) and account.
+
+    A page's view, not another caller type: the records a page displays, which the
+    `AuthUser` of the API and dependencies does not carry.
+    """
 
     session_id: str
     session: Session
@@ -48,14 +51,15 @@ async def visitor(request: Request) -> Visitor | None:
 
 
 async def visitor_of(runtime: Runtime, session_id: str) -> Visitor | None:
+    """The visitor of this session id by the Authenticator's session strategy, or None.
+
+    Pages take the session cookie alone (never a bearer header or a token cookie).
+    StoreUnavailable is raised: the page answers 503.
+    """
     try:
-        session = await runtime.sessions.resume(session_id)
-    except (NotAuthenticated, StoreUnavailable) as exc:
-        count_refused("session", exc)
-        if isinstance(exc, StoreUnavailable):
-            raise
+        session = await runtime.authenticator.session.live(session_id)
+    except NotAuthenticated:
         return None
-    SESSION_OK.inc()
     user = await runtime.accounts.users.get(session.user_id)
     if user is None or user.disabled:
         return None
