@@ -9,6 +9,8 @@ came from, so the events it emits carry the client's address and user agent.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any, Final, NoReturn
 
@@ -18,6 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from authward.errors import AuthwardError, NotFound
 from authward.events import request_origin
@@ -54,10 +57,14 @@ class AuthwardRoute(APIRoute):
 EVERY_METHOD: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-class _TrailingSlashes(Convertor[str]):
-    """One or more slashes: the tail that ``/auth/me/`` and ``/auth/me//`` add to a path."""
+class _Twins(Convertor[str]):
+    """The slash twins of a set of paths, as one regular expression (see `slash_twins`).
 
-    regex = "/+"
+    Starlette reads a convertor's pattern from its class: each set of paths gets a
+    subclass of its own (`_twins_of`).
+    """
+
+    regex = "(?!)"  # matches nothing
 
     def convert(self, value: str) -> str:
         return value
@@ -66,29 +73,53 @@ class _TrailingSlashes(Convertor[str]):
         return value
 
 
-register_url_convertor("authward_trailing_slashes", _TrailingSlashes())
+def _twins_of(regex: str) -> _Twins:
+    convertor = type("_TwinsOf", (_Twins,), {"regex": regex})
+    return convertor()  # type: ignore[no-any-return]
 
 
 def slash_twins(*routers: APIRouter) -> APIRouter:
-    """Routes answering 404 at each path of `routers` with trailing slashes added (or cut).
+    """One route answering 404 at each path of `routers` with trailing slashes added (or cut).
 
     An app with ``redirect_slashes`` on (FastAPI's and Starlette's default) answers such
     a path with a 307 to the path it resembles, at an absolute URL built from the
     request's ``Host`` header: a redirect to whatever host the client names, which keeps
     a POST's body. authward's own apps turn it off; an app that includes
-    `Authward.router` is someone else's, so these routes claim the twins of authward's
+    `Authward.router` is someone else's, so this route claims the twins of authward's
     paths before its router would redirect them. Only routers actually included may be
     given: a twin whose original is absent would itself be a redirect's target.
+
+    One route with one regular expression, not a route per twin: every request to the
+    app's own routes declared after authward's walks past it, and a route per twin cost
+    such a request about 15 µs (benchmarks/hotpath.py).
     """
-    twins = APIRouter(route_class=AuthwardRoute, include_in_schema=False)
     paths = {r.path for router in routers for r in router.routes if isinstance(r, APIRoute)}
+    alternatives = []
     for path in sorted(paths):
         bare = path.rstrip("/")
-        if bare and bare not in paths:  # a path of ours ending in "/": its twin lacks it
-            twins.add_api_route(bare, _no_such_path, methods=EVERY_METHOD, response_model=None)
-        twin = bare + "{trailing:authward_trailing_slashes}"
-        twins.add_api_route(twin, _no_such_path, methods=EVERY_METHOD, response_model=None)
+        if not bare:
+            continue
+        pattern = _template_pattern(bare)
+        if bare != path and bare not in paths:  # a path of ours ending in "/": its twin lacks it
+            alternatives.append(pattern)
+        alternatives.append(pattern + "/+")
+    regex = "(?:" + "|".join(alternatives) + ")"
+    # Convertors are registered by name, process-wide: the name says which paths it holds.
+    name = "authward_twins_" + hashlib.sha256(regex.encode()).hexdigest()[:16]
+    register_url_convertor(name, _twins_of(regex))
+    twins = APIRouter(route_class=AuthwardRoute, include_in_schema=False)
+    twins.add_api_route(
+        "/{twin:" + name + "}", _no_such_path, methods=EVERY_METHOD, response_model=None
+    )
     return twins
+
+
+def _template_pattern(path: str) -> str:
+    """`path` (a route template such as ``/auth/sessions/{id}``) as an unanchored pattern
+    for what follows its first "/", its parameters as non-capturing groups."""
+    compiled, _, _ = compile_path(path)
+    body = compiled.pattern.removeprefix("^/").removesuffix("$")
+    return re.sub(r"\(\?P<[^>]+>", "(?:", body)
 
 
 async def _no_such_path() -> NoReturn:
