@@ -16,8 +16,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from authward.integration.authward import Authward
 from authward.runtime import Runtime
+from authward.web.facade import Authward
 from tests.web.helpers import PASSWORD, register
 
 CREDENTIALS = {"email": "ada@example.com", "password": PASSWORD}

@@ -16,10 +16,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from authward.clock import FrozenClock
-from authward.integration.authward import Authward
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings
 from authward.web.app import create_app
+from authward.web.facade import Authward
 from tests.conftest import http_client, make_settings
 from tests.web.helpers import PASSWORD, register, session_login
 

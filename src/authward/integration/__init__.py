@@ -1,9 +1,13 @@
-"""authward inside your own app: `Authward`, `AuthUser` and `AuthwardMiddleware`."""
+"""authward inside your own app: `Authward`, `AuthUser` and `AuthwardMiddleware`.
+
+The names a library user meets, gathered in one place; they are built in `authward.web`
+(`web.facade`, `web.middleware`) beside the routers and pages they assemble.
+"""
 
 from __future__ import annotations
 
 from authward.callers import AuthUser
-from authward.integration.authward import ALL_STRATEGIES, Authward, Strategy
-from authward.integration.middleware import AuthwardMiddleware
+from authward.web.facade import ALL_STRATEGIES, Authward, Strategy
+from authward.web.middleware import AuthwardMiddleware
 
 __all__ = ["ALL_STRATEGIES", "AuthUser", "Authward", "AuthwardMiddleware", "Strategy"]

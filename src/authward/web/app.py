@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from authward.integration.authward import Authward
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import ops, pages
 from authward.web.errors import install_error_handlers
+from authward.web.facade import Authward
 from authward.web.headers import install_middleware
 
 

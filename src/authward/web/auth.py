@@ -63,7 +63,7 @@ def remember_outcome(scope: Scope, runtime: Runtime, outcome: Outcome) -> None:
 
 def runtime_of(request: Request) -> Runtime:
     # The runtime an Authward bound to this request (its router, dependencies or
-    # middleware: see authward.integration), else the one of the app authward serves.
+    # middleware: see authward.web.middleware), else the one of the app authward serves.
     runtime: Runtime | None = request.scope.get("state", {}).get(RUNTIME_STATE)
     if runtime is None:
         runtime = request.app.state.authward_runtime

@@ -31,7 +31,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from authward.callers import AuthUser
 from authward.errors import AuthwardError, NotAuthenticated, PayloadTooLarge, StoreUnavailable
-from authward.integration.authward import Authward
 from authward.web.auth import (
     FORM_TYPES,
     SAFE_METHODS,
@@ -42,6 +41,7 @@ from authward.web.auth import (
 )
 from authward.web.buffered import read_body, replay
 from authward.web.errors import answer_error
+from authward.web.facade import Authward
 from authward.web.transports import CSRF_HEADER, access_cookie_name, read_session_cookie
 
 __all__ = ["AuthwardMiddleware"]
