@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from authward import crypto
 from authward.clock import Clock
-from authward.errors import CsrfRejected, NotAuthenticated, NotFound, SessionExpired
+from authward.csrf import DerivedCsrf
+from authward.errors import NotAuthenticated, NotFound, SessionExpired
 from authward.events import Events
 from authward.ids import Device, UserId
 from authward.metrics import SESSION_REVOKED
 from authward.sessions.models import Session
 from authward.sessions.store import HeldSessions, SessionStore
-
-security_log = logging.getLogger("authward.security")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +61,7 @@ class SessionService:
         self.policy = policy
         self._touch_interval = policy.touch_interval  # once: `resume` runs on every request
         self._clock = clock
-        self._csrf_key = csrf_key
+        self._csrf = DerivedCsrf(csrf_key)
         self.events = events or Events(clock)
 
     @property
@@ -158,14 +153,11 @@ class SessionService:
         Deriving it (rather than storing it) means the store never holds it, and it
         changes with every new session id.
         """
-        mac = hmac.new(self._csrf_key, session_id.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        return self._csrf.token(session_id)
 
     def check_csrf(self, session_id: str, presented: str | None) -> None:
         """Raise CsrfRejected unless `presented` is this session's CSRF token."""
-        if not presented or not crypto.same(presented, self.csrf_token(session_id)):
-            security_log.warning("csrf token rejected", extra={"event": "csrf_rejected"})
-            raise CsrfRejected
+        self._csrf.check(session_id, presented)
 
     async def end(self, session_id: str) -> bool:
         """End the session with this id; True when there was one."""

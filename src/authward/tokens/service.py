@@ -13,9 +13,6 @@ honour tokens that may have been revoked elsewhere; it heals with the next good 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,7 +23,8 @@ from typing import Final
 from authward import crypto
 from authward.background import stop
 from authward.clock import Clock
-from authward.errors import CsrfRejected, InvalidToken, NotFound, StoreUnavailable, TokenRevoked
+from authward.csrf import DerivedCsrf
+from authward.errors import InvalidToken, NotFound, StoreUnavailable, TokenRevoked
 from authward.events import Events
 from authward.ids import Device, UserId
 from authward.masterkey import MasterSecret
@@ -46,7 +44,6 @@ from authward.tokens.store import FamilyStore, KeyStore
 __all__ = ["AccessClaims", "Family", "KeyInfo", "TokenPair", "TokenService"]
 
 log = logging.getLogger(__name__)
-security_log = logging.getLogger("authward.security")
 
 KEY_POLL_INTERVAL: Final = 2.0  # seconds; the contract allows a rotation 10 s to spread
 CSRF_KEY_PURPOSE: Final = "authward/token-csrf"
@@ -88,7 +85,7 @@ class TokenService:
     ) -> None:
         self.settings = settings
         self._throttle = throttle
-        self._csrf_key = master.derive(CSRF_KEY_PURPOSE)
+        self._csrf = DerivedCsrf(master.derive(CSRF_KEY_PURPOSE))
         self._clock = clock
         self.events = events or Events(clock)
         ttl = timedelta(seconds=settings.access_ttl)
@@ -224,14 +221,11 @@ class TokenService:
         family does), and another family's token, the attacker's own login included, is
         worth nothing here.
         """
-        mac = hmac.new(self._csrf_key, family_id.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        return self._csrf.token(family_id)
 
     def check_csrf(self, family_id: str, presented: str | None) -> None:
         """Raise CsrfRejected unless `presented` is this family's CSRF token."""
-        if not presented or not crypto.same(presented, self.csrf_token(family_id)):
-            security_log.warning("csrf token rejected", extra={"event": "csrf_rejected"})
-            raise CsrfRejected
+        self._csrf.check(family_id, presented)
 
     async def revoke_family(self, family_id: str) -> None:
         """Revoke a family: its refresh token and every access token of it, on every node."""
