@@ -23,7 +23,7 @@ from authward.errors import (
     TooManyAttempts,
 )
 
-__all__ = ["error_parts", "status_of"]
+__all__ = ["error_parts", "public_code", "status_of"]
 
 _STATUS: Final[Mapping[type[AuthwardError], int]] = {
     InvalidInput: 422,

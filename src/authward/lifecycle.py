@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from authward.accounts.service import AccountService
+from authward.errors import NotFound
 from authward.events import Events
 from authward.ids import UserId
 from authward.sessions.service import SessionService
@@ -44,6 +45,16 @@ class AccountLifecycle:
             user_id, keep_family=keep_family if keep_session_id is None else None
         )
         await self.events.emit("revoke", user_id=user_id)
+
+    async def end_by_handle(self, user_id: UserId, handle: str) -> None:
+        """End one of the user's sessions or token families by its public handle.
+
+        Raises NotFound when the user has neither by that handle (someone else's included).
+        """
+        try:
+            await self.sessions.end_by_handle(user_id, handle)
+        except NotFound:
+            await self.tokens.revoke_by_handle(user_id, handle)
 
     async def disable(self, user_id: UserId) -> None:
         """Disable the account and end everything it holds, at once, on every node."""

@@ -15,17 +15,12 @@ from hypothesis import strategies as st
 from starlette.requests import HTTPConnection, Request
 
 from authward import crypto
+from authward.auth.transports import cookie_in, credential_headers, session_cookie_name
 from authward.errors import AuthwardError, InvalidInput, InvalidToken
 from authward.settings import Settings
 from authward.web.bodies import read_fields
 from authward.web.limits import MAX_JSON_DEPTH, json_too_deep
-from authward.web.transports import (
-    MAX_TOKEN_LENGTH,
-    bearer_token,
-    credential_headers,
-    read_session_cookie,
-    session_cookie_in,
-)
+from authward.web.transports import MAX_TOKEN_LENGTH, bearer_token, read_session_cookie
 from tests.conftest import TEST_SECRET
 
 PROPERTY = settings(
@@ -95,9 +90,10 @@ def test_the_one_pass_header_reader_agrees_with_starlette(
 ) -> None:
     """The hot path's reader finds what ``request.headers`` and ``request.cookies`` find."""
     starlette = connection(*headers)
-    authorization, cookies = credential_headers(starlette.scope)
+    authorization, cookies = credential_headers(starlette.scope["headers"])
     assert authorization == starlette.headers.get("authorization")
-    assert session_cookie_in(cookies, SETTINGS) == read_session_cookie(starlette, SETTINGS)
+    session_cookie = cookie_in(cookies, session_cookie_name(SETTINGS))
+    assert session_cookie == read_session_cookie(starlette, SETTINGS)
 
 
 @PROPERTY

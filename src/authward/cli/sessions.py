@@ -67,10 +67,7 @@ def revoke(
         if handle is None:
             await runtime.lifecycle.sign_out_everywhere(user.id)
             return
-        try:
-            await runtime.sessions.end_by_handle(user.id, handle)
-        except NotFound:
-            await runtime.tokens.revoke_by_handle(user.id, handle)
+        await runtime.lifecycle.end_by_handle(user.id, handle)
 
     run_with_runtime(action)
     console.print("revoked")

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from authward.accounts.models import User
 from authward.callers import AuthUser
-from authward.errors import InvalidCredentials, NotAuthenticated, NotFound, TooManyAttempts
+from authward.errors import InvalidCredentials, NotAuthenticated, TooManyAttempts
 from authward.metrics import LOGINS
 from authward.web.addresses import client_address
 from authward.web.auth import require, runtime_of, session_id_of
@@ -167,10 +167,7 @@ async def list_sessions(request: Request, principal: Authenticated) -> list[Devi
 async def end_session(handle: str, request: Request, principal: Authenticated) -> Response:
     """End one of your sessions or token families (404 for anyone else's)."""
     runtime = runtime_of(request)
-    try:
-        await runtime.sessions.end_by_handle(principal.id, handle)
-    except NotFound:
-        await runtime.tokens.revoke_by_handle(principal.id, handle)
+    await runtime.lifecycle.end_by_handle(principal.id, handle)
     return Response(status_code=204)
 
 

@@ -14,17 +14,13 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from authward.auth import ALL_VIAS, JWT_ONLY, SAFE_METHODS
+from authward.auth.transports import credential_headers
 from authward.callers import AuthUser
 from authward.errors import AuthwardError, NotAuthenticated
 from authward.ids import Via
 from authward.runtime import Runtime
 from authward.web.errors import expect_bearer
-from authward.web.transports import (
-    CSRF_FIELD,
-    CSRF_HEADER,
-    credential_headers,
-    read_session_cookie,
-)
+from authward.web.transports import CSRF_FIELD, CSRF_HEADER, read_session_cookie
 
 __all__ = [
     "FORM_TYPES",
@@ -120,7 +116,7 @@ async def presented_csrf_token(request: Request) -> str | None:
 
 async def _caller(request: Request, accepted: frozenset[Via]) -> AuthUser | None:
     authenticator = runtime_of(request).authenticator
-    authorization, cookies = credential_headers(request.scope)
+    authorization, cookies = credential_headers(request.scope["headers"])
     try:
         return await authenticator.caller(
             request, presented_csrf_token, request.method, authorization, cookies, accepted

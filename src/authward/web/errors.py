@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from authward.answers import error_parts, public_code, status_of
+from authward.answers import error_parts, public_code
 from authward.errors import AuthwardError, InvalidInput, StoreUnavailable
 
 log = logging.getLogger("authward.web")
@@ -37,7 +37,6 @@ __all__ = [
     "http_exception",
     "install_error_handlers",
     "public_code",
-    "status_of",
 ]
 
 

@@ -45,7 +45,7 @@ from authward.web.headers import install_middleware
 from authward.web.routing import slash_twins
 from authward.web.transports import read_session_cookie
 
-__all__ = ["ALL_STRATEGIES", "Authward", "Strategy", "bind_runtime"]
+__all__ = ["ALL_STRATEGIES", "Authward", "Strategy"]
 
 # A strategy's name is the `via` of the callers it authenticates.
 Strategy = Via

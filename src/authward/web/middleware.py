@@ -100,11 +100,12 @@ class AuthwardMiddleware:
 
     def _form_csrf(self, scope: Scope) -> bool:
         """Whether the CSRF token can only be in the form body (so the body is read here)."""
+        if scope["method"] in SAFE_METHODS:  # most requests: no CSRF token to look for
+            return False
         connection = HTTPConnection(scope)
         settings = self.auth.settings
         return (
-            scope["method"] not in SAFE_METHODS
-            and CSRF_HEADER not in connection.headers
+            CSRF_HEADER not in connection.headers
             and connection.headers.get("content-type", "").startswith(FORM_TYPES)
             and (
                 read_session_cookie(connection, settings) is not None

@@ -33,13 +33,13 @@ def check_origin(connection: HTTPConnection) -> None:
     """
     fetch_site = connection.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ALLOWED_FETCH_SITES:
-        _reject("cross-site post")
+        reject("cross-site post")
     origin = connection.headers.get("origin")
     if origin is None or (origin == "null" and fetch_site == "same-origin"):
         return
     host = connection.headers.get("host", "").lower()
     if origin == "null" or not host or _netloc(origin) != host:
-        _reject("foreign origin")
+        reject("foreign origin")
 
 
 def _netloc(origin: str) -> str | None:
@@ -49,6 +49,7 @@ def _netloc(origin: str) -> str | None:
         return None
 
 
-def _reject(reason: str) -> NoReturn:
+def reject(reason: str) -> NoReturn:
+    """Log why a request was refused as a forgery (never what it carried), and refuse it."""
     security_log.warning(reason, extra={"event": "csrf_rejected"})
     raise CsrfRejected

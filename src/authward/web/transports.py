@@ -31,7 +31,6 @@ from authward.auth.transports import MAX_TOKEN_LENGTH as MAX_TOKEN_LENGTH
 from authward.auth.transports import access_cookie_name as access_cookie_name
 from authward.auth.transports import bearer_token as bearer_token
 from authward.auth.transports import cookie_in as cookie_in
-from authward.auth.transports import credential_headers as headers_credentials
 from authward.auth.transports import session_cookie_name as session_cookie_name
 from authward.settings import Settings
 from authward.tokens.service import TokenPair
@@ -50,16 +49,6 @@ DEFAULT_REFRESH_PATH: Final = "/auth/token/refresh"
 def read_session_cookie(connection: HTTPConnection, settings: Settings) -> str | None:
     value = connection.cookies.get(session_cookie_name(settings))
     return value if value else None
-
-
-def credential_headers(scope: Scope) -> tuple[str | None, list[str]]:
-    """The first Authorization header and every Cookie header of a request, in one pass."""
-    return headers_credentials(scope["headers"])
-
-
-def session_cookie_in(cookie_headers: list[str], settings: Settings) -> str | None:
-    """The session cookie among `cookie_headers`, as `read_session_cookie` finds it."""
-    return cookie_in(cookie_headers, session_cookie_name(settings))
 
 
 def set_session_cookie(response: Response, session_id: str, settings: Settings) -> None:

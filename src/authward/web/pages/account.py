@@ -67,12 +67,9 @@ async def sign_out_one(request: Request) -> Response:
         await runtime.sessions.log_out(person.session_id)
         return _to_login(request, None)
     try:
-        await runtime.sessions.end_by_handle(person.user.id, handle)
+        await runtime.lifecycle.end_by_handle(person.user.id, handle)
     except NotFound:
-        try:
-            await runtime.tokens.revoke_by_handle(person.user.id, handle)
-        except NotFound:
-            return redirect("/account?notice=gone")
+        return redirect("/account?notice=gone")
     return redirect("/account?notice=ended")
 
 

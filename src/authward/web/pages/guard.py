@@ -20,19 +20,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
-from typing import Final, NoReturn
+from typing import Final
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
 from authward import crypto
-from authward.errors import CsrfRejected
 from authward.runtime import Runtime
+from authward.web.origin import reject
 from authward.web.transports import CSRF_FIELD
-
-security_log = logging.getLogger("authward.security")
 
 KEY_PURPOSE: Final = "authward/page-csrf"
 SECURE_COOKIE: Final = "__Host-authward_csrf"
@@ -87,12 +84,12 @@ class PreSessionCsrf:
         nonce = self.nonce_of(request)
         issued_text, _, mac = field(form, CSRF_FIELD).partition(".")
         if nonce is None or not issued_text.isdigit() or len(issued_text) > 12:
-            _reject("pre-session csrf token missing")
+            reject("pre-session csrf token missing")
         issued = int(issued_text)
         age = int(self._clock.now().timestamp()) - issued
         expected = self._sign(nonce, issued).partition(".")[2]
         if not crypto.same(mac, expected) or not -60 <= age <= TOKEN_TTL:
-            _reject("pre-session csrf token wrong or stale")
+            reject("pre-session csrf token wrong or stale")
 
     def forget(self, response: Response) -> None:
         """Drop the nonce once signed in: from then on the session's token is used."""
@@ -108,8 +105,3 @@ class PreSessionCsrf:
         message = f"{nonce}.{issued}".encode()
         mac = hmac.new(self._key, message, hashlib.sha256).digest()
         return f"{issued}." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
-
-def _reject(reason: str) -> NoReturn:
-    security_log.warning(reason, extra={"event": "csrf_rejected"})
-    raise CsrfRejected
