@@ -132,12 +132,16 @@ class SqlOutbox:
             else:
                 # Candidates are read without a lock; each UPDATE checks again that the
                 # row is still due and free, and SQLite's single writer makes it atomic.
+                # Twice as many candidates as wanted: a sender that lost some to another
+                # still fills its batch from the rest.
                 rows = []
-                for mail_id in (await conn.execute(candidates.limit(limit))).scalars():
+                for mail_id in list((await conn.execute(candidates.limit(2 * limit))).scalars()):
                     taken = await conn.execute(
                         take.where(outbox.c.id == mail_id, due).returning(*_CLAIM_COLUMNS)
                     )
                     rows.extend(taken)
+                    if len(rows) == limit:
+                        break
             return await self._opened(conn, rows)
 
     async def delivered(self, mail_id: str, now: datetime) -> None:
