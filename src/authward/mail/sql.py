@@ -44,6 +44,7 @@ from authward.crypto import new_handle
 from authward.mail.message import STATES, Claimed, Entry, Mail, State
 from authward.mail.seal import BodySeal
 from authward.mail.templates import Renderer
+from authward.metrics import MAIL_QUEUED
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
 
 ERROR_LENGTH: Final = 300
@@ -114,9 +115,10 @@ class SqlOutbox:
         )
         if within is not None:
             await within.execute(row)
-            return
-        async with translated_errors(), self._engine.begin() as conn:
-            await conn.execute(row)
+        else:
+            async with translated_errors(), self._engine.begin() as conn:
+                await conn.execute(row)
+        MAIL_QUEUED.inc()  # in `within`: written, whether the caller then commits or not
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
         due = and_(outbox.c.state == "queued", outbox.c.next_attempt_at <= now, _free(now))
