@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from authward.cli.context import console, run_with_runtime
@@ -16,8 +17,9 @@ from authward.runtime import Runtime
 
 app = typer.Typer(help="The mail outbox.", no_args_is_help=True)
 
-# Wide enough for every column whole: an id or a date cut at 80 columns cannot be copied.
-_WIDTH = 400
+# Wide enough for every column whole: an id or a date cut at 80 columns cannot be copied
+# (the table takes the width it needs, no more).
+_WIDTH = 1000
 
 
 @app.command("list")
@@ -56,7 +58,9 @@ def list_mail(
             _time(when) if e.state != "failed" else "",
             e.last_error or "",
         )
-    console.print(table, width=_WIDTH, crop=False, overflow="ignore")
+    # Its own console: the shared one is as wide as the terminal, and rich would cut the
+    # values to fit. Lines wider than the terminal wrap there, whole.
+    Console(width=_WIDTH).print(table)
 
 
 # An id may start with "-" (URL-safe base64): kept as the argument it is, not refused as an
