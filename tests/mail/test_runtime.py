@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authward.clock import FrozenClock
+from authward.clock import FrozenClock, SystemClock
 from authward.mail import Mail, MailTemplateError
 from authward.runtime import Runtime, build_runtime
-from tests.conftest import make_settings
+from tests.conftest import CHEAP_ARGON2, TEST_SECRET, make_settings
 from tests.mail.smtp_server import SmtpServer
 
 
@@ -121,3 +123,52 @@ async def test_two_nodes_on_postgresql_send_each_mail_once_after_an_outage(
             clock.advance(timedelta(hours=1))
     received = Counter(m["To"] for m in smtp.messages())
     assert received == {f"user{n}@example.com": 1 for n in range(40)}
+
+
+@pytest.mark.postgres
+async def test_two_processes_sending_at_once_send_each_mail_once(
+    tmp_path: Path, smtp: SmtpServer, postgres_url: str, postgres_engine: AsyncEngine
+) -> None:
+    settings = {"database_url": postgres_url, "smtp_url": smtp.url}
+    async with opened(tmp_path, FrozenClock(SystemClock().now()), **settings) as runtime:
+        for n in range(60):
+            await runtime.outbox.enqueue(notice(n))
+        env = {
+            **os.environ,
+            "AUTHWARD_DATABASE_URL": postgres_url,
+            "AUTHWARD_SECRET_KEY": TEST_SECRET,
+            "AUTHWARD_SMTP_URL": smtp.url,
+            **{f"AUTHWARD_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
+        }
+        root = Path(__file__).parents[2]
+        logs = [(tmp_path / f"node{i}.log").open("wb") for i in range(2)]
+        nodes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.mail.sender_node",
+                cwd=root,
+                env=env,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=log,
+            )
+            for log in logs
+        ]
+        try:
+            sent: list[str] = []
+
+            async def all_sent() -> bool:
+                sent[:] = [e.id for e in await runtime.mail_queue.entries("sent")]
+                return len(sent) == 60
+
+            while not await all_sent():
+                assert all(node.returncode is None for node in nodes), "a node died"
+                await asyncio.sleep(0.05)
+        finally:
+            for node, log in zip(nodes, logs, strict=True):
+                node.terminate()
+                await node.wait()
+                log.close()
+    # Every row is sent: nothing is left to claim, so no second copy can still come.
+    received = Counter(m["To"] for m in smtp.messages())
+    assert received == {f"user{n}@example.com": 1 for n in range(60)}
