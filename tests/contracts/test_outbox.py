@@ -201,7 +201,7 @@ async def test_the_body_is_sealed_at_rest_and_erased_once_sent(
         assert await conn.scalar(select(outbox.c.body)) is None
 
 
-async def test_a_body_moved_to_another_row_or_key_does_not_open(
+async def test_a_body_moved_to_another_row_does_not_open(
     sql_queue: tuple[SqlOutbox, AsyncEngine], clock: FrozenClock
 ) -> None:
     queue, engine = sql_queue
@@ -211,11 +211,17 @@ async def test_a_body_moved_to_another_row_or_key_does_not_open(
     async with engine.begin() as conn:
         body = await conn.scalar(select(outbox.c.body).where(outbox.c.id == first.id))
         await conn.execute(update(outbox).where(outbox.c.id == second.id).values(body=body))
-    other_key = SqlOutbox(engine, Renderer(), bytes(32), clock)
-    assert await other_key.claim(clock.now(), LEASE, 1) == []  # first's, under another key
-    [claimed] = await queue.claim(clock.now() + LEASE, LEASE, 10)
-    assert claimed.id == first.id  # second holds first's body: bound to first's id
-    assert {e.id: e.state for e in await queue.entries()} == {
-        first.id: "queued",
-        second.id: "failed",
-    }
+    [claimed] = await queue.claim(clock.now(), LEASE, 10)
+    assert claimed.id == first.id  # second holds first's body, bound to first's id
+    states = {e.id: (e.state, e.last_error) for e in await queue.entries()}
+    assert states == {first.id: ("queued", None), second.id: ("failed", "body unreadable")}
+
+
+async def test_a_body_sealed_under_another_secret_does_not_open(
+    sql_queue: tuple[SqlOutbox, AsyncEngine], clock: FrozenClock
+) -> None:
+    queue, engine = sql_queue
+    await queue.enqueue(reset(1))
+    other_deployment = SqlOutbox(engine, Renderer(), bytes(32), clock)
+    assert await other_deployment.claim(clock.now(), LEASE, 10) == []
+    assert [e.state for e in await queue.entries()] == ["failed"]
