@@ -46,6 +46,12 @@ from authward.events import Events
 from authward.ids import UserId
 from authward.instrument import timed
 from authward.lifecycle import AccountLifecycle
+from authward.mail.outbox import MailQueue, Outbox
+from authward.mail.seal import KEY_PURPOSE as MAIL_KEY_PURPOSE
+from authward.mail.sender import MailSender
+from authward.mail.smtp import SmtpServer, SmtpTransport
+from authward.mail.sql import SqlOutbox
+from authward.mail.templates import checked_renderer
 from authward.masterkey import MasterSecret, load_master_secret
 from authward.metrics import observe_live_sessions, observe_sweep
 from authward.passwords import PasswordHasher
@@ -95,6 +101,7 @@ class Runtime:
     sessions: SessionService
     throttle: LoginThrottle
     tokens: TokenService
+    mail: MailSender
     events: Events = field(default_factory=Events)
     audit: SqlAuditLog | None = None
     redis: RedisClient | None = None
@@ -105,6 +112,16 @@ class Runtime:
         # subscribed once (`auth.on`) hears accounts, sessions and tokens alike, whatever
         # Events (or none) each service was built with.
         self.accounts.events = self.sessions.events = self.tokens.events = self.events
+
+    @property
+    def outbox(self) -> Outbox:
+        """Where the concepts queue mail (`Outbox.enqueue`), in their own transaction."""
+        return self.mail.queue
+
+    @property
+    def mail_queue(self) -> MailQueue:
+        """The outbox as its operator sees it: ``authward mail list|retry``."""
+        return self.mail.queue
 
     @property
     def bus(self) -> RevocationBus:
@@ -130,10 +147,12 @@ class Runtime:
         await self.tokens.open(background=background)
         if background:
             self._background.append(asyncio.create_task(self._sweep_forever()))
+            self.mail.start()
 
     async def close(self) -> None:
         await stop(self._background)
         self._background.clear()
+        await self.mail.close()
         await self.tokens.close()
         await self.bus.close()
         if self.redis is not None:
@@ -146,6 +165,10 @@ class Runtime:
             "sessions": await self.sessions.sweep(),
             "login_failures": await self.throttle.prune(),
             "token_records": await self.tokens.sweep(),
+            # A sent mail's body is gone already; its record stays this long for `mail list`.
+            "mails": await self.mail_queue.prune(
+                self.clock.now() - timedelta(days=self.settings.mail_retention_days)
+            ),
         }
         if self.audit is not None:
             retention = timedelta(days=self.settings.audit_retention_days)
@@ -292,6 +315,7 @@ def build_runtime(
     user_store: UserStore | None = None,
     session_store: SessionStore | None = None,
     failure_log: FailureLog | None = None,
+    outbox: MailQueue | None = None,
 ) -> Runtime:
     """Build the runtime; stores default to the SQL ones on `settings.database_url`, or to
     Redis ones with `settings.redis_url`; each store given here is used instead."""
@@ -358,10 +382,30 @@ def build_runtime(
         sessions=sessions,
         throttle=throttle,
         tokens=tokens,
+        mail=_mail_sender(settings, engine, master, clock, outbox),
         events=events,
         audit=audit,
         redis=shared.redis,
     )
+
+
+def _mail_sender(
+    settings: Settings,
+    engine: AsyncEngine,
+    master: MasterSecret,
+    clock: Clock,
+    outbox: MailQueue | None,
+) -> MailSender:
+    """The outbox (in the database unless one is given) and its sender: SMTP with
+    AUTHWARD_SMTP_URL, else the development log."""
+    if outbox is None:
+        # Checked: an operator's broken template fails the start, not a password reset.
+        renderer = checked_renderer(settings.mail_templates)
+        outbox = SqlOutbox(engine, renderer, master.derive(MAIL_KEY_PURPOSE), clock)
+    transport = None
+    if settings.smtp_url is not None:
+        transport = SmtpTransport(SmtpServer.from_url(settings.smtp_url.get_secret_value()))
+    return MailSender(outbox, transport, settings.mail_from, clock)
 
 
 def _session_service(
