@@ -5,6 +5,10 @@ the same failure gets the same status everywhere::
 
     AuthwardError                               anything else        400
       InvalidInput            malformed email, short password        422
+        WeakPassword          refused by the password policy
+          CommonPassword      one of the most common passwords
+          BreachedPassword    found in the breach corpus (Pwned Passwords)
+          PasswordContainsEmail  the account's email or its name part
       PayloadTooLarge         body, header or token over its limit   413
       NotAuthenticated        no usable credential                   401
         InvalidCredentials    wrong email or password (or disabled)
@@ -49,6 +53,31 @@ class InvalidInput(AuthwardError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class WeakPassword(InvalidInput):
+    """A new password the policy refuses; each reason is a subclass with its own code.
+
+    The detail says why: it is the person's own password, so telling them leaks nothing.
+    """
+
+    code = "weak_password"
+    detail = "This password is too easy to guess; choose another."
+
+
+class CommonPassword(WeakPassword):
+    code = "common_password"
+    detail = "This password is one of the most common passwords; choose another."
+
+
+class BreachedPassword(WeakPassword):
+    code = "breached_password"
+    detail = "This password has appeared in a data breach; choose another."
+
+
+class PasswordContainsEmail(WeakPassword):
+    code = "password_contains_email"
+    detail = "The password must not contain your email address or the part before the @."
 
 
 class PayloadTooLarge(AuthwardError):

@@ -34,6 +34,8 @@ from typing import Final
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.accounts.breached import BreachedPasswords
+from authward.accounts.policy import PasswordPolicy
 from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import UserStore
@@ -154,6 +156,7 @@ class Runtime:
         self._background.clear()
         await self.mail.close()
         await self.tokens.close()
+        await self.accounts.policy.aclose()
         await self.bus.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -348,6 +351,7 @@ def build_runtime(
         clock,
         events=events,
         registrations=RegistrationThrottle(failure_log, policy, clock),
+        policy=_password_policy(settings),
     )
     sessions = _session_service(
         settings,
@@ -434,3 +438,15 @@ def _session_service(
         max_entries=settings.session_cache_size,
     )
     return SessionService(cache, policy, clock, csrf_key=csrf_key, events=events, cache=cache)
+
+
+def _password_policy(settings: Settings) -> PasswordPolicy:
+    """The common-password list always; the breached check with AUTHWARD_BREACHED_PASSWORDS."""
+    if settings.breached_passwords == "off":
+        return PasswordPolicy()
+    breached = BreachedPasswords(
+        settings.breached_passwords_url,
+        timeout=settings.breached_passwords_timeout,
+        fail_closed=settings.breached_passwords_fail == "closed",
+    )
+    return PasswordPolicy(breached=breached)

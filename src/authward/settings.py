@@ -180,6 +180,28 @@ class Settings(BaseSettings):
         description="Registration attempts per client address within the window before 429, "
         "counted whatever their outcome.",
     )
+    breached_passwords: Literal["off", "hibp"] = Field(
+        "off",
+        description="hibp: also refuse a new password found in the Pwned Passwords corpus, "
+        "asked by k-anonymity range query (only the first 5 hex digits of its SHA-1 are "
+        "sent, with Add-Padding). off: the list of common passwords alone.",
+    )
+    breached_passwords_url: str = Field(
+        "https://api.pwnedpasswords.com/range/",
+        description="The range API the 5-digit prefix is appended to: https, or http to a "
+        "loopback address (a local mirror).",
+    )
+    breached_passwords_timeout: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="Seconds the whole range query may take before it counts as failed.",
+    )
+    breached_passwords_fail: Literal["open", "closed"] = Field(
+        "closed",
+        description="When the range API fails or is too slow: closed refuses to set the "
+        "password (503, try again), open lets it pass (the common list still applies).",
+    )
     trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = Field(
         (),
         description="Comma-separated addresses/CIDRs whose X-Forwarded-For is believed; "
@@ -315,6 +337,15 @@ class Settings(BaseSettings):
         # A hash tag in the prefix would put every key in one Redis Cluster slot.
         if "{" in value or "}" in value:
             raise ValueError("may not contain '{' or '}'")
+        return value
+
+    @field_validator("breached_passwords_url")
+    @classmethod
+    def _range_url(cls, value: str) -> str:
+        url = urlsplit(value)
+        loopback = url.hostname in ("localhost", "127.0.0.1", "::1")
+        if not url.hostname or not (url.scheme == "https" or (url.scheme == "http" and loopback)):
+            raise ValueError("must be an https:// URL (or http:// to a loopback address)")
         return value
 
     @field_validator("secret_key")

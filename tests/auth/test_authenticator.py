@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from authward import crypto
-from authward.auth import JWT_ONLY, Authenticator
+from authward.auth import JWT_ONLY, SESSION_ONLY, Authenticator
 from authward.auth.transports import bearer_token, credential_headers
 from authward.clock import FrozenClock
 from authward.errors import CsrfRejected, InvalidToken, NotAuthenticated
@@ -147,3 +147,33 @@ def test_the_headers_are_read_in_one_pass_first_authorization_every_cookie() -> 
         (b"cookie", b"b=2"),
     ]
     assert credential_headers(headers) == ("Bearer x", ["a=1", "b=2"])
+
+
+async def test_a_session_only_route_never_reads_the_token_cookie(runtime: Runtime) -> None:
+    """A token cookie on a session-only route is no credential: 401, not a CSRF 403."""
+    token, _ = await token_of(runtime)
+    presented = Presented()
+    caller = await runtime.authenticator.caller(
+        presented, read_csrf, "POST", None, [f"{ACCESS}={token}"], SESSION_ONLY
+    )
+    assert caller is None
+    assert presented.asked == 0  # no CSRF token was asked for, so none could be refused
+
+
+async def test_a_stale_session_cookie_does_not_fall_through_on_a_session_only_route(
+    runtime: Runtime,
+) -> None:
+    session_id = await session_of(runtime)
+    await runtime.sessions.end(session_id)
+    token, _ = await token_of(runtime)
+    presented = Presented()
+    with pytest.raises(NotAuthenticated):
+        await runtime.authenticator.caller(
+            presented,
+            read_csrf,
+            "POST",
+            None,
+            [f"{SESSION}={session_id}; {ACCESS}={token}"],
+            SESSION_ONLY,
+        )
+    assert presented.asked == 0

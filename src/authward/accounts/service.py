@@ -12,6 +12,7 @@ import logging
 from authward import crypto
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
 from authward.accounts.models import User
+from authward.accounts.policy import PasswordPolicy
 from authward.accounts.store import UserStore
 from authward.clock import Clock
 from authward.errors import (
@@ -40,8 +41,11 @@ class AccountService:
         *,
         events: Events | None = None,
         registrations: RegistrationThrottle | None = None,
+        policy: PasswordPolicy | None = None,
     ) -> None:
         self.users = users
+        # Public: every way to set a password (a reset too) asks this same policy.
+        self.policy = policy or PasswordPolicy()
         self._registrations = registrations
         self._hasher = hasher
         self._throttle = throttle
@@ -49,11 +53,12 @@ class AccountService:
         self.events = events or Events(clock)
 
     async def register(self, email: str, password: str, *, address: str | None = None) -> User:
-        """Create an account; raise InvalidInput or EmailTaken.
+        """Create an account; raise InvalidInput (a WeakPassword among them) or EmailTaken.
 
         With a client `address` (a web request; the CLI has none), TooManyAttempts once that
         address made too many attempts: each one that passed validation counts, taken
-        email or not, so the 429 tells nothing about which emails exist.
+        email or not, so the 429 tells nothing about which emails exist. The password
+        policy runs after that count: its breached check is a request to another service.
         """
         normalized = normalize_email(email)
         check_password_shape(password)
@@ -66,6 +71,7 @@ class AccountService:
                     "registration throttled", extra={"event": "register_throttled", "ip": address}
                 )
                 raise
+        await self.policy.check(password, email=normalized)
         user = User(
             id=crypto.new_user_id(),
             email=normalized,
@@ -117,6 +123,7 @@ class AccountService:
 
         A wrong `current` is a failed login for (account, `address`): the same counts as
         `authenticate`, so past the limit TooManyAttempts, even with the right password.
+        Once `current` matched, the new password must pass the policy (a WeakPassword).
         """
         check_password_shape(new)
         user = await self.users.get(user_id)
@@ -139,6 +146,7 @@ class AccountService:
                     extra={"event": "password_change_failed", "user_id": user_id, "ip": address},
                 )
                 raise WrongPassword from None
+        await self.policy.check(new, email=user.email)
         await self.users.set_password_hash(user_id, await self._hasher.hash(new))
         await self.events.emit("password_change", user_id=user_id)
 

@@ -10,6 +10,12 @@ verifier reads the bearer header with the same transport.
 
 from __future__ import annotations
 
-from authward.auth.authenticator import ALL_VIAS, JWT_ONLY, SAFE_METHODS, Authenticator
+from authward.auth.authenticator import (
+    ALL_VIAS,
+    JWT_ONLY,
+    SAFE_METHODS,
+    SESSION_ONLY,
+    Authenticator,
+)
 
-__all__ = ["ALL_VIAS", "JWT_ONLY", "SAFE_METHODS", "Authenticator"]
+__all__ = ["ALL_VIAS", "JWT_ONLY", "SAFE_METHODS", "SESSION_ONLY", "Authenticator"]

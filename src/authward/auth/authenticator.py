@@ -10,6 +10,10 @@ The order is written here and nowhere else:
    does not hide a live one of the other. A CSRF refusal or a store that does not answer
    never falls through.
 
+A cookie is read only when the route accepts its strategy: a session-only route never
+looks at the token cookie (nor asks for its CSRF token), a token-only one never at the
+session cookie.
+
 Only a cookie-borne credential on an unsafe method needs a CSRF token: a bearer token
 cannot be sent by a cross-site form, a cookie can. What a refusal becomes (a 401, an
 anonymous request, a closed websocket) is each caller's business; the order is not.
@@ -30,11 +34,12 @@ from authward.errors import NotAuthenticated
 from authward.ids import Via
 from authward.settings import Settings
 
-__all__ = ["ALL_VIAS", "JWT_ONLY", "SAFE_METHODS", "Authenticator"]
+__all__ = ["ALL_VIAS", "JWT_ONLY", "SAFE_METHODS", "SESSION_ONLY", "Authenticator"]
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 ALL_VIAS: Final[frozenset[Via]] = frozenset({"session", "jwt"})
 JWT_ONLY: Final[frozenset[Via]] = frozenset({"jwt"})
+SESSION_ONLY: Final[frozenset[Via]] = frozenset({"session"})
 
 Source = TypeVar("Source")
 # Reads the CSRF token a request presents (a header, or a form's field); asked only for a
@@ -86,18 +91,21 @@ class Authenticator:
                 try:
                     user = await self._live_session(source, read_csrf, method, session_id)
                 except NotAuthenticated:
-                    if self.access_cookie is None or (
-                        (token := cookie_in(cookies, self.access_cookie)) is None
-                    ):
+                    if (token := self._access_token(cookies, accepted)) is None:
                         raise
                     user = await self._token_cookie(source, read_csrf, method, token)
-        elif self.access_cookie is not None and (
-            (token := cookie_in(cookies, self.access_cookie)) is not None
-        ):
+        elif (token := self._access_token(cookies, accepted)) is not None:
             user = await self._token_cookie(source, read_csrf, method, token)
         else:
             return None
         return user if user.via in accepted else None
+
+    def _access_token(self, cookies: list[str], accepted: frozenset[Via]) -> str | None:
+        # A route that takes no token never reads the token cookie: its CSRF token would
+        # be asked for, and a missing one would be a 403 where no credential is a 401.
+        if self.access_cookie is None or "jwt" not in accepted:
+            return None
+        return cookie_in(cookies, self.access_cookie)
 
     async def _live_session(
         self, source: Source, read_csrf: CsrfReader[Source], method: str, session_id: str

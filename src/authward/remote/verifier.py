@@ -1,9 +1,11 @@
 """Verify authward's access tokens in another service, trusting only its JWKS.
 
 `JwksVerifier` fetches the public keys from a JWKS URL (``/.well-known/jwks.json`` of
-an authward deployment) and verifies tokens with authward's own `AccessTokens`: the
-same pinned algorithm per key, ``typ: at+jwt``, header allow-list, required claims,
-``iss``/``aud``, expiry and leeway. Only the keys come from elsewhere.
+an authward deployment) and verifies tokens with authward's own `AccessVerifier`
+(`authward.tokens.access`, the rules the service's JWT strategy checks): the same pinned
+algorithm per key, ``typ: at+jwt``, header allow-list, required claims and their shapes,
+``iss``/``aud``, expiry and leeway. Only the keys come from elsewhere, and they pass the
+key ring's own check (`jwk.load_public`: the curve, the RSA size).
 
 Keys are cached. They are fetched again when older than `max_age`, and at once when a
 token names a kid the cache does not hold (a rotation), but never more often than
@@ -23,40 +25,33 @@ Both a blocking API (`verify`, for Flask, Django and scripts) and an async one
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
-from typing import TYPE_CHECKING, Final, cast
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from authward.auth import transports
 from authward.callers import AuthUser
 from authward.clock import Clock, SystemClock
 from authward.errors import NotAuthenticated, StoreUnavailable
 from authward.tokens import jwk
-from authward.tokens.access import AccessTokens
-from authward.tokens.keys import VerifyingKey
+from authward.tokens.access import AccessVerifier, VerifyingKey, kid_of
 from authward.tokens.models import AccessClaims
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from authward.tokens.keys import KeyRing
-
 __all__ = ["JwksVerifier", "bearer_token"]
 
 log = logging.getLogger("authward.remote")
 
-ASYMMETRIC: Final = ("EdDSA", "ES256", "RS256")
 MAX_JWKS_BYTES: Final = 256 * 1024
-MIN_RSA_BITS: Final = 2048
 _LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -70,12 +65,12 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 class _Keys:
-    """The fetched keys, in the shape `AccessTokens` asks of a key ring."""
+    """The fetched keys: the `VerifyingKeys` the verifier looks a kid up in."""
 
     def __init__(self) -> None:
         self.by_kid: dict[str, VerifyingKey] = {}
 
-    def verifying_key(self, kid: str, now: object) -> VerifyingKey | None:
+    def verifying_key(self, kid: str, now: datetime) -> VerifyingKey | None:
         return self.by_kid.get(kid)
 
 
@@ -93,7 +88,7 @@ class JwksVerifier:
         *,
         issuer: str = "authward",
         audience: str = "authward",
-        algorithms: Iterable[str] = ASYMMETRIC,
+        algorithms: Iterable[str] = jwk.ASYMMETRIC,
         leeway: int = 1,
         max_age: float = 300.0,
         min_refetch_interval: float = 10.0,
@@ -109,8 +104,9 @@ class JwksVerifier:
         ):
             raise ValueError("jwks_url must be https (or http to a loopback address)")
         self.algorithms = frozenset(algorithms)
-        if not self.algorithms or not self.algorithms <= set(ASYMMETRIC):
-            raise ValueError(f"algorithms must be among {', '.join(ASYMMETRIC)}")
+        # No HS256: a verifier holding the shared secret could mint tokens too.
+        if not self.algorithms or not self.algorithms <= jwk.ASYMMETRIC:
+            raise ValueError(f"algorithms must be among {', '.join(sorted(jwk.ASYMMETRIC))}")
         self.jwks_url = jwks_url
         self._max_age = max_age
         self._min_refetch = min_refetch_interval
@@ -120,13 +116,8 @@ class JwksVerifier:
         self._async_client = async_client
         self._owns_client = self._owns_async_client = False
         self._keys = _Keys()
-        # AccessTokens only ever asks its ring for `verifying_key` when it verifies.
-        self._access = AccessTokens(
-            cast("KeyRing", self._keys),
-            issuer=issuer,
-            audience=audience,
-            ttl=timedelta(seconds=0),
-            leeway=timedelta(seconds=leeway),
+        self._access = AccessVerifier(
+            self._keys, issuer=issuer, audience=audience, leeway=timedelta(seconds=leeway)
         )
         self._fetched_at: float | None = None  # when the last good fetch was (timestamp)
         self._tried_at: float | None = None  # ... and of the last attempt, good or not
@@ -222,7 +213,7 @@ class JwksVerifier:
             return self._tried_at is None or now - self._tried_at >= self._min_refetch
         if self._tried_at is not None and now - self._tried_at < self._min_refetch:
             return False
-        kid = _kid_of(token)
+        kid = kid_of(token)
         return kid is not None and kid not in self._keys.by_kid
 
     def _try(self) -> None:
@@ -296,33 +287,9 @@ class JwksVerifier:
             return None
         members = {name: value for name, value in entry.items() if isinstance(value, str)}
         try:
-            material = jwk.load_public(alg, members)
+            material = jwk.load_public(alg, members)  # the curve and RSA size checked too
         except Exception as exc:  # InvalidKeyError, KeyUnavailable, ValueError...
             log.warning("ignoring unusable key %s from %s: %s", kid, self.jwks_url, exc)
             return None
-        if not _suits(alg, material):
-            log.warning("ignoring key %s: it does not suit %s", kid, alg)
-            return None
         now = self._clock.now()
         return VerifyingKey(kid, alg, now, None, members, jwk.algorithm(alg), material)
-
-
-def _suits(alg: str, key: jwk.PublicKey) -> bool:
-    if alg == "EdDSA":
-        return isinstance(key, ed25519.Ed25519PublicKey)
-    if alg == "ES256":
-        return isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
-    return isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS
-
-
-def _kid_of(token: str) -> str | None:
-    """The kid a token's header names, read only to decide on a fetch (never trusted)."""
-    try:
-        segment = token.split(".", 1)[0]
-        if len(segment) > 1024:
-            return None
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, TypeError):
-        return None
-    kid = header.get("kid") if isinstance(header, dict) else None
-    return kid if isinstance(kid, str) else None

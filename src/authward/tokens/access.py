@@ -1,7 +1,10 @@
 """Access tokens: RFC 9068 JWTs, issued and verified with the algorithm pinned per key.
 
-Verification follows RFC 8725 (JWT Best Current Practices) and refuses, with
-`InvalidToken` and nothing else, anything that is not exactly what `issue` makes:
+The rules are written here once, as pure code (no I/O, no store: keys come from a
+`VerifyingKeys`): `AccessVerifier` is what the JWT strategy's token service checks and
+what `authward.remote.JwksVerifier` checks with keys fetched from a JWKS; `AccessTokens`
+adds issuing. Verification follows RFC 8725 (JWT Best Current Practices) and refuses,
+with `InvalidToken` and nothing else, anything that is not exactly what `issue` makes:
 
 * more than `MAX_TOKEN_BYTES`, checked before any parsing; not three base64url segments;
   non-canonical base64url (so one token has one spelling); JSON that is not an object,
@@ -18,7 +21,7 @@ Verification follows RFC 8725 (JWT Best Current Practices) and refuses, with
   so accepting one would only widen what passes); ``sub``, ``sid`` or ``jti`` not a
   string of the shape authward mints (`authward.crypto`: a user id, a handle, a token id);
   non-integer ``iat``/``exp``/``nbf``; expired, ``nbf`` or ``iat`` in the future, each
-  with the configured leeway (at most 30 s).
+  with the configured leeway (at most `MAX_LEEWAY`, 30 s).
 
 Time comes from the injected clock, never from the wall clock inside PyJWT.
 """
@@ -27,18 +30,34 @@ from __future__ import annotations
 
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import jwt
+from jwt.algorithms import Algorithm
 
 from authward.crypto import is_handle_shaped, is_token_id_shaped, is_user_id_shaped, new_token_id
 from authward.errors import InvalidToken, TokenExpired
-from authward.tokens.keys import KeyRing, VerifyingKey
+from authward.tokens import jwk
 from authward.tokens.models import AccessClaims
 
+if TYPE_CHECKING:
+    from authward.tokens.keys import SigningKey
+
+__all__ = [
+    "MAX_LEEWAY",
+    "MAX_TOKEN_BYTES",
+    "AccessTokens",
+    "AccessVerifier",
+    "SigningKeys",
+    "VerifyingKey",
+    "VerifyingKeys",
+    "kid_of",
+]
+
 MAX_TOKEN_BYTES: Final = 8192
+MAX_LEEWAY: Final = timedelta(seconds=30)
 TYP: Final = "at+jwt"
 _ACCEPTED_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
 _HEADER: Final = frozenset({"alg", "typ", "kid"})
@@ -51,6 +70,38 @@ _TO_STANDARD: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
 _BASE64URL: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _LAST: Final = {2: frozenset(_BASE64URL[::16]), 3: frozenset(_BASE64URL[::4])}
 _HEADER_MEMO_SIZE: Final = 64
+_MAX_HEADER_SEGMENT: Final = 1024  # our headers are under 150 characters
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyingKey:
+    """One key that verifies, bound to its one algorithm (RFC 8725 §3.1)."""
+
+    kid: str
+    alg: str
+    created_at: datetime
+    retired_at: datetime | None
+    public_jwk: dict[str, str] | None  # None for HS256: never published
+    algorithm: Algorithm = field(repr=False)
+    material: jwk.PublicKey | bytes = field(repr=False)
+
+    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        return bool(self.algorithm.verify(signing_input, self.material, signature))
+
+    def verifies_at(self, now: datetime, window: timedelta) -> bool:
+        return self.retired_at is None or now < self.retired_at + window
+
+
+class VerifyingKeys(Protocol):
+    """Where the verifier finds a key: the key ring, or the keys a JWKS verifier fetched."""
+
+    def verifying_key(self, kid: str, now: datetime) -> VerifyingKey | None: ...
+
+
+class SigningKeys(VerifyingKeys, Protocol):
+    """A ring that signs as well (`authward.tokens.keys.KeyRing`)."""
+
+    def signing_key(self) -> SigningKey: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +111,8 @@ class _Verified:
     valid_until: datetime  # exp plus leeway
 
 
-class AccessTokens:
-    """Issue and verify access tokens; verification does no I/O.
+class AccessVerifier:
+    """Verify access tokens with the keys of `keys`; no I/O.
 
     Verified tokens are remembered (by their exact text, up to `cache_size` of them) so a
     token seen again skips parsing and the signature check; its expiry and its key are
@@ -70,20 +121,18 @@ class AccessTokens:
 
     def __init__(
         self,
-        ring: KeyRing,
+        keys: VerifyingKeys,
         *,
         issuer: str,
         audience: str,
-        ttl: timedelta,
         leeway: timedelta,
         cache_size: int = 10_000,
     ) -> None:
-        if leeway > timedelta(seconds=30):
+        if leeway > MAX_LEEWAY:
             raise ValueError("leeway must be at most 30 seconds")
-        self._ring = ring
+        self._keys = keys
         self._issuer = issuer
         self._audience = audience
-        self._ttl = ttl
         self._leeway = leeway
         self._cache_size = cache_size
         self._cache: dict[str, _Verified] = {}
@@ -91,29 +140,6 @@ class AccessTokens:
         # share a few, so a first-seen token skips decoding its header. Only the parsing
         # is remembered; every check of alg, typ and kid still runs on every token.
         self._headers: dict[str, tuple[str, str, str]] = {}
-
-    def issue(self, subject: str, sid: str, now: datetime, not_after: datetime) -> tuple[str, int]:
-        """Sign a token for `subject` in family `sid`; return it and its lifetime in seconds.
-
-        It expires after the access TTL, or at `not_after` (the family's end) if sooner.
-        """
-        key = self._ring.signing_key()
-        iat = int(now.timestamp())
-        exp = min(iat + int(self._ttl.total_seconds()), int(not_after.timestamp()))
-        if exp <= iat:
-            raise InvalidToken  # the family ends within the second: nothing left to grant
-        claims = {
-            "iss": self._issuer,
-            "aud": self._audience,
-            "sub": subject,
-            "iat": iat,
-            "exp": exp,
-            "jti": new_token_id(),
-            "sid": sid,
-        }
-        # RFC 9068 §2.1: typ at+jwt; PyJWT adds alg, so the header is exactly alg, kid, typ.
-        headers = {"kid": key.kid, "typ": TYP}
-        return jwt.encode(claims, key.material, algorithm=key.alg, headers=headers), exp - iat
 
     def verify(self, token: str, now: datetime) -> AccessClaims:
         """Return the claims of a valid token, or raise InvalidToken (and nothing else)."""
@@ -145,7 +171,7 @@ class AccessTokens:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken
         if (seen := self._cache.get(token)) is not None:
-            if now < seen.valid_until and self._ring.verifying_key(seen.key.kid, now) is not None:
+            if now < seen.valid_until and self._keys.verifying_key(seen.key.kid, now) is not None:
                 return seen.claims
             self._cache.pop(token, None)  # and verify afresh, which will say why it fails
         parts = token.split(".")
@@ -155,7 +181,7 @@ class AccessTokens:
         alg, typ, kid = header
         if not typ.isascii() or typ.lower() not in _ACCEPTED_TYPES:
             raise InvalidToken
-        key = self._ring.verifying_key(kid, now)
+        key = self._keys.verifying_key(kid, now)
         # The key decides the algorithm; the header must merely agree, byte for byte.
         if key is None or alg != key.alg:
             raise InvalidToken
@@ -204,6 +230,64 @@ class AccessTokens:
             # First in, first out: a flood of valid tokens costs re-verification, no memory.
             self._cache.pop(next(iter(self._cache), ""), None)
         self._cache[token] = verified
+
+
+class AccessTokens(AccessVerifier):
+    """Issue access tokens with the ring's signing key; verify them as `AccessVerifier`."""
+
+    def __init__(
+        self,
+        ring: SigningKeys,
+        *,
+        issuer: str,
+        audience: str,
+        ttl: timedelta,
+        leeway: timedelta,
+        cache_size: int = 10_000,
+    ) -> None:
+        super().__init__(
+            ring, issuer=issuer, audience=audience, leeway=leeway, cache_size=cache_size
+        )
+        self._ring = ring
+        self._ttl = ttl
+
+    def issue(self, subject: str, sid: str, now: datetime, not_after: datetime) -> tuple[str, int]:
+        """Sign a token for `subject` in family `sid`; return it and its lifetime in seconds.
+
+        It expires after the access TTL, or at `not_after` (the family's end) if sooner.
+        """
+        key = self._ring.signing_key()
+        iat = int(now.timestamp())
+        exp = min(iat + int(self._ttl.total_seconds()), int(not_after.timestamp()))
+        if exp <= iat:
+            raise InvalidToken  # the family ends within the second: nothing left to grant
+        claims = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": subject,
+            "iat": iat,
+            "exp": exp,
+            "jti": new_token_id(),
+            "sid": sid,
+        }
+        # RFC 9068 §2.1: typ at+jwt; PyJWT adds alg, so the header is exactly alg, kid, typ.
+        headers = {"kid": key.kid, "typ": TYP}
+        return jwt.encode(claims, key.material, algorithm=key.alg, headers=headers), exp - iat
+
+
+def kid_of(token: str) -> str | None:
+    """The kid a token's header names, parsed as `AccessVerifier` parses it; never trusted.
+
+    For deciding whether to fetch keys (a JWKS verifier meeting a kid it does not hold):
+    None for a header the verifier would refuse before looking its kid up.
+    """
+    segment = token.split(".", 1)[0] if isinstance(token, str) else ""
+    if not segment or len(segment) > _MAX_HEADER_SEGMENT:
+        return None
+    try:
+        return _header(_json_object(_b64decode(segment)))[2]
+    except (InvalidToken, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
 
 
 def _b64decode(segment: str) -> bytes:

@@ -25,6 +25,7 @@ PublicKey: TypeAlias = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rs
 ASYMMETRIC: Final = frozenset({"EdDSA", "ES256", "RS256"})
 SUPPORTED: Final = ASYMMETRIC | {"HS256"}
 RSA_BITS: Final = 3072  # NIST SP 800-57: 128-bit security, like Ed25519 and P-256
+MIN_RSA_BITS: Final = 2048  # RFC 7518 §3.3: "a key of size 2048 bits or larger MUST be used"
 _NONCE_BYTES: Final = 12
 
 # RFC 7638 §3.2 (and RFC 8037 §2 for OKP): the required members, in lexicographic order.
@@ -78,11 +79,25 @@ def thumbprint(jwk: dict[str, str]) -> str:
 
 
 def load_public(alg: str, jwk: dict[str, str]) -> PublicKey:
-    """The public key a stored JWK describes, checked to suit `alg`."""
+    """The public key a JWK describes; KeyUnavailable unless it suits `alg`.
+
+    The key ring's stored keys and the keys a JWKS verifier fetches pass this one check:
+    PyJWT's ``from_jwk`` takes any EC curve for ES256 and RSA keys of any size.
+    """
     key = algorithm(alg).from_jwk(jwk)
     if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
-        raise KeyUnavailable(f"the stored {alg} key is not a public key")
+        raise KeyUnavailable(f"the {alg} key is not a public key")
+    if not _suits(alg, key):
+        raise KeyUnavailable(f"the key does not suit {alg}")
     return key
+
+
+def _suits(alg: str, key: PublicKey) -> bool:
+    if alg == "EdDSA":
+        return isinstance(key, ed25519.Ed25519PublicKey)
+    if alg == "ES256":  # RFC 7518 §3.4: P-256 and SHA-256, nothing else
+        return isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp256r1"
+    return alg == "RS256" and isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS
 
 
 def seal(private_key: PrivateKey, kek: bytes, *, kid: str, alg: str) -> bytes:

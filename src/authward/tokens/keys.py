@@ -22,12 +22,12 @@ from typing import Final
 
 import anyio.to_thread
 from jwt import PyJWTError
-from jwt.algorithms import Algorithm
 
 from authward.clock import Clock
 from authward.errors import InvalidInput, StoreUnavailable
 from authward.masterkey import MasterSecret
 from authward.tokens import jwk
+from authward.tokens.access import VerifyingKey
 from authward.tokens.models import KeyInfo, KeyState
 from authward.tokens.store import KeyStore, StoredKey
 
@@ -49,25 +49,6 @@ class SigningKey:
     kid: str
     alg: str
     material: jwk.PrivateKey | bytes = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyingKey:
-    """One key that verifies, bound to its one algorithm (RFC 8725 §3.1)."""
-
-    kid: str
-    alg: str
-    created_at: datetime
-    retired_at: datetime | None
-    public_jwk: dict[str, str] | None  # None for HS256: never published
-    algorithm: Algorithm = field(repr=False)
-    material: jwk.PublicKey | bytes = field(repr=False)
-
-    def verify(self, signing_input: bytes, signature: bytes) -> bool:
-        return bool(self.algorithm.verify(signing_input, self.material, signature))
-
-    def verifies_at(self, now: datetime, window: timedelta) -> bool:
-        return self.retired_at is None or now < self.retired_at + window
 
 
 class KeyRing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.types import Scope
 
 from authward.auth import ALL_VIAS, JWT_ONLY, SAFE_METHODS
@@ -19,16 +19,18 @@ from authward.callers import AuthUser
 from authward.errors import AuthwardError, NotAuthenticated
 from authward.ids import Via
 from authward.runtime import Runtime
-from authward.web.errors import expect_bearer
 from authward.web.transports import CSRF_FIELD, CSRF_HEADER, read_session_cookie
 
 __all__ = [
+    "BEARER_EXPECTED",
     "FORM_TYPES",
     "OUTCOME_KEY",
     "RUNTIME_STATE",
     "SAFE_METHODS",
     "authenticate",
+    "bearer_expected",
     "bind_runtime",
+    "expect_bearer",
     "presented_csrf_token",
     "remember_outcome",
     "require",
@@ -39,8 +41,10 @@ __all__ = [
 
 FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
 # The request's scope carries what authentication found out, under these keys alone:
-# the runtime serving it (in its state), and the middleware's outcome.
+# the runtime serving it and whether a 401 names the Bearer scheme (in its state), and
+# the middleware's outcome.
 RUNTIME_STATE: Final = "authward_runtime"
+BEARER_EXPECTED: Final = "bearer_expected"
 OUTCOME_KEY: Final = "authward.outcome"
 
 # What the middleware found: the caller, nobody, or a refusal a dependency raises again.
@@ -52,9 +56,27 @@ def bind_runtime(scope: Scope, runtime: Runtime) -> None:
     scope.setdefault("state", {})[RUNTIME_STATE] = runtime
 
 
-def remember_outcome(scope: Scope, runtime: Runtime, outcome: Outcome) -> None:
-    """Keep what `AuthwardMiddleware` found for this request, so no dependency asks again."""
-    scope[OUTCOME_KEY] = (runtime, outcome)
+def remember_outcome(
+    scope: Scope, runtime: Runtime, accepted: frozenset[Via], outcome: Outcome
+) -> None:
+    """Keep what `AuthwardMiddleware` found for this request, so no dependency asks again.
+
+    Kept with the strategies it was asked for: a dependency that accepts others asks
+    again (a session-only route must not inherit a token cookie's CSRF refusal).
+    """
+    scope[OUTCOME_KEY] = (runtime, accepted, outcome)
+
+
+def expect_bearer(scope: Scope) -> None:
+    """Mark the request as one whose 401 names the Bearer scheme (see `bearer_expected`)."""
+    scope.setdefault("state", {})[BEARER_EXPECTED] = True
+
+
+def bearer_expected(connection: HTTPConnection) -> bool:
+    """A 401 carries ``WWW-Authenticate: Bearer`` where a bearer token was used or expected."""
+    return bool(connection.scope.get("state", {}).get(BEARER_EXPECTED)) or connection.headers.get(
+        "authorization", ""
+    ).lower().startswith("bearer")
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -66,13 +88,13 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-async def authenticate(request: Request) -> AuthUser | None:
-    """Return who made the request, None when it carries no credential.
+async def authenticate(request: Request, accepted: frozenset[Via] = ALL_VIAS) -> AuthUser | None:
+    """Return who made the request by a strategy in `accepted`, None without a credential.
 
     Raises NotAuthenticated (or a subclass) for a credential that does not hold, and
     CsrfRejected for a cookie-authenticated unsafe request without the right token.
     """
-    return await _caller(request, ALL_VIAS)
+    return await _caller(request, accepted)
 
 
 async def require(request: Request) -> AuthUser:

@@ -11,29 +11,23 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Final
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Scope
 
 from authward.answers import error_parts, public_code
 from authward.errors import AuthwardError, InvalidInput, StoreUnavailable
+from authward.web.auth import bearer_expected
 
 log = logging.getLogger("authward.web")
 
-BEARER_EXPECTED: Final = "bearer_expected"  # request.state's flag, see `expect_bearer`
-
 __all__ = [
-    "BEARER_EXPECTED",
     "answer_error",
     "answer_validation_error",
-    "bearer_expected",
     "error_parts",
     "error_response",
-    "expect_bearer",
     "http_exception",
     "install_error_handlers",
     "public_code",
@@ -77,18 +71,6 @@ def status_code_name(status: int) -> str:
         return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
     except ValueError:
         return AuthwardError.code
-
-
-def expect_bearer(scope: Scope) -> None:
-    """Mark the request as one whose 401 names the Bearer scheme (see `bearer_expected`)."""
-    scope.setdefault("state", {})[BEARER_EXPECTED] = True
-
-
-def bearer_expected(request: Request) -> bool:
-    """A 401 carries ``WWW-Authenticate: Bearer`` where a bearer token was used or expected."""
-    return bool(request.scope.get("state", {}).get(BEARER_EXPECTED)) or request.headers.get(
-        "authorization", ""
-    ).lower().startswith("bearer")
 
 
 def answer_error(request: Request, exc: AuthwardError) -> JSONResponse:

@@ -39,8 +39,14 @@ from authward.ids import Via
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
 from authward.web import api, token_api
-from authward.web.auth import OUTCOME_KEY, Outcome, bind_runtime, presented_csrf_token
-from authward.web.errors import bearer_expected, http_exception, install_error_handlers
+from authward.web.auth import (
+    OUTCOME_KEY,
+    Outcome,
+    bearer_expected,
+    bind_runtime,
+    presented_csrf_token,
+)
+from authward.web.errors import http_exception, install_error_handlers
 from authward.web.headers import install_middleware
 from authward.web.routing import slash_twins
 from authward.web.transports import read_session_cookie
@@ -335,8 +341,8 @@ class Authward:
         try:
             # What the middleware found, read inline: this is every request's path.
             found = scope.get(OUTCOME_KEY)
-            if found is not None and found[0] is runtime:  # the middleware asked already
-                user = _raised(found[1])
+            if found is not None and found[0] is runtime and found[1] == accepted:
+                user = _raised(found[2])  # the middleware asked the same question already
             else:
                 user = await self._authenticate(
                     request, presented_csrf_token, scope["method"], authorization, cookies, accepted

@@ -79,7 +79,7 @@ class AuthwardMiddleware:
         view = scope if scope["type"] == "http" else {**scope, "type": "http", "method": "GET"}
         request = Request(view, receive)
         try:
-            outcome: Outcome = await authenticate(request)
+            outcome: Outcome = await authenticate(request, self.auth.strategies)
         except StoreUnavailable as exc:
             await self._refuse(scope, receive, send, request, exc, TRY_AGAIN_LATER)
             return
@@ -90,7 +90,7 @@ class AuthwardMiddleware:
             outcome = None
         except AuthwardError as exc:  # CsrfRejected: anonymous here, 403 from a dependency
             outcome = exc
-        remember_outcome(scope, self.auth.runtime, outcome)
+        remember_outcome(scope, self.auth.runtime, self.auth.strategies, outcome)
         user = await self._user(outcome) if isinstance(outcome, AuthUser) else None
         if user is None:
             scope["user"], scope["auth"] = UnauthenticatedUser(), AuthCredentials()

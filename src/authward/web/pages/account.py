@@ -10,19 +10,13 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from authward.callers import AuthUser
 from authward.errors import InvalidInput, NotFound, TooManyAttempts, WrongPassword
-from authward.web.auth import runtime_of
+from authward.web.auth import runtime_of, session_id_of
 from authward.web.pages.devices import describe_all
 from authward.web.pages.guard import field
 from authward.web.pages.render import duration, login_url, redirect
-from authward.web.pages.visitor import (
-    PageRoute,
-    Visitor,
-    page,
-    signed_in_form,
-    visitor,
-    visitor_of,
-)
+from authward.web.pages.route import PageRoute, page, signed_in
 from authward.web.routing import device_of
 from authward.web.transports import clear_session_cookie
 
@@ -50,24 +44,24 @@ class DeviceRow:
 
 @router.get("/account")
 async def account_page(request: Request) -> Response:
-    if (person := await visitor(request)) is None:
+    if (caller := await signed_in(request)) is None:
         return _to_login(request, "/account")
     notice = NOTICES.get(request.query_params.get("notice", ""))
-    return await _account(request, person, notice=notice)
+    return await _account(request, caller, notice=notice)
 
 
 @router.post("/account/sign-out")
 async def sign_out_one(request: Request) -> Response:
     """Sign out one session or token family of yours, by its handle."""
-    if (person := await _poster(request)) is None:
+    if (caller := await signed_in(request)) is None:
         return _to_login(request, "/account")
     runtime = runtime_of(request)
     handle = field(await request.form(), "handle")
-    if handle == person.session.handle:
-        await runtime.sessions.log_out(person.session_id)
+    if handle == caller.handle and (session_id := session_id_of(request, caller)) is not None:
+        await runtime.sessions.log_out(session_id)
         return _to_login(request, None)
     try:
-        await runtime.lifecycle.end_by_handle(person.user.id, handle)
+        await runtime.lifecycle.end_by_handle(caller.id, handle)
     except NotFound:
         return redirect("/account?notice=gone")
     return redirect("/account?notice=ended")
@@ -76,9 +70,9 @@ async def sign_out_one(request: Request) -> Response:
 @router.post("/account/sign-out-everywhere")
 async def sign_out_everywhere(request: Request) -> Response:
     """End every session and token family of the user, this one included."""
-    if (person := await _poster(request)) is None:
+    if (caller := await signed_in(request)) is None:
         return _to_login(request, "/account")
-    await runtime_of(request).lifecycle.sign_out_everywhere(person.user.id)
+    await runtime_of(request).lifecycle.sign_out_everywhere(caller.id)
     response = redirect("/login?notice=everywhere")
     clear_session_cookie(response, runtime_of(request).settings)
     return response
@@ -87,35 +81,29 @@ async def sign_out_everywhere(request: Request) -> Response:
 @router.post("/account/password")
 async def change_password(request: Request) -> Response:
     """Change the password; every other session and token family is signed out."""
-    if (person := await _poster(request)) is None:
+    if (caller := await signed_in(request)) is None:
         return _to_login(request, "/account")
     runtime = runtime_of(request)
     form = await request.form()
     try:
         await runtime.lifecycle.change_password(
-            person.user.id,
+            caller.id,
             field(form, "current_password"),
             field(form, "new_password"),
             address=device_of(request).ip,
-            keep_session_id=person.session_id,
+            keep_session_id=session_id_of(request, caller),
         )
     except TooManyAttempts as exc:
         problem = f"Too many wrong passwords. Please try again in {duration(exc.retry_after)}."
-        response = await _account(request, person, status=429, password_problem=problem)
+        response = await _account(request, caller, status=429, password_problem=problem)
         response.headers["retry-after"] = str(exc.retry_after)
         return response
     except WrongPassword:
         problem = "Your current password is not correct."
-        return await _account(request, person, status=400, password_problem=problem)
+        return await _account(request, caller, status=400, password_problem=problem)
     except InvalidInput as exc:
-        return await _account(request, person, status=400, password_problem=exc.message)
+        return await _account(request, caller, status=400, password_problem=exc.message)
     return redirect("/account?notice=password")
-
-
-async def _poster(request: Request) -> Visitor | None:
-    """The signed-in visitor behind a POST, once it passed the CSRF checks."""
-    checked = await signed_in_form(request)
-    return None if checked is None else await visitor_of(runtime_of(request), checked[0])
 
 
 def _to_login(request: Request, next_path: str | None) -> Response:
@@ -124,10 +112,16 @@ def _to_login(request: Request, next_path: str | None) -> Response:
     return response
 
 
-async def _account(request: Request, person: Visitor, status: int = 200, **extra: Any) -> Response:
+async def _account(request: Request, caller: AuthUser, status: int = 200, **extra: Any) -> Response:
+    """The account page of `caller`: the account, this session and the others, by handle."""
     runtime = runtime_of(request)
-    sessions = await runtime.sessions.list_live(person.user.id)
-    families = await runtime.tokens.list_families(person.user.id)
+    account = await runtime.accounts.users.get(caller.id)
+    sessions = await runtime.sessions.list_live(caller.id)
+    current = next((s for s in sessions if s.handle == caller.handle), None)
+    session_id = session_id_of(request, caller)
+    if account is None or account.disabled or current is None or session_id is None:
+        return _to_login(request, "/account")  # ended or disabled since it was checked
+    families = await runtime.tokens.list_families(caller.id)
     agents = [s.device.user_agent for s in sessions] + [f.device.user_agent for f in families]
     names = await describe_all(agents)
     rows = [
@@ -138,7 +132,7 @@ async def _account(request: Request, person: Visitor, status: int = 200, **extra
             s.device.ip,
             s.created_at,
             s.last_seen_at,
-            s.handle == person.session.handle,
+            s.handle == caller.handle,
         )
         for s in sessions
     ] + [
@@ -159,11 +153,12 @@ async def _account(request: Request, person: Visitor, status: int = 200, **extra
         request,
         "account.html",
         status,
-        visitor=person,
-        csrf_token=person.csrf_token,
+        caller=caller,
+        account=account,
+        csrf_token=runtime.sessions.csrf_token(session_id),
         this=next((row for row in rows if row.current), None),
         others=[row for row in rows if not row.current],
-        session=person.session,
+        session=current,
         idle_ttl=runtime.settings.session_idle_ttl,
         now=runtime.clock.now(),
         **context,

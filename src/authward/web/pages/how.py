@@ -22,16 +22,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from authward import crypto
+from authward.callers import AuthUser
 from authward.errors import InvalidToken, NotAuthenticated, NotFound
 from authward.runtime import Runtime
 from authward.tokens.models import AccessClaims, Family
 from authward.web.api import device_of
-from authward.web.auth import runtime_of
+from authward.web.auth import runtime_of, session_id_of
 from authward.web.pages.comparison import ASPECTS
 from authward.web.pages.devices import describe_all
 from authward.web.pages.guard import field
 from authward.web.pages.render import login_url, redirect
-from authward.web.pages.visitor import PageRoute, Visitor, page, signed_in_form, visitor, visitor_of
+from authward.web.pages.route import PageRoute, cookie_form, page, signed_in
 from authward.web.transports import session_cookie_name
 
 router = APIRouter(route_class=PageRoute)
@@ -65,25 +66,24 @@ class DecodedToken:
 
 @router.get("/how")
 async def how_page(request: Request) -> Response:
-    if (person := await visitor(request)) is None:
+    caller = await signed_in(request)
+    if caller is None or (session_id := session_id_of(request, caller)) is None:
         return redirect(login_url("/how"))
-    return await _how(request, person.session_id, person)
+    return await _how(request, session_id, caller)
 
 
 @router.post("/how/token")
 async def issue_token(request: Request) -> Response:
     """Issue an access token for the visitor, into the /how cookie (the old one is revoked)."""
-    checked = await signed_in_form(request)
-    person = None if checked is None else await visitor_of(runtime_of(request), checked[0])
-    if person is None:
+    if (caller := await signed_in(request)) is None:
         return redirect(login_url("/how"))
     runtime = runtime_of(request)
     if (old := _token_of(request)) is not None and (sid := _unverified_sid(old)) is not None:
         try:
-            await runtime.tokens.revoke_by_handle(person.user.id, sid)
+            await runtime.tokens.revoke_by_handle(caller.id, sid)
         except NotFound:
             pass  # already revoked or expired: nothing left to clean up
-    pair = await runtime.tokens.issue(person.user.id, device_of(request))
+    pair = await runtime.tokens.issue(caller.id, device_of(request))
     response = redirect("/how")
     response.set_cookie(
         _token_cookie_name(runtime),
@@ -110,7 +110,7 @@ async def revoke(request: Request) -> Response:
 
 
 async def _act(request: Request, action: str) -> Response:
-    checked = await signed_in_form(request)
+    checked = await cookie_form(request)
     if checked is None:
         return redirect(login_url("/how"))
     session_id, form = checked
@@ -128,9 +128,10 @@ async def _act(request: Request, action: str) -> Response:
         accepted = await _session_holds(runtime, session_id)
     else:
         accepted = token is not None and _verified(runtime, token) is not None
-    # Render straight away (no redirect): sending the form again only asks again.
-    person = await visitor_of(runtime, session_id)
-    return await _how(request, session_id, person, Outcome(what, accepted, action, revoked_live))
+    # Render straight away (no redirect): sending the form again only asks again. Who is
+    # signed in is asked after the action: a revoked session has just signed this out.
+    caller = await signed_in(request)
+    return await _how(request, session_id, caller, Outcome(what, accepted, action, revoked_live))
 
 
 async def _session_holds(runtime: Runtime, session_id: str) -> bool:
@@ -149,9 +150,10 @@ def _verified(runtime: Runtime, token: str) -> AccessClaims | None:
 
 
 async def _how(
-    request: Request, session_id: str, person: Visitor | None, outcome: Outcome | None = None
+    request: Request, session_id: str, caller: AuthUser | None, outcome: Outcome | None = None
 ) -> Response:
     runtime = runtime_of(request)
+    account = None if caller is None else await runtime.accounts.users.get(caller.id)
     now = runtime.clock.now()
     id_digest = crypto.digest(session_id)
     stored = await runtime.sessions.store.get(id_digest)
@@ -160,15 +162,16 @@ async def _how(
     token = _token_of(request)
     claims = None if token is None else _verified(runtime, token)
     family: Family | None = None
-    if person is not None and claims is not None:
-        families = await runtime.tokens.list_families(person.user.id)
+    if caller is not None and claims is not None:
+        families = await runtime.tokens.list_families(caller.id)
         family = next((f for f in families if f.id == claims.sid), None)
     agents = [stored.device.user_agent if stored else ""]
     agents += [family.device.user_agent if family else ""]
     names = await describe_all(agents)
     settings = runtime.settings
     context: dict[str, Any] = {
-        "visitor": person,
+        "caller": caller,
+        "account": account,
         "csrf_token": runtime.sessions.csrf_token(session_id),
         "now": now,
         "outcome": outcome,

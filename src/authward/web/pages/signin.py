@@ -17,11 +17,11 @@ from authward.errors import (
     TooManyAttempts,
 )
 from authward.web.api import device_of, login
-from authward.web.auth import runtime_of
+from authward.web.auth import runtime_of, session_id_of
 from authward.web.origin import check_origin
 from authward.web.pages.guard import PreSessionCsrf, field
 from authward.web.pages.render import duration, redirect, safe_next
-from authward.web.pages.visitor import PageRoute, page, signed_in_form, visitor
+from authward.web.pages.route import PageRoute, page, signed_in
 from authward.web.transports import clear_session_cookie, read_session_cookie, set_session_cookie
 
 router = APIRouter(route_class=PageRoute)
@@ -36,7 +36,7 @@ NOTICES: Final = {
 @router.get("/login")
 async def login_page(request: Request, next: str | None = None) -> Response:
     target = safe_next(next)
-    if await visitor(request) is not None:
+    if await signed_in(request) is not None:
         return redirect(target)
     notice = NOTICES.get(request.query_params.get("notice", ""))
     return _form_page(request, "login.html", next=target, notice=notice)
@@ -68,7 +68,7 @@ async def login_submit(request: Request) -> Response:
 @router.get("/register")
 async def register_page(request: Request, next: str | None = None) -> Response:
     target = safe_next(next)
-    if await visitor(request) is not None:
+    if await signed_in(request) is not None:
         return redirect(target)
     return _form_page(request, "register.html", next=target)
 
@@ -101,11 +101,14 @@ async def register_submit(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """End this session and clear its cookie; 303 to the sign-in page."""
+    """End this session and clear its cookie; 303 to the sign-in page.
+
+    An ended session's cookie is only cleared: there is nothing left to end.
+    """
     runtime = runtime_of(request)
-    checked = await signed_in_form(request)
-    if checked is not None:
-        await runtime.sessions.log_out(checked[0])
+    caller = await signed_in(request)
+    if caller is not None and (session_id := session_id_of(request, caller)) is not None:
+        await runtime.sessions.log_out(session_id)
     response = redirect("/login")
     clear_session_cookie(response, runtime.settings)
     return response
@@ -122,7 +125,7 @@ def _form_page(
     csrf = PreSessionCsrf(runtime_of(request))
     nonce, token = csrf.issue(request)
     context = {"email": "", "problem": None, "notice": None, **context}
-    response = page(request, template, status, headers, visitor=None, csrf_token=token, **context)
+    response = page(request, template, status, headers, caller=None, csrf_token=token, **context)
     csrf.keep(response, nonce)
     return response
 
