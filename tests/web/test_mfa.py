@@ -337,3 +337,34 @@ async def test_malformed_second_steps_are_refused_without_a_500(
 ) -> None:
     response = await client.post("/auth/mfa", json=body)
     assert response.status_code in (401, 422), response.text
+
+
+async def test_the_mfa_token_is_kept_only_as_a_digest(
+    client: httpx.AsyncClient, clock: FrozenClock, runtime: Runtime
+) -> None:
+    from sqlalchemy import text
+
+    from authward import crypto
+
+    await enrolled(client, clock, EMAIL)
+    mfa_token = await first_step(client, EMAIL)
+    assert await runtime.factors.store.get_challenge(crypto.digest(mfa_token)) is not None
+    async with runtime.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT * FROM authward_mfa_challenges"))).all()
+    assert len(rows) == 1
+    assert mfa_token.encode() not in b"".join(
+        v if isinstance(v, bytes) else str(v).encode() for v in rows[0]
+    )
+
+
+async def test_a_second_step_from_another_site_is_refused(
+    client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    ada = await enrolled(client, clock, EMAIL)
+    mfa_token = await first_step(client, EMAIL)
+    forged = await client.post(
+        "/auth/mfa",
+        json={"mfa_token": mfa_token, "code": ada.code(clock.now())},
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert forged.status_code == 403 and "set-cookie" not in forged.headers
