@@ -368,3 +368,32 @@ async def test_a_second_step_from_another_site_is_refused(
         headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
     )
     assert forged.status_code == 403 and "set-cookie" not in forged.headers
+
+
+async def test_one_mfa_token_finishes_one_login_even_with_two_right_codes_at_once(
+    client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    ada = await enrolled(client, clock, EMAIL)
+    mfa_token = await first_step(client, EMAIL)
+    answers = await asyncio.gather(
+        client.post("/auth/mfa", json={"mfa_token": mfa_token, "code": ada.code(clock.now())}),
+        client.post(
+            "/auth/mfa", json={"mfa_token": mfa_token, "recovery_code": ada.recovery_codes[0]}
+        ),
+    )
+    assert sorted(a.status_code for a in answers) == [200, 401]
+
+
+async def test_wrong_passwords_do_not_spend_the_second_factors_count(
+    client: httpx.AsyncClient, clock: FrozenClock, runtime: Runtime
+) -> None:
+    ada = await enrolled(client, clock, EMAIL)
+    for _ in range(runtime.settings.login_max_failures - 1):
+        wrong = await client.post("/auth/token", json={"email": EMAIL, "password": "not it, no"})
+        assert wrong.status_code == 401
+    bad = "123456" if ada.code(clock.now()) != "123456" else "654321"
+    for _ in range(runtime.settings.mfa_max_failures):
+        refused = await client.post(
+            "/auth/mfa", json={"mfa_token": await first_step(client, EMAIL), "code": bad}
+        )
+        assert refused.status_code == 401  # each its own count: none is 429 yet
