@@ -1,4 +1,5 @@
-"""Sign in, create an account, sign out: the pages before (and at the end of) a session."""
+"""Sign in (and its second step), create an account, sign out: the pages before (and at the
+end of) a session."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ async def login_mfa_submit(request: Request) -> Response:
         PreSessionCsrf(runtime).check(request, form)
     except CsrfRejected:
         return _form_page(request, "login_mfa.html", 403, problem="expired", **again)
-    # Six digits are a TOTP code; anything else is tried as a recovery code.
+    # Digits are a TOTP code; anything else is tried as a recovery code.
     totp = code.replace(" ", "").isdigit()
     try:
         done = await runtime.factors.complete(
