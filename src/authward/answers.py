@@ -13,6 +13,7 @@ from typing import Final
 from authward.errors import (
     AuthwardError,
     EmailTaken,
+    FactorExists,
     Forbidden,
     InvalidInput,
     InvalidToken,
@@ -32,6 +33,7 @@ _STATUS: Final[Mapping[type[AuthwardError], int]] = {
     Forbidden: 403,
     NotFound: 404,
     EmailTaken: 409,
+    FactorExists: 409,
     TooManyAttempts: 429,
     StoreUnavailable: 503,
     AuthwardError: 400,  # the fallback: no input, however malformed, becomes a 500

@@ -17,11 +17,13 @@ the same failure gets the same status everywhere::
           TokenRevoked        a genuine access token of a revoked family or user
           RefreshReuse        a spent refresh token came back; its family is revoked
         SessionExpired        idle or absolute timeout passed
+        InvalidCode           a wrong, replayed or spent second-factor code
       Forbidden                                                      403
         CsrfRejected          missing or wrong CSRF token
         WrongPassword         the current password did not match
       NotFound                includes another user's session id     404
       EmailTaken                                                     409
+      FactorExists            a second factor that is already on     409
       TooManyAttempts         carries retry_after                    429
       StoreUnavailable        a store did not answer                 503
 
@@ -120,6 +122,11 @@ class SessionExpired(NotAuthenticated):
     detail = "Not authenticated."
 
 
+class InvalidCode(NotAuthenticated):
+    code = "invalid_code"
+    detail = "Invalid code."
+
+
 class Forbidden(AuthwardError):
     code = "forbidden"
     detail = "Forbidden."
@@ -143,6 +150,11 @@ class NotFound(AuthwardError):
 class EmailTaken(AuthwardError):
     code = "email_taken"
     detail = "This email is already registered."
+
+
+class FactorExists(AuthwardError):
+    code = "factor_exists"
+    detail = "This second factor is already on; turn it off first."
 
 
 class TooManyAttempts(AuthwardError):

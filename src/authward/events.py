@@ -51,6 +51,11 @@ EventKind = Literal[
     "refresh_reuse",
     "password_change",
     "key_rotated",
+    "totp_enabled",
+    "totp_disabled",
+    "recovery_codes_generated",
+    "recovery_code_used",
+    "mfa_failed",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 # Each kind's security log line; a warning where an operator may need to act.
@@ -63,6 +68,11 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "refresh_reuse": (logging.WARNING, "refresh token reused; family revoked"),
     "password_change": (logging.INFO, "password changed"),
     "key_rotated": (logging.INFO, "signing key rotated"),
+    "totp_enabled": (logging.INFO, "TOTP turned on"),
+    "totp_disabled": (logging.WARNING, "TOTP turned off"),
+    "recovery_codes_generated": (logging.INFO, "new recovery codes; the old set is void"),
+    "recovery_code_used": (logging.WARNING, "recovery code used"),
+    "mfa_failed": (logging.WARNING, "second factor refused"),
 }
 
 

@@ -46,9 +46,14 @@ REVOCATIONS = Counter(
 REFRESH_REUSE = Counter(
     "authward_refresh_reuse_total", "Spent refresh tokens presented again (families revoked)."
 )
+MFA = Counter(
+    "authward_mfa_total",
+    "Second steps of logins by method (otp, rc) and outcome (ok, failed, throttled).",
+    ["method", "outcome"],
+)
 THROTTLED = Counter(
     "authward_throttled_total",
-    "Requests refused with 429, by action (login, password, refresh, register).",
+    "Requests refused with 429, by action (login, password, refresh, register, mfa).",
     ["action"],
 )
 # Every worker sweeps the same store: with several, the most recent count is the answer.

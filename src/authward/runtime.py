@@ -45,6 +45,9 @@ from authward.background import stop
 from authward.clock import Clock, SystemClock
 from authward.errors import StoreUnavailable
 from authward.events import Events
+from authward.factors import totp
+from authward.factors.service import FactorService
+from authward.factors.sql import SqlFactorStore
 from authward.ids import UserId
 from authward.instrument import timed
 from authward.lifecycle import AccountLifecycle
@@ -74,7 +77,12 @@ from authward.throttle.log import FailureLog
 from authward.throttle.policy import ThrottlePolicy
 from authward.throttle.redis import RedisFailureLog
 from authward.throttle.sql import SqlFailureLog
-from authward.throttle.throttles import LoginThrottle, RefreshThrottle, RegistrationThrottle
+from authward.throttle.throttles import (
+    LoginThrottle,
+    MfaThrottle,
+    RefreshThrottle,
+    RegistrationThrottle,
+)
 from authward.tokens import jwk
 from authward.tokens.service import KEY_POLL_INTERVAL, TokenService
 from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
@@ -104,6 +112,7 @@ class Runtime:
     throttle: LoginThrottle
     tokens: TokenService
     mail: MailSender
+    factors: FactorService
     events: Events = field(default_factory=Events)
     audit: SqlAuditLog | None = None
     redis: RedisClient | None = None
@@ -114,6 +123,7 @@ class Runtime:
         # subscribed once (`auth.on`) hears accounts, sessions and tokens alike, whatever
         # Events (or none) each service was built with.
         self.accounts.events = self.sessions.events = self.tokens.events = self.events
+        self.factors.events = self.events
 
     @property
     def outbox(self) -> Outbox:
@@ -172,6 +182,7 @@ class Runtime:
             "mails": await self.mail_queue.prune(
                 self.clock.now() - timedelta(days=self.settings.mail_retention_days)
             ),
+            "mfa_challenges": await self.factors.sweep(),
         }
         if self.audit is not None:
             retention = timedelta(days=self.settings.audit_retention_days)
@@ -376,6 +387,14 @@ def build_runtime(
         events=events,
         throttle=RefreshThrottle(failure_log, policy, clock),
     )
+    factors = FactorService(
+        timed(SqlFactorStore(engine), "factors"),
+        master.derive(totp.KEY_PURPOSE),
+        MfaThrottle(failure_log, settings.mfa_max_failures, policy.window, clock),
+        clock,
+        issuer=settings.issuer,
+        events=events,
+    )
     return Runtime(
         settings=settings,
         clock=clock,
@@ -387,6 +406,7 @@ def build_runtime(
         throttle=throttle,
         tokens=tokens,
         mail=_mail_sender(settings, engine, master, clock, outbox),
+        factors=factors,
         events=events,
         audit=audit,
         redis=shared.redis,

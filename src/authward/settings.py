@@ -152,6 +152,13 @@ class Settings(BaseSettings):
         description="Failed logins per account from all addresses before 429 (0: ten times "
         "AUTHWARD_LOGIN_MAX_FAILURES).",
     )
+    mfa_max_failures: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="Wrong second-factor codes per account within the login window before "
+        "429 (a count of its own, not the password's).",
+    )
     login_window: int = Field(
         900,
         ge=1,

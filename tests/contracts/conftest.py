@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import MemoryUserStore, UserStore
 from authward.clock import FrozenClock
+from authward.factors.sql import SqlFactorStore
+from authward.factors.store import FactorStore, MemoryFactorStore
 from authward.pacing import Pacing
 from authward.revocation.bus import LocalRevocationBus, RevocationBus
 from authward.revocation.redis import RedisRevocationBus
@@ -101,6 +103,12 @@ def key_store(request: pytest.FixtureRequest) -> KeyStore:
 @pytest.fixture(params=SQL_BACKENDS)
 def family_store(request: pytest.FixtureRequest) -> FamilyStore:
     store: FamilyStore = request.getfixturevalue(_fixture(request, "family_store"))
+    return store
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def factor_store(request: pytest.FixtureRequest) -> FactorStore:
+    store: FactorStore = request.getfixturevalue(_fixture(request, "factor_store"))
     return store
 
 
@@ -310,3 +318,18 @@ async def redis_nodes(url: str, keys: KeyNames, clock: FrozenClock) -> AsyncIter
         for bus, client in made:
             await bus.close()
             await client.aclose()
+
+
+@pytest.fixture
+def memory_factor_store() -> MemoryFactorStore:
+    return MemoryFactorStore()
+
+
+@pytest.fixture
+def sqlite_factor_store(sqlite_engine: AsyncEngine) -> SqlFactorStore:
+    return SqlFactorStore(sqlite_engine)
+
+
+@pytest.fixture
+def postgres_factor_store(postgres_engine: AsyncEngine) -> SqlFactorStore:
+    return SqlFactorStore(postgres_engine)

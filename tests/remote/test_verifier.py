@@ -125,3 +125,16 @@ def test_bearer_token_parsing() -> None:
     for bad in ("Basic abc", "Bearer", "Bearer " + "a" * 9000):
         with pytest.raises(InvalidToken):
             bearer_token(bad)
+
+
+async def test_the_claims_say_how_the_login_authenticated(
+    endpoint: Endpoint, clock: FrozenClock
+) -> None:
+    verifier = endpoint.verifier(clock)
+    login_at = clock.now()
+    pair = await endpoint.service.issue("user-1", Device(), amr=("pwd", "otp"))
+    clock.advance(60)
+    claims = verifier.verify(pair.access_token)
+    assert (claims.auth_time, claims.amr, claims.acr) == (login_at, ("pwd", "otp"), "aal2")
+    plain = verifier.verify(await endpoint.token())
+    assert (plain.auth_time, plain.amr, plain.acr) == (clock.now(), ("pwd",), "aal1")

@@ -35,8 +35,21 @@ async def test_token_has_exactly_the_rfc_9068_header_and_claims(
         "kid": signing.kid,
     }
     claims = segment(pair.access_token, 1)
-    assert set(claims) == {"iss", "aud", "sub", "iat", "exp", "jti", "sid"}
+    assert set(claims) == {
+        "iss",
+        "aud",
+        "sub",
+        "iat",
+        "exp",
+        "jti",
+        "sid",
+        "auth_time",
+        "amr",
+        "acr",
+    }
     now = int(clock.now().timestamp())
+    # RFC 9068 §2.2.1: how the login authenticated (a password alone here).
+    assert (claims["auth_time"], claims["amr"], claims["acr"]) == (now, ["pwd"], "aal1")
     assert claims["iss"] == claims["aud"] == "authward"
     assert (claims["sub"], claims["sid"], claims["iat"], claims["exp"]) == (
         "user-1", pair.family.id, now, now + 300,

@@ -126,6 +126,17 @@ class AccountService:
         Once `current` matched, the new password must pass the policy (a WeakPassword).
         """
         check_password_shape(new)
+        user = await self.confirm_password(user_id, current, address=address)
+        await self.policy.check(new, email=user.email)
+        await self.users.set_password_hash(user_id, await self._hasher.hash(new))
+        await self.events.emit("password_change", user_id=user_id)
+
+    async def confirm_password(self, user_id: UserId, password: str, *, address: str = "") -> User:
+        """Return the user if `password` is theirs; raise WrongPassword when it is not.
+
+        A wrong `password` is a failed login for (account, `address`): the same counts as
+        `authenticate`, so past the limit TooManyAttempts, even with the right password.
+        """
         user = await self.users.get(user_id)
         if user is None or user.disabled:
             raise NotFound
@@ -139,16 +150,14 @@ class AccountService:
             raise
         async with judged(attempt, WrongPassword):
             try:
-                await self._hasher.verify(user.password_hash, current)
+                await self._hasher.verify(user.password_hash, password)
             except InvalidCredentials:
                 security_log.warning(
                     "password change refused",
                     extra={"event": "password_change_failed", "user_id": user_id, "ip": address},
                 )
                 raise WrongPassword from None
-        await self.policy.check(new, email=user.email)
-        await self.users.set_password_hash(user_id, await self._hasher.hash(new))
-        await self.events.emit("password_change", user_id=user_id)
+        return user
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> None:
         if not await self.users.set_disabled(user_id, disabled):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from authward.assurance import Assurance
 from authward.ids import Device, UserId
 
 
@@ -25,6 +26,13 @@ class Session:
     idle_expires_at: datetime
     absolute_expires_at: datetime
     device: Device
+    # How the login authenticated; None: a session older than the column, its created_at.
+    auth_time: datetime | None = None
+    amr: tuple[str, ...] = ("pwd",)
+
+    @property
+    def assurance(self) -> Assurance:
+        return Assurance(self.auth_time or self.created_at, self.amr)
 
     def expired(self, now: datetime) -> bool:
         return now >= self.idle_expires_at or now >= self.absolute_expires_at

@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final, TypeGuard
 
+from authward.assurance import amr_of, amr_text
 from authward.ids import Device, UserId
 from authward.pacing import DEFAULT_PACING, Pacing
 from authward.sessions.models import Session
@@ -337,6 +338,9 @@ def _fields(session: Session) -> list[str | int]:
         session.device.user_agent,
         "ip",
         session.device.ip,
+        "amr",
+        amr_text(session.amr),
+        *(() if session.auth_time is None else ("auth_time", micros(session.auth_time))),
     ]
 
 
@@ -351,6 +355,8 @@ def _session(id_digest: bytes, raw: Mapping[bytes | str, bytes | str]) -> Sessio
         idle_expires_at=from_micros(fields["idle_expires_at"]),
         absolute_expires_at=from_micros(fields["absolute_expires_at"]),
         device=Device(user_agent=fields["user_agent"], ip=fields["ip"]),
+        auth_time=from_micros(fields["auth_time"]) if "auth_time" in fields else None,
+        amr=amr_of(fields.get("amr")),
     )
 
 

@@ -75,8 +75,11 @@ class SessionService:
         self._store = store
         self._cache = None
 
-    async def start(self, user_id: UserId, device: Device) -> StartedSession:
-        """Start a session with a fresh id, ending the user's oldest ones past the limit."""
+    async def start(
+        self, user_id: UserId, device: Device, *, amr: tuple[str, ...] = ("pwd",)
+    ) -> StartedSession:
+        """Start a session with a fresh id for a login authenticated by `amr` (now), ending
+        the user's oldest ones past the limit."""
         now = self._clock.now()
         session_id = crypto.new_token()
         session = Session(
@@ -88,6 +91,8 @@ class SessionService:
             idle_expires_at=min(now + self.policy.idle_ttl, now + self.policy.absolute_ttl),
             absolute_expires_at=now + self.policy.absolute_ttl,
             device=device,
+            auth_time=now,
+            amr=amr,
         )
         await self.store.add(session)
         await self._keep_to_limit(user_id)

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.assurance import amr_of, amr_text
 from authward.ids import Device, UserId
 from authward.pacing import DEFAULT_PACING, Pacing
 from authward.sessions.models import Session
@@ -38,6 +39,9 @@ sessions = Table(
     Column("absolute_expires_at", UtcDateTime, nullable=False, index=True),
     Column("user_agent", String(512), nullable=False, default=""),
     Column("ip", String(64), nullable=False, default=""),
+    # How the login authenticated (migration 0007_second_factors).
+    Column("auth_time", UtcDateTime, nullable=True),
+    Column("amr", String(32), nullable=False, server_default="pwd"),
 )
 Index("ix_sessions_user_created", sessions.c.user_id, sessions.c.created_at)
 
@@ -53,6 +57,8 @@ def _row(session: Session) -> dict[str, Any]:
         "absolute_expires_at": session.absolute_expires_at,
         "user_agent": session.device.user_agent,
         "ip": session.device.ip,
+        "auth_time": session.auth_time,
+        "amr": amr_text(session.amr),
     }
 
 
@@ -66,6 +72,8 @@ def _session(row: RowMapping) -> Session:
         idle_expires_at=row["idle_expires_at"],
         absolute_expires_at=row["absolute_expires_at"],
         device=Device(user_agent=row["user_agent"], ip=row["ip"]),
+        auth_time=row["auth_time"],
+        amr=amr_of(row["amr"]),
     )
 
 

@@ -21,3 +21,7 @@ def address_key(action: str, address: str) -> bytes:
 
 def token_key(token: str) -> bytes:
     return hashlib.sha256(b"refresh-token\x00" + token.encode("utf-8", "surrogatepass")).digest()
+
+
+def mfa_key(user_id: str) -> bytes:
+    return hashlib.sha256(b"mfa\x00" + user_id.encode("utf-8", "surrogatepass")).digest()

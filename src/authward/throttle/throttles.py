@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from authward.clock import Clock
 from authward.errors import TooManyAttempts
-from authward.throttle.keys import account_key, address_key, pair_key, token_key
+from authward.throttle.keys import account_key, address_key, mfa_key, pair_key, token_key
 from authward.throttle.log import FailureLog
 from authward.throttle.policy import ThrottlePolicy
 from authward.throttle.window import Attempt, SlidingWindow
@@ -101,3 +102,28 @@ class RegistrationThrottle:
         """
         key = address_key("register", address)
         await self._window.reserve("register", ((key, self._policy.register_max_attempts),))
+
+
+class MfaThrottle:
+    """Wrong second-factor codes per account: a count of its own, not the password's.
+
+    The password was right to get here, so the guesser holds it: only the account's own
+    count stops one cycling addresses. A success clears the count; a refusal (429) is
+    not counted, like a login's.
+    """
+
+    def __init__(self, log: FailureLog, max_failures: int, window: timedelta, clock: Clock) -> None:
+        self._window = SlidingWindow(log, window, clock)
+        self._max_failures = max_failures
+
+    async def attempt(self, user_id: str) -> Attempt:
+        """Count one second step of `user_id`; raise TooManyAttempts at the ceiling."""
+        key = mfa_key(user_id)
+        try:
+            held = await self._window.reserve("mfa", ((key, self._max_failures),))
+        except TooManyAttempts:
+            security_log.warning(
+                "second factor throttled", extra={"event": "mfa_throttled", "user_id": user_id}
+            )
+            raise
+        return Attempt(self._window.log, held, clear_on_success=(key,))

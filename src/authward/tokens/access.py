@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 import jwt
 from jwt.algorithms import Algorithm
 
+from authward.assurance import Assurance
 from authward.crypto import is_handle_shaped, is_token_id_shaped, is_user_id_shaped, new_token_id
 from authward.errors import InvalidToken, TokenExpired
 from authward.tokens import jwk
@@ -102,6 +103,12 @@ class SigningKeys(VerifyingKeys, Protocol):
     """A ring that signs as well (`authward.tokens.keys.KeyRing`)."""
 
     def signing_key(self) -> SigningKey: ...
+
+
+# What `issue` may write in amr and acr; anything else is not a token of ours.
+_AMR_VALUES: Final = frozenset({"pwd", "otp", "rc"})
+_ACR_VALUES: Final = frozenset({"aal1", "aal2"})
+_MAX_AMR: Final = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +229,10 @@ class AccessVerifier:
         if "nbf" in claims and _numeric_date(claims["nbf"]) > at + leeway:
             raise InvalidToken
         expires = datetime.fromtimestamp(exp, UTC)
-        result = AccessClaims(sub, sid, jti, datetime.fromtimestamp(iat, UTC), expires, key.kid)
+        auth_time, amr, acr = _assurance(claims)
+        result = AccessClaims(
+            sub, sid, jti, datetime.fromtimestamp(iat, UTC), expires, key.kid, auth_time, amr, acr
+        )
         return _Verified(result, key, expires + self._leeway)
 
     def _remember(self, token: str, verified: _Verified) -> None:
@@ -251,10 +261,18 @@ class AccessTokens(AccessVerifier):
         self._ring = ring
         self._ttl = ttl
 
-    def issue(self, subject: str, sid: str, now: datetime, not_after: datetime) -> tuple[str, int]:
+    def issue(
+        self,
+        subject: str,
+        sid: str,
+        now: datetime,
+        not_after: datetime,
+        assurance: Assurance | None = None,
+    ) -> tuple[str, int]:
         """Sign a token for `subject` in family `sid`; return it and its lifetime in seconds.
 
         It expires after the access TTL, or at `not_after` (the family's end) if sooner.
+        With `assurance`, it carries ``auth_time``, ``amr`` and ``acr`` (RFC 9068 §2.2.1).
         """
         key = self._ring.signing_key()
         iat = int(now.timestamp())
@@ -270,6 +288,10 @@ class AccessTokens(AccessVerifier):
             "jti": new_token_id(),
             "sid": sid,
         }
+        if assurance is not None:
+            claims["auth_time"] = int(assurance.auth_time.timestamp())
+            claims["amr"] = list(assurance.amr)
+            claims["acr"] = assurance.acr
         # RFC 9068 §2.1: typ at+jwt; PyJWT adds alg, so the header is exactly alg, kid, typ.
         headers = {"kid": key.kid, "typ": TYP}
         return jwt.encode(claims, key.material, algorithm=key.alg, headers=headers), exp - iat
@@ -329,6 +351,25 @@ def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
 
 def _refuse(constant: str) -> object:
     raise InvalidToken  # NaN, Infinity: not JSON (RFC 8259 §6)
+
+
+def _assurance(claims: dict[str, object]) -> tuple[datetime | None, tuple[str, ...], str | None]:
+    """``auth_time``, ``amr`` and ``acr``, each optional, each exactly as `issue` writes it."""
+    auth_time = None
+    if "auth_time" in claims:
+        auth_time = datetime.fromtimestamp(_numeric_date(claims["auth_time"]), UTC)
+    amr: tuple[str, ...] = ()
+    if "amr" in claims:
+        listed = claims["amr"]
+        if not isinstance(listed, list) or not 0 < len(listed) <= _MAX_AMR:
+            raise InvalidToken
+        if not all(isinstance(m, str) and m in _AMR_VALUES for m in listed):
+            raise InvalidToken
+        amr = tuple(listed)
+    acr = claims.get("acr")
+    if acr is not None and acr not in _ACR_VALUES:
+        raise InvalidToken
+    return auth_time, amr, acr if isinstance(acr, str) else None
 
 
 def _numeric_date(value: object) -> int:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from authward.assurance import Assurance
 from authward.ids import Device, UserId
 
 KeyState = Literal["active", "retired", "expired"]
@@ -44,6 +45,13 @@ class Family:
     last_seen_at: datetime
     device: Device
     revoked_at: datetime | None = None
+    # How the login that started the family authenticated: every refresh keeps it.
+    auth_time: datetime | None = None  # None: a family older than the column, created_at
+    amr: tuple[str, ...] = ("pwd",)
+
+    @property
+    def assurance(self) -> Assurance:
+        return Assurance(self.auth_time or self.created_at, self.amr)
 
     def live(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
@@ -51,7 +59,11 @@ class Family:
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
-    """The claims of a verified access token (RFC 9068 §2.2)."""
+    """The claims of a verified access token (RFC 9068 §2.2).
+
+    `auth_time`, `amr` and `acr` (RFC 9068 §2.2.1) say how the login authenticated; a
+    token issued before they were carried has None, () and None.
+    """
 
     sub: str
     sid: str
@@ -59,6 +71,9 @@ class AccessClaims:
     iat: datetime
     exp: datetime
     kid: str
+    auth_time: datetime | None = None
+    amr: tuple[str, ...] = ()
+    acr: str | None = None
 
     @property
     def user_id(self) -> UserId:

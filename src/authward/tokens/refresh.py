@@ -64,8 +64,11 @@ class RefreshTokens:
         self._on_revoked = on_revoked
         self._on_reuse = on_reuse
 
-    async def start(self, user_id: UserId, device: Device) -> tuple[str, Family]:
-        """Start a family for a login; return its first refresh token and the family."""
+    async def start(
+        self, user_id: UserId, device: Device, amr: tuple[str, ...] = ("pwd",)
+    ) -> tuple[str, Family]:
+        """Start a family for a login (authenticated by `amr`, now); return its first
+        refresh token and the family."""
         now = self._clock.now()
         family = Family(
             id=crypto.new_handle(),
@@ -74,6 +77,8 @@ class RefreshTokens:
             expires_at=now + self._policy.ttl,
             last_seen_at=now,
             device=device,
+            auth_time=now,
+            amr=amr,
         )
         token = crypto.new_token()
         await self.store.add(family, crypto.digest(token))

@@ -157,10 +157,12 @@ class TokenService:
         tasks, self._tasks, self._stale_after = self._tasks, [], None
         await stop(tasks)
 
-    async def issue(self, user_id: UserId, device: Device) -> TokenPair:
-        """Start a family for a login and return its first pair."""
+    async def issue(
+        self, user_id: UserId, device: Device, *, amr: tuple[str, ...] = ("pwd",)
+    ) -> TokenPair:
+        """Start a family for a login authenticated by `amr`, and return its first pair."""
         self.ring.signing_key()  # no family for a login that cannot get a token
-        refresh_token, family = await self.refresh_tokens.start(user_id, device)
+        refresh_token, family = await self.refresh_tokens.start(user_id, device, amr)
         pair = self._pair(refresh_token, family)
         await self.events.emit("login", user_id=user_id, via="jwt", handle=family.id, device=device)
         return pair
@@ -305,7 +307,7 @@ class TokenService:
 
     def _pair(self, refresh_token: str, family: Family) -> TokenPair:
         access_token, expires_in = self.access.issue(
-            family.user_id, family.id, self._clock.now(), family.expires_at
+            family.user_id, family.id, self._clock.now(), family.expires_at, family.assurance
         )
         return TokenPair(access_token, expires_in, refresh_token, family)
 

@@ -32,6 +32,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.assurance import amr_of, amr_text
 from authward.ids import Device, UserId
 from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 from authward.tokens.models import Family
@@ -63,6 +64,9 @@ refresh_families = Table(
     Column("user_agent", String(512), nullable=False, default=""),
     Column("ip", String(64), nullable=False, default=""),
     Column("revoked_at", UtcDateTime, nullable=True),
+    # How the family's login authenticated (migration 0007_second_factors).
+    Column("auth_time", UtcDateTime, nullable=True),
+    Column("amr", String(32), nullable=False, server_default="pwd"),
 )
 Index("ix_refresh_families_user_created", refresh_families.c.user_id, refresh_families.c.created_at)
 
@@ -146,6 +150,8 @@ def _family(row: RowMapping) -> Family:
         last_seen_at=row["last_seen_at"],
         device=Device(user_agent=row["user_agent"], ip=row["ip"]),
         revoked_at=row["revoked_at"],
+        auth_time=row["auth_time"],
+        amr=amr_of(row["amr"]),
     )
 
 
@@ -170,6 +176,8 @@ class SqlFamilyStore:
             "user_agent": family.device.user_agent,
             "ip": family.device.ip,
             "revoked_at": family.revoked_at,
+            "auth_time": family.auth_time,
+            "amr": amr_text(family.amr),
         }
         async with translated_errors(), self._engine.begin() as conn:
             await conn.execute(insert(refresh_families).values(**row))

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 from authward.accounts.models import User
 from authward.callers import AuthUser
 from authward.errors import InvalidCredentials, NotAuthenticated, TooManyAttempts
+from authward.factors.models import LoginMode
 from authward.metrics import LOGINS
 from authward.web.addresses import client_address
-from authward.web.auth import require, runtime_of, session_id_of
+from authward.web.auth import assurance_of, require, runtime_of, session_id_of
 from authward.web.bodies import read_fields
 from authward.web.origin import check_origin
 from authward.web.routing import AuthwardRoute
@@ -23,6 +24,7 @@ from authward.web.schemas import (
     ErrorOut,
     InvalidInputOut,
     MeOut,
+    MfaRequiredOut,
     PasswordChangeIn,
     RegisterIn,
     SessionLoginOut,
@@ -74,6 +76,42 @@ async def login(request: Request, strategy: str, email: str, password: str) -> U
     return user
 
 
+async def second_step(request: Request, user: User, mode: LoginMode) -> str | None:
+    """The password was right: if the account has a second factor, open the second step
+    and return its ``mfa_token``; None when the login may finish now.
+
+    Every login (the session's, the token's, the page's) asks this between the password
+    and the session or tokens: no way in skips the factor.
+    """
+    factors = runtime_of(request).factors
+    if not await factors.required(user.id):
+        return None
+    return await factors.challenge(user.id, mode)
+
+
+def mfa_required(mfa_token: str) -> JSONResponse:
+    """The first step's answer when a second factor is owed: no cookie, no token."""
+    body = MfaRequiredOut(mfa_token=mfa_token, methods=["totp", "recovery_code"])
+    return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store"})
+
+
+async def session_answer(
+    request: Request, user: User, amr: tuple[str, ...] = ("pwd",)
+) -> JSONResponse:
+    """Finish a session login: a new session in the cookie, its CSRF token in the body."""
+    runtime = runtime_of(request)
+    # An id the browser sent before login is never kept (no fixation): end it outright.
+    if (previous := read_session_cookie(request, runtime.settings)) is not None:
+        await runtime.sessions.end(previous)
+    started = await runtime.sessions.start(user.id, device_of(request), amr=amr)
+    body = SessionLoginOut(
+        user=UserOut(id=user.id, email=user.email), csrf_token=started.csrf_token
+    )
+    response = JSONResponse(body.model_dump())
+    set_session_cookie(response, started.session_id, runtime.settings)
+    return response
+
+
 @router.post("/register", status_code=201, response_model=UserOut, responses=ERROR_RESPONSES)
 async def register(body: RegisterIn, request: Request) -> UserOut:
     """Create an account (409 when the email is taken, 422 when malformed, 429 throttled)."""
@@ -85,30 +123,25 @@ async def register(body: RegisterIn, request: Request) -> UserOut:
 
 @session_router.post(
     "/session/login",
-    response_model=SessionLoginOut,
+    response_model=SessionLoginOut | MfaRequiredOut,
     responses=ERROR_RESPONSES,
     openapi_extra=CREDENTIALS_BODY,
 )
 async def session_login(request: Request) -> JSONResponse:
     """Start a session: a new id in an HttpOnly cookie, and the CSRF token in the body.
 
+    With a second factor on, the answer is ``mfa_required`` instead (no cookie): the
+    session starts at ``POST /auth/mfa``.
+
     A browser's request from another site is refused (403) before anything is read: a
     forged login would sign the victim into the attacker's account (login CSRF).
     """
     check_origin(request)
-    runtime = runtime_of(request)
     fields = await read_fields(request, "email", "password")
     user = await login(request, "session", fields["email"], fields["password"])
-    # An id the browser sent before login is never kept (no fixation): end it outright.
-    if (previous := read_session_cookie(request, runtime.settings)) is not None:
-        await runtime.sessions.end(previous)
-    started = await runtime.sessions.start(user.id, device_of(request))
-    body = SessionLoginOut(
-        user=UserOut(id=user.id, email=user.email), csrf_token=started.csrf_token
-    )
-    response = JSONResponse(body.model_dump())
-    set_session_cookie(response, started.session_id, runtime.settings)
-    return response
+    if (mfa_token := await second_step(request, user, "session")) is not None:
+        return mfa_required(mfa_token)
+    return await session_answer(request, user)
 
 
 @session_router.post("/session/logout", status_code=204, responses=ERROR_RESPONSES)
@@ -125,11 +158,19 @@ async def session_logout(request: Request, principal: Authenticated) -> Response
 
 @router.get("/me", response_model=MeOut, responses=ERROR_RESPONSES)
 async def me(request: Request, principal: Authenticated) -> MeOut:
-    """Who the session cookie or bearer token belongs to."""
+    """Who the session cookie or bearer token belongs to, and how they signed in."""
     user = await runtime_of(request).accounts.users.get(principal.id)
     if user is None or user.disabled:
         raise InvalidCredentials
-    return MeOut(id=user.id, email=user.email, auth=principal.via)
+    assurance = await assurance_of(request, principal)
+    return MeOut(
+        id=user.id,
+        email=user.email,
+        auth=principal.via,
+        auth_time=assurance.auth_time,
+        amr=list(assurance.amr),
+        aal=assurance.acr,
+    )
 
 
 @router.get("/sessions", response_model=list[DeviceOut], responses=ERROR_RESPONSES)

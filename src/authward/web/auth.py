@@ -13,8 +13,9 @@ from typing import Final
 from starlette.requests import HTTPConnection, Request
 from starlette.types import Scope
 
+from authward.assurance import Assurance
 from authward.auth import ALL_VIAS, JWT_ONLY, SAFE_METHODS
-from authward.auth.transports import credential_headers
+from authward.auth.transports import access_cookie_name, bearer_token, cookie_in, credential_headers
 from authward.callers import AuthUser
 from authward.errors import AuthwardError, NotAuthenticated
 from authward.ids import Via
@@ -24,6 +25,7 @@ from authward.web.transports import CSRF_FIELD, CSRF_HEADER, read_session_cookie
 __all__ = [
     "BEARER_EXPECTED",
     "FORM_TYPES",
+    "assurance_of",
     "OUTCOME_KEY",
     "RUNTIME_STATE",
     "SAFE_METHODS",
@@ -147,3 +149,24 @@ async def _caller(request: Request, accepted: frozenset[Via]) -> AuthUser | None
         if authorization is not None:
             expect_bearer(request.scope)  # even for another scheme: the 401 names ours
         raise
+
+
+async def assurance_of(request: Request, caller: AuthUser) -> Assurance:
+    """How the caller's login authenticated: its session's record, or its token's claims.
+
+    The credential is the one that authenticated `caller` (checked again: a session read
+    from the node's cache, a token from the verified-token memo), so no other is read.
+    """
+    runtime = runtime_of(request)
+    if caller.via == "session":
+        session_id = read_session_cookie(request, runtime.settings)
+        if session_id is None:
+            raise NotAuthenticated
+        return (await runtime.sessions.resume(session_id)).assurance
+    authorization, cookies = credential_headers(request.scope["headers"])
+    if authorization is not None:
+        token = bearer_token(authorization)
+    else:
+        token = cookie_in(cookies, access_cookie_name(runtime.settings)) or ""
+    claims = runtime.tokens.verify(token)
+    return Assurance(claims.auth_time or claims.iat, claims.amr or ("pwd",))

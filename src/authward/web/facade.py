@@ -38,7 +38,7 @@ from authward.events import EventKind, Events, Hook
 from authward.ids import Via
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
-from authward.web import api, token_api
+from authward.web import api, factors_api, token_api
 from authward.web.auth import (
     OUTCOME_KEY,
     Outcome,
@@ -221,6 +221,8 @@ class Authward:
         if "jwt" in self.strategies:
             included.append(token_api.router)
             router.include_router(token_api.router, dependencies=bind, tags=["tokens"])
+        included.append(factors_api.router)
+        router.include_router(factors_api.router, dependencies=bind, tags=["second factors"])
         # Last: a 404 for /auth/me/ and the like, never the app's redirect built from Host.
         router.include_router(slash_twins(*included))
         return router

@@ -18,6 +18,59 @@ class UserOut(BaseModel):
 
 class MeOut(UserOut):
     auth: Literal["session", "jwt"]
+    auth_time: datetime = Field(description="When the login behind this credential happened.")
+    amr: list[str] = Field(
+        description="How it authenticated (RFC 8176): pwd, otp (TOTP), rc (recovery code)."
+    )
+    aal: Literal["aal1", "aal2"] = Field(
+        description="NIST SP 800-63B level: aal2 with a second factor, else aal1."
+    )
+
+
+class MfaRequiredOut(BaseModel):
+    """The first step's answer when the account has a second factor: no cookie, no token."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str = Field(
+        description="Single use, five minutes: it grants nothing but POST /auth/mfa."
+    )
+    methods: list[Literal["totp", "recovery_code"]]
+
+
+class MfaIn(BaseModel):
+    """The second step: the first step's mfa_token and exactly one of the codes."""
+
+    mfa_token: str = Field(max_length=64)
+    code: str | None = Field(None, max_length=16, description="A TOTP code (six digits).")
+    recovery_code: str | None = Field(None, max_length=32)
+
+
+class CurrentPasswordIn(BaseModel):
+    """A change to the factors: until step-up exists, the current password says it is you."""
+
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class TotpConfirmIn(BaseModel):
+    code: str = Field(max_length=16, description="The authenticator app's code now.")
+
+
+class FactorsOut(BaseModel):
+    totp: bool
+    recovery_codes_left: int
+    passkeys: list[dict[str, str]] = Field(
+        default_factory=list, description="Always empty: passkeys are not built yet."
+    )
+
+
+class TotpEnrolmentOut(BaseModel):
+    secret: str = Field(description="Base32, 160 bits; shown this once.")
+    otpauth_uri: str
+    qr_svg: str = Field(description="The otpauth URI as a QR code, inline SVG.")
+
+
+class RecoveryCodesOut(BaseModel):
+    recovery_codes: list[str] = Field(description="Ten codes, each usable once; shown once.")
 
 
 class Credentials(BaseModel):

@@ -17,12 +17,12 @@ from authward.callers import AuthUser
 from authward.errors import InvalidInput, NotAuthenticated
 from authward.runtime import Runtime
 from authward.tokens.service import TokenPair
-from authward.web.api import ERROR_RESPONSES, device_of, login
+from authward.web.api import ERROR_RESPONSES, device_of, login, mfa_required, second_step
 from authward.web.auth import presented_csrf_token, require_token, runtime_of
 from authward.web.bodies import read_fields
 from authward.web.origin import check_origin
 from authward.web.routing import AuthwardRoute
-from authward.web.schemas import Credentials, RefreshIn, TokenOut
+from authward.web.schemas import Credentials, MfaRequiredOut, RefreshIn, TokenOut
 from authward.web.transports import (
     REFRESH_ROUTE,
     clear_token_cookies,
@@ -56,7 +56,8 @@ TOKEN_BODY: dict[str, Any] = {
 }
 
 
-def _token_response(request: Request, runtime: Runtime, pair: TokenPair) -> JSONResponse:
+def token_answer(request: Request, runtime: Runtime, pair: TokenPair) -> JSONResponse:
+    """A token login's or a refresh's answer: the pair, and the cookies when they are on."""
     settings = runtime.settings
     csrf_token = runtime.tokens.csrf_token(pair.family.id) if settings.token_cookies else None
     body = TokenOut(
@@ -81,22 +82,27 @@ def _token_response(request: Request, runtime: Runtime, pair: TokenPair) -> JSON
 
 
 @router.post(
-    "/auth/token", response_model=TokenOut, responses=ERROR_RESPONSES, openapi_extra=TOKEN_BODY
+    "/auth/token",
+    response_model=TokenOut | MfaRequiredOut,
+    responses=ERROR_RESPONSES,
+    openapi_extra=TOKEN_BODY,
 )
 async def token(request: Request) -> JSONResponse:
     """Log in for tokens: JSON {email, password} or the OAuth2 password form.
 
     With token cookies on, the tokens are also set in cookies, with the family's CSRF
-    token in the body, and a browser's request from another site is refused (403).
+    token in the body, and a browser's request from another site is refused (403). With
+    a second factor on, the answer is ``mfa_required`` instead: the pair comes from
+    ``POST /auth/mfa``.
     """
     runtime = runtime_of(request)
     if runtime.settings.token_cookies:
         check_origin(request)
     fields = await read_fields(request, "email", "password", aliases={"username": "email"})
     user = await login(request, "jwt", fields["email"], fields["password"])
-    return _token_response(
-        request, runtime, await runtime.tokens.issue(user.id, device_of(request))
-    )
+    if (mfa_token := await second_step(request, user, "jwt")) is not None:
+        return mfa_required(mfa_token)
+    return token_answer(request, runtime, await runtime.tokens.issue(user.id, device_of(request)))
 
 
 @router.post(
@@ -119,7 +125,7 @@ async def refresh(
     if not runtime.settings.token_cookies:
         if presented is None:
             raise InvalidInput("Field 'refresh_token' is required and must be a string.")
-        return _token_response(request, runtime, await runtime.tokens.refresh(presented, device))
+        return token_answer(request, runtime, await runtime.tokens.refresh(presented, device))
     check_origin(request)
     if presented is not None:
         pair = await runtime.tokens.refresh(presented, device)
@@ -128,7 +134,7 @@ async def refresh(
         pair = await runtime.tokens.refresh(cookie, device, by_cookie=True, csrf_token=csrf_token)
     else:
         raise NotAuthenticated
-    return _token_response(request, runtime, pair)
+    return token_answer(request, runtime, pair)
 
 
 @router.post("/auth/token/revoke", status_code=204, responses=ERROR_RESPONSES)

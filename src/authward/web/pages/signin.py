@@ -1,4 +1,5 @@
-"""Sign in, create an account, sign out: the pages before (and at the end of) a session."""
+"""Sign in (and its second step), create an account, sign out: the pages before (and at the
+end of) a session."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from authward.accounts.models import User
 from authward.errors import (
     CsrfRejected,
     EmailTaken,
+    InvalidCode,
     InvalidCredentials,
     InvalidInput,
+    InvalidToken,
     TooManyAttempts,
 )
-from authward.web.api import device_of, login
+from authward.web.api import device_of, login, second_step
 from authward.web.auth import runtime_of, session_id_of
 from authward.web.origin import check_origin
 from authward.web.pages.guard import PreSessionCsrf, field
@@ -30,6 +33,7 @@ router = APIRouter(route_class=PageRoute)
 NOTICES: Final = {
     "everywhere": "You were signed out on every device.",
     "ended": "That session has ended. Sign in to continue.",
+    "mfa": "That sign-in took too long or was already finished. Please sign in again.",
 }
 
 
@@ -62,7 +66,54 @@ async def login_submit(request: Request) -> Response:
     except (InvalidCredentials, InvalidInput):
         # One message for an unknown email and a wrong password alike.
         return _form_page(request, "login.html", 400, problem="credentials", **again)
+    if (mfa_token := await second_step(request, user, "session")) is not None:
+        # The password was right; the session waits for the second factor.
+        return _form_page(request, "login_mfa.html", mfa_token=mfa_token, next=again["next"])
     return await _signed_in(request, user, again["next"])
+
+
+@router.get("/login/mfa")
+async def login_mfa_page(request: Request) -> Response:
+    """The second step is shown by the first (it carries its mfa_token): start there."""
+    return redirect("/login")
+
+
+@router.post("/login/mfa")
+async def login_mfa_submit(request: Request) -> Response:
+    """Finish a sign-in with a TOTP or recovery code: 303 to `next`, or the form again."""
+    check_origin(request)
+    runtime = runtime_of(request)
+    form = await request.form()
+    code = field(form, "code").strip()
+    again: dict[str, Any] = {
+        "mfa_token": field(form, "mfa_token"),
+        "next": safe_next(field(form, "next")),
+    }
+    try:
+        PreSessionCsrf(runtime).check(request, form)
+    except CsrfRejected:
+        return _form_page(request, "login_mfa.html", 403, problem="expired", **again)
+    # Digits are a TOTP code; anything else is tried as a recovery code.
+    totp = code.replace(" ", "").isdigit()
+    try:
+        done = await runtime.factors.complete(
+            again["mfa_token"],
+            code=code if totp else None,
+            recovery_code=None if totp else code,
+            mode="session",
+        )
+    except InvalidToken:
+        return redirect("/login?notice=mfa")
+    except TooManyAttempts as exc:
+        headers = {"retry-after": str(exc.retry_after)}
+        again.update(problem="throttled", wait=duration(exc.retry_after))
+        return _form_page(request, "login_mfa.html", 429, headers, **again)
+    except (InvalidCode, InvalidInput):
+        return _form_page(request, "login_mfa.html", 400, problem="code", **again)
+    user = await runtime.accounts.users.get(done.user_id)
+    if user is None or user.disabled:
+        return redirect("/login")
+    return await _signed_in(request, user, again["next"], amr=("pwd", done.method))
 
 
 @router.get("/register")
@@ -130,13 +181,15 @@ def _form_page(
     return response
 
 
-async def _signed_in(request: Request, user: User, target: str) -> Response:
+async def _signed_in(
+    request: Request, user: User, target: str, *, amr: tuple[str, ...] = ("pwd",)
+) -> Response:
     """Start a session for `user` with a fresh id, and go on to `target`."""
     runtime = runtime_of(request)
     # An id the browser sent before sign-in is never kept (no fixation): end it outright.
     if (previous := read_session_cookie(request, runtime.settings)) is not None:
         await runtime.sessions.end(previous)
-    started = await runtime.sessions.start(user.id, device_of(request))
+    started = await runtime.sessions.start(user.id, device_of(request), amr=amr)
     response = redirect(target)
     set_session_cookie(response, started.session_id, runtime.settings)
     PreSessionCsrf(runtime).forget(response)

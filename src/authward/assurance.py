@@ -1,0 +1,43 @@
+"""How a login proved who it was: when, by which methods, and so at which level.
+
+`amr` holds RFC 8176 method names (``pwd``, ``otp``) and ``rc`` for a recovery code,
+which RFC 8176 does not name. The level is NIST SP 800-63B's: a password alone is
+AAL1; a password and a second factor of another kind (a TOTP code, a look-up secret
+such as a recovery code) is AAL2. Sessions and token families keep the login's
+`Assurance`; access tokens carry it as ``auth_time``, ``amr`` and ``acr`` (RFC 9068 §2.2.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Literal
+
+__all__ = ["SECOND_FACTORS", "Assurance", "Level", "amr_of", "amr_text"]
+
+Level = Literal["aal1", "aal2"]
+SECOND_FACTORS: Final = frozenset({"otp", "rc"})
+_KNOWN: Final = frozenset({"pwd", *SECOND_FACTORS})
+
+
+@dataclass(frozen=True, slots=True)
+class Assurance:
+    """When the user authenticated (`auth_time`) and with which methods (`amr`)."""
+
+    auth_time: datetime
+    amr: tuple[str, ...] = ("pwd",)
+
+    @property
+    def acr(self) -> Level:
+        return "aal2" if SECOND_FACTORS.intersection(self.amr) else "aal1"
+
+
+def amr_text(amr: tuple[str, ...]) -> str:
+    """The methods as stored in a column: space-separated."""
+    return " ".join(amr)
+
+
+def amr_of(text: str | None) -> tuple[str, ...]:
+    """The methods a column or a claim holds; unknown names are dropped, never trusted."""
+    methods = tuple(m for m in (text or "").split() if m in _KNOWN)
+    return methods or ("pwd",)

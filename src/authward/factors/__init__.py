@@ -1,0 +1,1 @@
+"""Second factors: TOTP, recovery codes, and the half-signed-in state between the two steps."""

@@ -1,0 +1,60 @@
+"""The records of second factors, as their stores keep them: no secret in the clear."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from authward.ids import UserId
+
+# What the first step of a login would have answered: a session or a token pair.
+LoginMode = Literal["session", "jwt"]
+
+
+@dataclass(frozen=True, slots=True)
+class TotpFactor:
+    """A user's TOTP secret, sealed with the deployment's TOTP key.
+
+    Off (`confirmed` False) until a first valid code; `last_step` is the newest RFC 6238
+    time step accepted for the user, which no code may reach again (no replay).
+    """
+
+    user_id: UserId
+    sealed_secret: bytes = field(repr=False)
+    confirmed: bool
+    last_step: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryCode:
+    """One recovery code of a user's current set: a salted slow hash, and whether spent."""
+
+    user_id: UserId
+    code_id: str
+    code_hash: str = field(repr=False)
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """The half-signed-in state: the password was right, the second factor is owed.
+
+    Only the digest of the ``mfa_token`` the client holds is kept; it grants nothing but
+    the second step, once, before `expires_at`.
+    """
+
+    token_digest: bytes
+    user_id: UserId
+    mode: LoginMode
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FactorStatus:
+    """What `GET /auth/factors` shows."""
+
+    totp: bool
+    recovery_codes_left: int

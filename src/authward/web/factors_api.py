@@ -1,0 +1,115 @@
+"""Second factors over HTTP: enrol and remove them, and the second step of a login.
+
+Until step-up exists, every change to a user's factors needs the current password in
+the body (``current_password``), checked and counted as a password change's is: a
+stolen session alone cannot turn a factor off, or read new recovery codes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from authward.callers import AuthUser
+from authward.errors import InvalidCredentials
+from authward.web.addresses import client_address
+from authward.web.api import ERROR_RESPONSES, device_of, session_answer
+from authward.web.auth import require, runtime_of
+from authward.web.origin import check_origin
+from authward.web.routing import AuthwardRoute
+from authward.web.schemas import (
+    CurrentPasswordIn,
+    FactorsOut,
+    MfaIn,
+    RecoveryCodesOut,
+    SessionLoginOut,
+    TokenOut,
+    TotpConfirmIn,
+    TotpEnrolmentOut,
+)
+from authward.web.token_api import NO_STORE, token_answer
+
+router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
+Authenticated = Annotated[AuthUser, Depends(require)]
+
+
+async def _confirm_password(request: Request, principal: AuthUser, password: str) -> str:
+    """Check the current password (403 when wrong, counted); return the account's email."""
+    runtime = runtime_of(request)
+    address = client_address(request.scope, runtime.settings.trusted_proxies)
+    user = await runtime.accounts.confirm_password(principal.id, password, address=address)
+    return user.email
+
+
+@router.get("/factors", response_model=FactorsOut, responses=ERROR_RESPONSES)
+async def factors(request: Request, principal: Authenticated) -> FactorsOut:
+    """Which second factors are on, and how many recovery codes are left."""
+    status = await runtime_of(request).factors.status(principal.id)
+    return FactorsOut(totp=status.totp, recovery_codes_left=status.recovery_codes_left)
+
+
+@router.post("/factors/totp", response_model=TotpEnrolmentOut, responses=ERROR_RESPONSES)
+async def begin_totp(
+    body: CurrentPasswordIn, request: Request, principal: Authenticated
+) -> JSONResponse:
+    """A new TOTP secret to scan; not active until `/auth/factors/totp/confirm` (409: on)."""
+    email = await _confirm_password(request, principal, body.current_password)
+    enrolment = await runtime_of(request).factors.begin_totp(principal.id, email)
+    out = TotpEnrolmentOut(
+        secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_svg=enrolment.qr_svg
+    )
+    return JSONResponse(out.model_dump(), headers=NO_STORE)
+
+
+@router.post("/factors/totp/confirm", response_model=RecoveryCodesOut, responses=ERROR_RESPONSES)
+async def confirm_totp(
+    body: TotpConfirmIn, request: Request, principal: Authenticated
+) -> JSONResponse:
+    """Turn TOTP on with a first valid code; the answer holds the ten recovery codes."""
+    codes = await runtime_of(request).factors.confirm_totp(principal.id, body.code)
+    return JSONResponse(RecoveryCodesOut(recovery_codes=codes).model_dump(), headers=NO_STORE)
+
+
+@router.delete("/factors/totp", status_code=204, responses=ERROR_RESPONSES)
+async def disable_totp(
+    request: Request, principal: Authenticated, body: Annotated[CurrentPasswordIn, Body()]
+) -> Response:
+    """Turn TOTP off (and void the recovery codes); 404 when it was not on."""
+    await _confirm_password(request, principal, body.current_password)
+    await runtime_of(request).factors.disable_totp(principal.id)
+    return Response(status_code=204)
+
+
+@router.post("/factors/recovery-codes", response_model=RecoveryCodesOut, responses=ERROR_RESPONSES)
+async def new_recovery_codes(
+    body: CurrentPasswordIn, request: Request, principal: Authenticated
+) -> JSONResponse:
+    """Ten new recovery codes; every older one is void (404 without a factor on)."""
+    await _confirm_password(request, principal, body.current_password)
+    codes = await runtime_of(request).factors.new_recovery_codes(principal.id)
+    return JSONResponse(RecoveryCodesOut(recovery_codes=codes).model_dump(), headers=NO_STORE)
+
+
+@router.post("/mfa", response_model=SessionLoginOut | TokenOut, responses=ERROR_RESPONSES)
+async def second_step(body: MfaIn, request: Request) -> JSONResponse:
+    """Finish a login with the first step's ``mfa_token`` and a TOTP or recovery code.
+
+    The answer is the one the first step would have given: a session cookie for a
+    session login, a token pair for a token login. 401 for a spent, expired or unknown
+    ``mfa_token`` or a wrong code; 429 past ``AUTHWARD_MFA_MAX_FAILURES``.
+    """
+    check_origin(request)  # it may set a cookie: a forged one would be login CSRF
+    runtime = runtime_of(request)
+    done = await runtime.factors.complete(
+        body.mfa_token, code=body.code, recovery_code=body.recovery_code
+    )
+    user = await runtime.accounts.users.get(done.user_id)
+    if user is None or user.disabled:
+        raise InvalidCredentials  # disabled between the two steps
+    amr = ("pwd", done.method)
+    if done.mode == "session":
+        return await session_answer(request, user, amr)
+    pair = await runtime.tokens.issue(user.id, device_of(request), amr=amr)
+    return token_answer(request, runtime, pair)
