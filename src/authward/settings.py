@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -179,6 +180,24 @@ class Settings(BaseSettings):
         description="Registration attempts per client address within the window before 429, "
         "counted whatever their outcome.",
     )
+    public_url: str | None = Field(
+        None,
+        description="The service's external base URL (https://auth.example.com): every link "
+        "in a mail is built from it, never from a request's Host header. authward serve "
+        "defaults it to http://127.0.0.1:<port>; the library needs it once mail is sent.",
+    )
+    email_verification: Literal["off", "optional", "required"] = Field(
+        "optional",
+        description="off; optional (a verification mail at registration, unverified accounts "
+        "may sign in); required (they may not, and registration no longer tells whether an "
+        "email is taken).",
+    )
+    reset_ttl: int = Field(
+        900, ge=60, le=3600, description="Lifetime of a password-reset link, seconds."
+    )
+    verify_ttl: int = Field(
+        86_400, ge=60, le=30 * 86_400, description="Lifetime of an email-verification link, s."
+    )
     trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = Field(
         (),
         description="Comma-separated addresses/CIDRs whose X-Forwarded-For is believed; "
@@ -252,6 +271,18 @@ class Settings(BaseSettings):
             parts = [p.strip() for p in value.split(",") if p.strip()]
             return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_base(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must hold no query, fragment or credentials")
+        return value.rstrip("/")
 
     @field_validator("redis_url")
     @classmethod

@@ -56,6 +56,11 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         errors.print("[bold red]authward:[/] --ssl-certfile and --ssl-keyfile go together")
         raise typer.Exit(2)
+    if settings.public_url is None:
+        # The workers build their Settings from the environment: they must agree on the
+        # links' base. Never the request's Host header (a forged one would be mailed).
+        scheme = "https" if ssl_certfile else "http"
+        os.environ["AUTHWARD_PUBLIC_URL"] = f"{scheme}://127.0.0.1:{port}"
     try:
         anyio.run(_migrate, settings.database_url)
     except StoreUnavailable:

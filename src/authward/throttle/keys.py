@@ -21,3 +21,8 @@ def address_key(action: str, address: str) -> bytes:
 
 def token_key(token: str) -> bytes:
     return hashlib.sha256(b"refresh-token\x00" + token.encode("utf-8", "surrogatepass")).digest()
+
+
+def mail_key(action: str, user_id: str) -> bytes:
+    joined = action + "\x00mail\x00" + user_id
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).digest()
