@@ -51,6 +51,10 @@ EventKind = Literal[
     "refresh_reuse",
     "password_change",
     "key_rotated",
+    "password_reset",
+    "email_verified",
+    "email_change_requested",
+    "email_changed",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 # Each kind's security log line; a warning where an operator may need to act.
@@ -63,6 +67,10 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "refresh_reuse": (logging.WARNING, "refresh token reused; family revoked"),
     "password_change": (logging.INFO, "password changed"),
     "key_rotated": (logging.INFO, "signing key rotated"),
+    "password_reset": (logging.WARNING, "password reset through a mailed link"),
+    "email_verified": (logging.INFO, "email verified"),
+    "email_change_requested": (logging.INFO, "email change requested"),
+    "email_changed": (logging.WARNING, "email changed"),
 }
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward import crypto
 from authward.accounts.link_sql import SqlLinkStore
-from authward.accounts.links import InvalidLink, Link, LinkStore, LinkTokens, MemoryLinkStore
+from authward.accounts.links import Link, LinkStore, LinkTokens, MemoryLinkStore
+from authward.errors import InvalidLink
 from authward.accounts.models import User
 from authward.accounts.store import UserStore
 from authward.clock import FrozenClock
@@ -81,19 +82,19 @@ async def nothing(_connection: object) -> None:
 async def test_a_link_is_used_once(link_store: LinkStore, clock: FrozenClock) -> None:
     issued = link(clock)
     await link_store.replace(issued, nothing)
-    got = await link_store.consume(issued.digest, "reset", clock.now())
+    got = await link_store.consume(issued.digest, ("reset",), clock.now())
     assert got is not None
     assert (got.user_id, got.email, got.purpose) == ("u1", "u1@example.com", "reset")
     assert got.expires_at == issued.expires_at
-    assert await link_store.consume(issued.digest, "reset", clock.now()) is None
+    assert await link_store.consume(issued.digest, ("reset",), clock.now()) is None
 
 
 async def test_a_link_serves_its_purpose_only(link_store: LinkStore, clock: FrozenClock) -> None:
     issued = link(clock, purpose="verify")
     await link_store.replace(issued, nothing)
-    assert await link_store.consume(issued.digest, "reset", clock.now()) is None
-    assert await link_store.consume(issued.digest, "email_change", clock.now()) is None
-    assert await link_store.consume(issued.digest, "verify", clock.now()) is not None
+    assert await link_store.consume(issued.digest, ("reset",), clock.now()) is None
+    assert await link_store.consume(issued.digest, ("email_change",), clock.now()) is None
+    assert await link_store.consume(issued.digest, ("reset", "verify"), clock.now()) is not None
 
 
 async def test_an_expired_link_is_refused_and_swept(
@@ -103,9 +104,9 @@ async def test_an_expired_link_is_refused_and_swept(
     await link_store.replace(issued, nothing)
     await link_store.replace(live, nothing)
     clock.advance(60)
-    assert await link_store.consume(issued.digest, "reset", clock.now()) is None
+    assert await link_store.consume(issued.digest, ("reset",), clock.now()) is None
     assert await link_store.sweep(clock.now()) == 1
-    assert await link_store.consume(live.digest, "reset", clock.now()) is not None
+    assert await link_store.consume(live.digest, ("reset",), clock.now()) is not None
 
 
 async def test_the_newest_link_voids_the_older(link_store: LinkStore, clock: FrozenClock) -> None:
@@ -113,10 +114,10 @@ async def test_the_newest_link_voids_the_older(link_store: LinkStore, clock: Fro
     other_purpose, other_user = link(clock, purpose="verify"), link(clock, user="u2")
     for each in (older, other_purpose, other_user, newer):
         await link_store.replace(each, nothing)
-    assert await link_store.consume(older.digest, "reset", clock.now()) is None
-    assert await link_store.consume(newer.digest, "reset", clock.now()) is not None
-    assert await link_store.consume(other_purpose.digest, "verify", clock.now()) is not None
-    assert await link_store.consume(other_user.digest, "reset", clock.now()) is not None
+    assert await link_store.consume(older.digest, ("reset",), clock.now()) is None
+    assert await link_store.consume(newer.digest, ("reset",), clock.now()) is not None
+    assert await link_store.consume(other_purpose.digest, ("verify",), clock.now()) is not None
+    assert await link_store.consume(other_user.digest, ("reset",), clock.now()) is not None
 
 
 async def test_void_removes_the_users_links(link_store: LinkStore, clock: FrozenClock) -> None:
@@ -124,9 +125,9 @@ async def test_void_removes_the_users_links(link_store: LinkStore, clock: Frozen
     for each in (reset, verify, other):
         await link_store.replace(each, nothing)
     assert await link_store.void("u1") == 2
-    assert await link_store.consume(reset.digest, "reset", clock.now()) is None
-    assert await link_store.consume(verify.digest, "verify", clock.now()) is None
-    assert await link_store.consume(other.digest, "reset", clock.now()) is not None
+    assert await link_store.consume(reset.digest, ("reset",), clock.now()) is None
+    assert await link_store.consume(verify.digest, ("verify",), clock.now()) is None
+    assert await link_store.consume(other.digest, ("reset",), clock.now()) is not None
 
 
 async def test_a_failed_delivery_stores_nothing(link_store: LinkStore, clock: FrozenClock) -> None:
@@ -140,8 +141,8 @@ async def test_a_failed_delivery_stores_nothing(link_store: LinkStore, clock: Fr
 
     with pytest.raises(Boom):
         await link_store.replace(failed, refuse)
-    assert await link_store.consume(failed.digest, "reset", clock.now()) is None
-    assert await link_store.consume(older.digest, "reset", clock.now()) is not None
+    assert await link_store.consume(failed.digest, ("reset",), clock.now()) is None
+    assert await link_store.consume(older.digest, ("reset",), clock.now()) is not None
 
 
 async def test_concurrent_uses_on_two_nodes_have_one_winner(
@@ -153,7 +154,7 @@ async def test_concurrent_uses_on_two_nodes_have_one_winner(
         await first.replace(issued, nothing)
         nodes = [first, second] * 4
         results = await asyncio.gather(
-            *(node.consume(issued.digest, "reset", clock.now()) for node in nodes)
+            *(node.consume(issued.digest, ("reset",), clock.now()) for node in nodes)
         )
         assert sum(result is not None for result in results) == 1
 
@@ -173,13 +174,13 @@ async def test_link_tokens_store_a_digest_and_refuse_any_unusable_token(
     assert len(token) == 43  # 256 bits, URL-safe
     for bad in ("", "x" * 43, token[:-1], token + "A", token.replace(token[0], "\x00")):
         with pytest.raises(InvalidLink):
-            await tokens.redeem(bad, "reset", clock.now())
+            await tokens.redeem(bad, ("reset",), clock.now())
     with pytest.raises(InvalidLink):
-        await tokens.redeem(token, "verify", clock.now())
-    redeemed = await tokens.redeem(token, "reset", clock.now())
+        await tokens.redeem(token, ("verify",), clock.now())
+    redeemed = await tokens.redeem(token, ("reset",), clock.now())
     assert (redeemed.user_id, redeemed.email) == ("u1", "u1@example.com")
     with pytest.raises(InvalidLink):
-        await tokens.redeem(token, "reset", clock.now())
+        await tokens.redeem(token, ("reset",), clock.now())
 
 
 # --- the user store's side: the verified flag and the email change ---------------------

@@ -50,14 +50,16 @@ class SqlLinkStore:
             await conn.execute(insert(account_links).values(**row))
             await deliver(conn)  # the mail's outbox row commits with the link, or neither
 
-    async def consume(self, digest: bytes, purpose: Purpose, now: datetime) -> Link | None:
+    async def consume(
+        self, digest: bytes, purposes: Iterable[Purpose], now: datetime
+    ) -> Link | None:
         # One statement: the row lock (PostgreSQL) or the write lock (SQLite) lets exactly
         # one of two concurrent deletes see the row; the other deletes nothing.
         query = (
             delete(account_links)
             .where(
                 account_links.c.digest == digest,
-                account_links.c.purpose == purpose,
+                account_links.c.purpose.in_(tuple(purposes)),
                 account_links.c.expires_at > now,
             )
             .returning(*account_links.c)

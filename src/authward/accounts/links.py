@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, get_args
 
 from authward import crypto
-from authward.errors import AuthwardError
+from authward.errors import InvalidLink
 from authward.ids import UserId
 
 if TYPE_CHECKING:
@@ -32,14 +32,6 @@ PURPOSES: Final[tuple[Purpose, ...]] = get_args(Purpose)
 # What the store hands its `Deliver`: the SQL connection of the open transaction, or None
 # for a store with no transaction (memory). Typed loosely: the concepts know no SQL.
 Deliver = Callable[[Any], Awaitable[None]]
-
-
-class InvalidLink(AuthwardError):
-    """A link token that is malformed, unknown, used, expired, voided or no longer bound
-    to the account's address: one answer for all, so nothing tells them apart."""
-
-    code = "invalid_link"
-    detail = "This link is invalid or has expired."
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +60,10 @@ class LinkStore(Protocol):
         """Void the user's links of `link.purpose`, store `link` and call `deliver`, all in
         one transaction: if `deliver` raises, nothing changed."""
 
-    async def consume(self, digest: bytes, purpose: Purpose, now: datetime) -> Link | None:
-        """Remove and return the live link of `purpose` under `digest`, or None.
+    async def consume(
+        self, digest: bytes, purposes: Iterable[Purpose], now: datetime
+    ) -> Link | None:
+        """Remove and return the live link under `digest` if it serves one of `purposes`.
 
         Atomic: of any number of concurrent calls for one link, on any nodes, at most one
         returns it.
@@ -98,9 +92,11 @@ class MemoryLinkStore:
             self._links = kept
             raise
 
-    async def consume(self, digest: bytes, purpose: Purpose, now: datetime) -> Link | None:
+    async def consume(
+        self, digest: bytes, purposes: Iterable[Purpose], now: datetime
+    ) -> Link | None:
         link = self._links.get(digest)
-        if link is None or link.purpose != purpose or link.expires_at <= now:
+        if link is None or link.purpose not in tuple(purposes) or link.expires_at <= now:
             return None
         del self._links[digest]
         return link
@@ -129,6 +125,7 @@ class MemoryLinkStore:
 class Redeemed:
     """A link just used: the account and the address(es) it was bound to."""
 
+    purpose: Purpose
     user_id: UserId
     email: str
     new_email: str | None
@@ -159,7 +156,7 @@ class LinkTokens:
 
         await self.store.replace(link, mail)
 
-    async def redeem(self, token: str, purpose: Purpose, now: datetime) -> Redeemed:
+    async def redeem(self, token: str, purposes: Iterable[Purpose], now: datetime) -> Redeemed:
         """Use the link of `token` once; raise InvalidLink for any token that cannot be.
 
         The caller checks the binding: the account must still have the address the link
@@ -167,7 +164,7 @@ class LinkTokens:
         """
         if not crypto.is_token_shaped(token):  # no store sees what cannot be a token
             raise InvalidLink
-        link = await self.store.consume(crypto.digest(token), purpose, now)
+        link = await self.store.consume(crypto.digest(token), purposes, now)
         if link is None:
             raise InvalidLink
-        return Redeemed(link.user_id, link.email, link.new_email)
+        return Redeemed(link.purpose, link.user_id, link.email, link.new_email)
