@@ -10,6 +10,7 @@ from __future__ import annotations
 from authward import audit as _audit
 from authward.accounts import link_sql as _links
 from authward.accounts import sql as _accounts
+from authward.mail import sql as _mail
 from authward.revocation import sql as _revocations
 from authward.sessions import sql as _sessions
 from authward.storage.sql import metadata
@@ -18,4 +19,4 @@ from authward.tokens import sql as _tokens
 
 __all__ = ["metadata"]
 
-_TABLE_MODULES = (_accounts, _links, _throttle, _sessions, _tokens, _revocations, _audit)
+_TABLE_MODULES = (_accounts, _links, _throttle, _sessions, _tokens, _revocations, _audit, _mail)

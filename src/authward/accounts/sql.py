@@ -35,7 +35,7 @@ users = Table(
     # look-alikes registering at once one wins. NULL only for accounts that already
     # looked like an older one when the column came (migration 0005).
     Column("skeleton_digest", LargeBinary(32), nullable=True),
-    # False for accounts made before it existed (migration 0006): nobody proved those.
+    # False for accounts made before it existed (migration 0007): nobody proved those.
     Column("email_verified", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_users_skeleton_digest", "skeleton_digest", unique=True),
 )

@@ -1,7 +1,7 @@
 """mailed links (reset, verification, email change) and users.email_verified
 
-Revision ID: 0006_account_links
-Revises: 0005
+Revision ID: 0007_account_links
+Revises: 0006_mail_outbox
 Create Date: 2026-12-06
 
 Accounts that exist before this revision count as unverified (false): nobody proved
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_account_links"
-down_revision = "0005"
+revision = "0007_account_links"
+down_revision = "0006_mail_outbox"
 branch_labels = None
 depends_on = None
 
