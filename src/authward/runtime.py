@@ -34,6 +34,8 @@ from typing import Final
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.accounts.link_sql import SqlLinkStore
+from authward.accounts.models import User
 from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import UserStore
@@ -43,9 +45,13 @@ from authward.background import stop
 from authward.clock import Clock, SystemClock
 from authward.errors import StoreUnavailable
 from authward.events import Events
+from authward.flows import AccountFlows
 from authward.ids import UserId
 from authward.instrument import timed
 from authward.lifecycle import AccountLifecycle
+from authward.mail.outbox import MemoryOutbox, Outbox
+from authward.mail.sql import SqlOutbox
+from authward.mail.templates import Renderer
 from authward.masterkey import MasterSecret, load_master_secret
 from authward.metrics import observe_live_sessions, observe_sweep
 from authward.passwords import PasswordHasher
@@ -66,7 +72,12 @@ from authward.throttle.log import FailureLog
 from authward.throttle.policy import ThrottlePolicy
 from authward.throttle.redis import RedisFailureLog
 from authward.throttle.sql import SqlFailureLog
-from authward.throttle.throttles import LoginThrottle, RefreshThrottle, RegistrationThrottle
+from authward.throttle.throttles import (
+    LoginThrottle,
+    MailThrottle,
+    RefreshThrottle,
+    RegistrationThrottle,
+)
 from authward.tokens import jwk
 from authward.tokens.service import KEY_POLL_INTERVAL, TokenService
 from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
@@ -98,6 +109,8 @@ class Runtime:
     events: Events = field(default_factory=Events)
     audit: SqlAuditLog | None = None
     redis: RedisClient | None = None
+    outbox: Outbox = field(default_factory=MemoryOutbox)
+    mail_throttle: MailThrottle | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -105,6 +118,20 @@ class Runtime:
         # subscribed once (`auth.on`) hears accounts, sessions and tokens alike, whatever
         # Events (or none) each service was built with.
         self.accounts.events = self.sessions.events = self.tokens.events = self.events
+        # AUTHWARD_EMAIL_VERIFICATION=required: a sign-in refused for an unverified email
+        # mails a fresh link first.
+        self.accounts.on_unverified = self._remind
+
+    async def _remind(self, user: User) -> None:
+        await self.flows.verification.remind(user)
+
+    @cached_property
+    def flows(self) -> AccountFlows:
+        """The flows through mailed links: registration, verification, reset, email change."""
+        throttle = self.mail_throttle or MailThrottle(
+            self.throttle.log, ThrottlePolicy.of(self.settings), self.clock
+        )
+        return AccountFlows.build(self.settings, self.lifecycle, throttle, self.outbox, self.clock)
 
     @property
     def bus(self) -> RevocationBus:
@@ -146,6 +173,7 @@ class Runtime:
             "sessions": await self.sessions.sweep(),
             "login_failures": await self.throttle.prune(),
             "token_records": await self.tokens.sweep(),
+            "account_links": await self.accounts.links.store.sweep(self.clock.now()),
         }
         if self.audit is not None:
             retention = timedelta(days=self.settings.audit_retention_days)
@@ -324,6 +352,8 @@ def build_runtime(
         clock,
         events=events,
         registrations=RegistrationThrottle(failure_log, policy, clock),
+        links=timed(SqlLinkStore(engine), "links"),
+        require_verified=settings.email_verification == "required",
     )
     sessions = _session_service(
         settings,
@@ -361,6 +391,8 @@ def build_runtime(
         events=events,
         audit=audit,
         redis=shared.redis,
+        outbox=SqlOutbox(engine, Renderer(), master.derive("authward/mail"), clock),
+        mail_throttle=MailThrottle(failure_log, policy, clock),
     )
 
 

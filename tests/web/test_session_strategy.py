@@ -85,7 +85,12 @@ async def test_me_by_session(client: httpx.AsyncClient) -> None:
     await session_login(client, "ada@example.com")
     response = await client.get("/auth/me")
     assert response.status_code == 200
-    assert response.json() == {"id": user_id, "email": "ada@example.com", "auth": "session"}
+    assert response.json() == {
+        "id": user_id,
+        "email": "ada@example.com",
+        "auth": "session",
+        "email_verified": False,
+    }
 
 
 async def test_me_without_credentials_is_401_with_bearer_challenge(

@@ -255,7 +255,12 @@ async def test_the_session_cookie_comes_before_the_access_cookie(
     await token_login(client, "bob@example.com")
     await session_login(client, "ada@example.com")
     me = (await client.get("/auth/me")).json()
-    assert me == {"id": ada_id, "email": "ada@example.com", "auth": "session"}
+    assert me == {
+        "id": ada_id,
+        "email": "ada@example.com",
+        "auth": "session",
+        "email_verified": False,
+    }
     # A session cookie that no longer works (ended elsewhere) does not hide a live
     # access cookie: the browser still sends it, and the token cookie answers.
     session_id = client.cookies.get(SESSION)
