@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward import crypto
 from authward.accounts.link_sql import SqlLinkStore
 from authward.accounts.links import Link, LinkStore, LinkTokens, MemoryLinkStore
-from authward.errors import InvalidLink
 from authward.accounts.models import User
 from authward.accounts.store import UserStore
 from authward.clock import FrozenClock
-from authward.errors import EmailTaken
+from authward.errors import EmailTaken, InvalidLink
 from authward.storage.sql import create_engine
 from tests.contracts.conftest import SQL_BACKENDS
 

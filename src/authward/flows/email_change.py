@@ -59,7 +59,7 @@ class EmailChange:
 
         async def deliver(token: str, within: Any) -> None:
             link = self._mailer.link(VERIFY_PATH, token)
-            values = {"link": link, "email": new_email, "new_email": new_email}
+            values = {"link": link, "email": new_email}
             await self._mailer.send(new_email, "email_change_confirm", values, within=within)
             await self._mailer.send(user.email, "email_change_notice", notice, within=within)
 
