@@ -8,6 +8,7 @@ sets: never a user id, an address or anything a client chose.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Final
 
 from prometheus_client import (
@@ -114,3 +115,29 @@ def exposition() -> bytes:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry)
+
+
+# --- mail (authward.mail): the outbox and its sender ---------------------------------------
+
+MAIL_QUEUED = Counter("authward_mail_queued_total", "Mails written to the outbox.")
+MAIL_SENT = Counter("authward_mail_sent_total", "Mails an SMTP server accepted.")
+MAIL_FAILED = Counter(
+    "authward_mail_failed_total",
+    "Mails given up: refused for good (5xx to the recipient or data), or still failing "
+    "after the retry horizon (24 h).",
+)
+# Every sender counts the same outbox: the most recent count is the answer.
+MAIL_WAITING = Gauge(
+    "authward_mail_waiting", "Mails queued and not yet sent.", multiprocess_mode="mostrecent"
+)
+MAIL_OLDEST_WAITING = Gauge(
+    "authward_mail_oldest_waiting_seconds",
+    "Age of the oldest mail not yet sent (0 when none waits).",
+    multiprocess_mode="mostrecent",
+)
+
+
+def observe_mail_waiting(count: int, oldest: datetime | None, now: datetime) -> None:
+    """Set the outbox gauges: how many mails wait, and for how long the oldest has."""
+    MAIL_WAITING.set(count)
+    MAIL_OLDEST_WAITING.set(0 if oldest is None else max((now - oldest).total_seconds(), 0))

@@ -49,7 +49,10 @@ from authward.flows import AccountFlows
 from authward.ids import UserId
 from authward.instrument import timed
 from authward.lifecycle import AccountLifecycle
-from authward.mail.outbox import MemoryOutbox, Outbox
+from authward.mail.outbox import MailQueue, Outbox
+from authward.mail.seal import KEY_PURPOSE as MAIL_KEY_PURPOSE
+from authward.mail.sender import MailSender
+from authward.mail.smtp import SmtpServer, SmtpTransport
 from authward.mail.sql import SqlOutbox
 from authward.mail.templates import Renderer
 from authward.masterkey import MasterSecret, load_master_secret
@@ -106,10 +109,10 @@ class Runtime:
     sessions: SessionService
     throttle: LoginThrottle
     tokens: TokenService
+    mail: MailSender
     events: Events = field(default_factory=Events)
     audit: SqlAuditLog | None = None
     redis: RedisClient | None = None
-    outbox: Outbox = field(default_factory=MemoryOutbox)
     mail_throttle: MailThrottle | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -132,6 +135,16 @@ class Runtime:
             self.throttle.log, ThrottlePolicy.of(self.settings), self.clock
         )
         return AccountFlows.build(self.settings, self.lifecycle, throttle, self.outbox, self.clock)
+
+    @property
+    def outbox(self) -> Outbox:
+        """Where the concepts queue mail (`Outbox.enqueue`), in their own transaction."""
+        return self.mail.queue
+
+    @property
+    def mail_queue(self) -> MailQueue:
+        """The outbox as its operator sees it: ``authward mail list|retry``."""
+        return self.mail.queue
 
     @property
     def bus(self) -> RevocationBus:
@@ -157,10 +170,12 @@ class Runtime:
         await self.tokens.open(background=background)
         if background:
             self._background.append(asyncio.create_task(self._sweep_forever()))
+            self.mail.start()
 
     async def close(self) -> None:
         await stop(self._background)
         self._background.clear()
+        await self.mail.close()
         await self.tokens.close()
         await self.bus.close()
         if self.redis is not None:
@@ -174,6 +189,10 @@ class Runtime:
             "login_failures": await self.throttle.prune(),
             "token_records": await self.tokens.sweep(),
             "account_links": await self.accounts.links.store.sweep(self.clock.now()),
+            # A sent mail's body is gone already; its record stays this long for `mail list`.
+            "mails": await self.mail_queue.prune(
+                self.clock.now() - timedelta(days=self.settings.mail_retention_days)
+            ),
         }
         if self.audit is not None:
             retention = timedelta(days=self.settings.audit_retention_days)
@@ -320,6 +339,7 @@ def build_runtime(
     user_store: UserStore | None = None,
     session_store: SessionStore | None = None,
     failure_log: FailureLog | None = None,
+    outbox: MailQueue | None = None,
 ) -> Runtime:
     """Build the runtime; stores default to the SQL ones on `settings.database_url`, or to
     Redis ones with `settings.redis_url`; each store given here is used instead."""
@@ -388,12 +408,31 @@ def build_runtime(
         sessions=sessions,
         throttle=throttle,
         tokens=tokens,
+        mail=_mail_sender(settings, engine, master, clock, outbox),
         events=events,
         audit=audit,
         redis=shared.redis,
-        outbox=SqlOutbox(engine, Renderer(), master.derive("authward/mail"), clock),
         mail_throttle=MailThrottle(failure_log, policy, clock),
     )
+
+
+def _mail_sender(
+    settings: Settings,
+    engine: AsyncEngine,
+    master: MasterSecret,
+    clock: Clock,
+    outbox: MailQueue | None,
+) -> MailSender:
+    """The outbox (in the database unless one is given) and its sender: SMTP with
+    AUTHWARD_SMTP_URL, else the development log."""
+    if outbox is None:
+        renderer = Renderer(settings.mail_templates)
+        renderer.check()  # an operator's broken template fails the start, not a reset
+        outbox = SqlOutbox(engine, renderer, master.derive(MAIL_KEY_PURPOSE), clock)
+    transport = None
+    if settings.smtp_url is not None:
+        transport = SmtpTransport(SmtpServer.from_url(settings.smtp_url.get_secret_value()))
+    return MailSender(outbox, transport, settings.mail_from, clock)
 
 
 def _session_service(

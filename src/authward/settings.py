@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Annotated, Any, Final, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -263,6 +263,27 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(
         90, ge=1, le=3650, description="Days the sweep keeps audit log rows."
     )
+    smtp_url: SecretStr | None = Field(
+        None,
+        description="smtp://[user:password@]host[:port] (STARTTLS when offered; "
+        "?starttls=require to insist) or smtps://… (implicit TLS). Unset: mails stay in the "
+        "outbox and their text, links included, is printed to the log (development).",
+    )
+    mail_from: str = Field(
+        "authward@localhost", min_length=3, description="The From address of every mail."
+    )
+    mail_templates: str | None = Field(
+        None,
+        description="A folder of mail templates (<name>.subject.txt, <name>.txt, <name>.html) "
+        "that replace the shipped ones of the same name.",
+    )
+    mail_retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days the sweep keeps the record (recipient, template, state, times) of a "
+        "sent or failed mail; a sent mail's body is erased at once.",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -292,6 +313,30 @@ class Settings(BaseSettings):
         schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
         if not value.lower().startswith(schemes):
             raise ValueError("must be a redis://, rediss://, unix:// or redis+cluster:// URL")
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # AUTHWARD_SMTP_URL= (empty) means unset
+        parts = urlsplit(value.get_secret_value())
+        if parts.scheme.lower() not in {"smtp", "smtps"} or not parts.hostname:
+            raise ValueError("must be an smtp://host or smtps://host URL")
+        try:
+            parts.port  # noqa: B018  (parsing it is the check)
+        except ValueError:
+            raise ValueError("the port is not a number") from None
+        if parse_qs(parts.query).get("starttls", ["require"])[0].lower() != "require":
+            raise ValueError("starttls may only be 'require'")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        # It becomes a header: a line break would let the setting write headers of its own.
+        if "@" not in value or any(ch in value for ch in "\r\n\x00"):
+            raise ValueError("must be one email address on one line")
         return value
 
     @field_validator("redis_prefix")
@@ -325,6 +370,12 @@ class Settings(BaseSettings):
         if self.jwt_alg == "HS256" and self.secret_key is None:
             # A generated file secret would differ per deployment copy; HS256 exists to be shared.
             raise ValueError("AUTHWARD_JWT_ALG=HS256 needs AUTHWARD_SECRET_KEY (the shared key)")
+        if self.smtp_url is not None and self.public_url is None:
+            # Mailed links must point at the service as its users reach it; a guess (or the
+            # request's Host header) could send them anywhere.
+            raise ValueError(
+                "AUTHWARD_SMTP_URL needs AUTHWARD_PUBLIC_URL (the base of every link mailed)"
+            )
         if not self.database_url.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("AUTHWARD_DATABASE_URL must be a sqlite:// or postgresql:// URL")
         return self

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from authward.cli import audit, bench, config, db, keys, openapi, serve, sessions, sweep, users
+from authward.cli import (
+    audit,
+    bench,
+    config,
+    db,
+    keys,
+    mail,
+    openapi,
+    serve,
+    sessions,
+    sweep,
+    users,
+)
 
 app = typer.Typer(
     name="authward",
@@ -23,6 +35,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(keys.app, name="keys")
+app.add_typer(mail.app, name="mail")
 
 
 def main() -> None:

@@ -45,6 +45,12 @@ def serve(
     ] = HttpParser.h11,
 ) -> None:
     """Start authward (settings come from AUTHWARD_* variables)."""
+    if not os.environ.get("AUTHWARD_PUBLIC_URL"):
+        # The links' base when none is set: this server's own address. Set in the
+        # environment, where the workers build their Settings, so that they all agree;
+        # never the request's Host header (a forged one would be mailed to the victim).
+        scheme = "https" if ssl_certfile else "http"
+        os.environ["AUTHWARD_PUBLIC_URL"] = f"{scheme}://127.0.0.1:{port}"
     settings = settings_or_exit()
     if settings.insecure_cookies:
         errors.print(
@@ -56,11 +62,6 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         errors.print("[bold red]authward:[/] --ssl-certfile and --ssl-keyfile go together")
         raise typer.Exit(2)
-    if settings.public_url is None:
-        # The workers build their Settings from the environment: they must agree on the
-        # links' base. Never the request's Host header (a forged one would be mailed).
-        scheme = "https" if ssl_certfile else "http"
-        os.environ["AUTHWARD_PUBLIC_URL"] = f"{scheme}://127.0.0.1:{port}"
     try:
         anyio.run(_migrate, settings.database_url)
     except StoreUnavailable:

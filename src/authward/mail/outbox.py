@@ -21,6 +21,7 @@ from authward.clock import Clock, SystemClock
 from authward.crypto import new_handle
 from authward.mail.message import Claimed, Entry, Mail, Rendered, State
 from authward.mail.templates import Renderer
+from authward.metrics import MAIL_QUEUED
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -114,6 +115,7 @@ class MemoryOutbox:
         entry = Entry(new_handle(), mail.to, mail.template, "queued", 0, now, now)
         self._rows[entry.id] = _Row(entry, body)
         self.mails.append(mail)
+        MAIL_QUEUED.inc()
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
         due = [

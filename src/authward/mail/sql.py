@@ -44,6 +44,7 @@ from authward.crypto import new_handle
 from authward.mail.message import STATES, Claimed, Entry, Mail, State
 from authward.mail.seal import BodySeal
 from authward.mail.templates import Renderer
+from authward.metrics import MAIL_QUEUED
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
 
 ERROR_LENGTH: Final = 300
@@ -114,9 +115,10 @@ class SqlOutbox:
         )
         if within is not None:
             await within.execute(row)
-            return
-        async with translated_errors(), self._engine.begin() as conn:
-            await conn.execute(row)
+        else:
+            async with translated_errors(), self._engine.begin() as conn:
+                await conn.execute(row)
+        MAIL_QUEUED.inc()  # in `within`: written, whether the caller then commits or not
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
         due = and_(outbox.c.state == "queued", outbox.c.next_attempt_at <= now, _free(now))
@@ -132,12 +134,16 @@ class SqlOutbox:
             else:
                 # Candidates are read without a lock; each UPDATE checks again that the
                 # row is still due and free, and SQLite's single writer makes it atomic.
+                # Twice as many candidates as wanted: a sender that lost some to another
+                # still fills its batch from the rest.
                 rows = []
-                for mail_id in (await conn.execute(candidates.limit(limit))).scalars():
+                for mail_id in list((await conn.execute(candidates.limit(2 * limit))).scalars()):
                     taken = await conn.execute(
                         take.where(outbox.c.id == mail_id, due).returning(*_CLAIM_COLUMNS)
                     )
                     rows.extend(taken)
+                    if len(rows) == limit:
+                        break
             return await self._opened(conn, rows)
 
     async def delivered(self, mail_id: str, now: datetime) -> None:

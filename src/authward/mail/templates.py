@@ -49,6 +49,8 @@ class Renderer:
     def __init__(self, folder: str | Path | None = None) -> None:
         loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(_SHIPPED)]
         if folder is not None:
+            if not Path(folder).is_dir():
+                raise ValueError(f"AUTHWARD_MAIL_TEMPLATES: {folder} is not a folder")
             loaders.insert(0, jinja2.FileSystemLoader(Path(folder)))
         self._env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(loaders),
@@ -56,6 +58,17 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
         )
+
+    def check(self) -> None:
+        """Render every known template once with sample values: an operator's template that
+        does not parse, or shows a value nobody gives, fails at start, not at a user's
+        password reset. Raise `MailTemplateError` naming it."""
+        for template, names in TEMPLATE_VALUES.items():
+            values = {name: "requested" if name == "stage" else "sample" for name in names}
+            try:
+                self.render(Mail("check@example.com", template, values))
+            except jinja2.TemplateSyntaxError as exc:
+                raise MailTemplateError(f"{exc.name}, line {exc.lineno}: {exc.message}") from None
 
     def render(self, mail: Mail) -> Rendered:
         """Return the mail's body, or raise `MailTemplateError` (nothing half-rendered)."""
