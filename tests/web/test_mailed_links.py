@@ -17,7 +17,7 @@ from sqlalchemy import select
 from authward.accounts.link_sql import account_links
 from authward.audit import audit_log
 from authward.clock import FrozenClock
-from authward.errors import InvalidToken
+from authward.errors import InvalidToken, StoreUnavailable
 from authward.ids import Device
 from authward.mail.message import Claimed
 from authward.mail.outbox import MailQueue
@@ -437,3 +437,35 @@ async def test_links_are_stored_as_digests_only(
     assert len(rows) == 1
     assert token.encode() not in repr(dict(rows[0])).encode()
     assert len(rows[0]["digest"]) == 32
+
+
+async def test_a_link_is_refused_once_the_account_left_its_address(
+    optional: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    """Bound to the address: even a link nothing voided (the address moved under the
+    store, not through the email change, which voids links too) no longer works."""
+    runtime, client = optional
+    user_id = await register(client, "ada@example.com")
+    await mails(runtime)
+    token = await reset_token(runtime, client, "ada@example.com")
+    users = runtime.accounts.users
+    assert await users.change_email(user_id, "ada@new.example", expected="ada@example.com")
+    assert (await reset(client, token)).json() == INVALID_LINK
+
+
+async def test_forgot_looks_nobody_up_before_it_answers(
+    optional: tuple[Runtime, httpx.AsyncClient],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The lookup runs after the answer: even a user store that fails cannot change it
+    (nor, then, can the time a lookup takes)."""
+    runtime, client = optional
+
+    async def broken(_email: str) -> None:
+        raise StoreUnavailable("users")
+
+    monkeypatch.setattr(runtime.accounts.users, "get_by_email", broken)
+    response = await forgot(client, "ada@example.com")
+    assert response.status_code == 202
+    assert "background work PasswordReset.send failed" in caplog.text
