@@ -23,6 +23,7 @@ from authward.mail.message import Claimed
 from authward.mail.outbox import MailQueue
 from authward.runtime import Runtime, build_runtime
 from tests.conftest import http_client, make_settings
+from tests.pages.helpers import post_form, sign_in
 from tests.web.helpers import PASSWORD, register, session_cookie, session_login, status_as
 
 PUBLIC_URL = "https://auth.example.com"
@@ -476,3 +477,33 @@ async def test_forgot_looks_nobody_up_before_it_answers(
     response = await forgot(client, "ada@example.com")
     assert response.status_code == 202
     assert "background work PasswordReset.send failed" in caplog.text
+
+
+# --- the sign-up and sign-in pages under required verification -------------------------
+
+
+async def test_required_mode_pages_sign_nobody_in_before_verification(
+    required: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    runtime, client = required
+    fields = {"email": "ada@example.com", "password": PASSWORD}
+    first = await post_form(client, "/register", fields, token_from="/register")
+    assert (first.status_code, first.headers["location"]) == (303, "/login?notice=check-mail")
+    assert (
+        "set-cookie" not in first.headers or "authward_session" not in first.headers["set-cookie"]
+    )
+    token = token_of(await only_mail(runtime, "ada@example.com", "verify_email"))
+    again = await post_form(client, "/register", fields, token_from="/register")
+    assert (again.status_code, again.headers["location"]) == (303, "/login?notice=check-mail")
+    await only_mail(runtime, "ada@example.com", "email_taken")
+    refused = await sign_in(client, "ada@example.com")
+    assert refused.status_code == 403
+    assert "Verify your email address first" in refused.text
+    assert client.cookies.get("__Host-authward_session") is None
+    await mails(runtime)
+    assert (await client.post("/auth/email/verify", json={"token": token})).status_code == 400
+    fresh = await client.post("/auth/email/verify/resend", json={"email": "ada@example.com"})
+    assert fresh.status_code == 202
+    token = token_of(await only_mail(runtime, "ada@example.com", "verify_email"))
+    assert (await client.post("/auth/email/verify", json={"token": token})).status_code == 204
+    assert (await sign_in(client, "ada@example.com")).status_code == 303
