@@ -3,6 +3,7 @@ back from the real outbox table (SQLite) and their links followed."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -507,3 +508,25 @@ async def test_required_mode_pages_sign_nobody_in_before_verification(
     token = token_of(await only_mail(runtime, "ada@example.com", "verify_email"))
     assert (await client.post("/auth/email/verify", json={"token": token})).status_code == 204
     assert (await sign_in(client, "ada@example.com")).status_code == 303
+
+
+async def test_one_reset_link_used_at_once_on_two_nodes_works_once(
+    optional: tuple[Runtime, httpx.AsyncClient], clock: FrozenClock
+) -> None:
+    runtime, client = optional
+    await register(client, "ada@example.com")
+    await mails(runtime)
+    token = await reset_token(runtime, client, "ada@example.com")
+    other = build_runtime(runtime.settings, clock=clock)
+    await other.open(migrate=False, background=False)
+    try:
+        async with http_client(other) as second:
+            answers = await asyncio.gather(
+                *(
+                    reset(node, token, f"new password {n}")
+                    for n, node in enumerate([client, second] * 3)
+                )
+            )
+    finally:
+        await other.close()
+    assert sorted(a.status_code for a in answers) == [204, 400, 400, 400, 400, 400]
