@@ -54,7 +54,7 @@ from authward.mail.seal import KEY_PURPOSE as MAIL_KEY_PURPOSE
 from authward.mail.sender import MailSender
 from authward.mail.smtp import SmtpServer, SmtpTransport
 from authward.mail.sql import SqlOutbox
-from authward.mail.templates import Renderer
+from authward.mail.templates import checked_renderer
 from authward.masterkey import MasterSecret, load_master_secret
 from authward.metrics import observe_live_sessions, observe_sweep
 from authward.passwords import PasswordHasher
@@ -426,8 +426,8 @@ def _mail_sender(
     """The outbox (in the database unless one is given) and its sender: SMTP with
     AUTHWARD_SMTP_URL, else the development log."""
     if outbox is None:
-        renderer = Renderer(settings.mail_templates)
-        renderer.check()  # an operator's broken template fails the start, not a reset
+        # Checked: an operator's broken template fails the start, not a password reset.
+        renderer = checked_renderer(settings.mail_templates)
         outbox = SqlOutbox(engine, renderer, master.derive(MAIL_KEY_PURPOSE), clock)
     transport = None
     if settings.smtp_url is not None:

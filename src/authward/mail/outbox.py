@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from authward.clock import Clock, SystemClock
 from authward.crypto import new_handle
 from authward.mail.message import Claimed, Entry, Mail, Rendered, State
-from authward.mail.templates import Renderer
+from authward.mail.templates import Renderer, checked_renderer
 from authward.metrics import MAIL_QUEUED
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ class MemoryOutbox:
 
     def __init__(self, renderer: Renderer | None = None, clock: Clock | None = None) -> None:
         self.mails: list[Mail] = []
-        self._renderer = renderer or Renderer()
+        self._renderer = renderer or checked_renderer()
         self._clock = clock or SystemClock()
         self._rows: dict[str, _Row] = {}  # no lock: no method awaits mid-update
 
