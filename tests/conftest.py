@@ -120,6 +120,8 @@ def make_settings(tmp_path: object, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "database_url": f"sqlite:///{tmp_path}/authward.db",
         "secret_key": TEST_SECRET,
+        # Mail links need a base once SMTP is set; a test's own value wins.
+        "public_url": "https://authward.test",
         **CHEAP_ARGON2,
     }
     values.update(overrides)

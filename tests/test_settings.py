@@ -63,3 +63,15 @@ def test_secret_is_hidden_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "k3y-" + "Zq8#pL2v" * 5
     monkeypatch.setenv("AUTHWARD_SECRET_KEY", secret)
     assert secret not in repr(load_settings())
+
+
+def test_mail_needs_the_public_url_and_the_public_url_is_a_plain_base() -> None:
+    with pytest.raises(SettingsError, match="AUTHWARD_SMTP_URL needs AUTHWARD_PUBLIC_URL"):
+        load_settings(smtp_url="smtp://mail.example.com")
+    chosen = load_settings(smtp_url="smtp://mail.example.com", public_url="https://a.example/")
+    assert chosen.public_url == "https://a.example"
+    for bad in ("a.example", "ftp://a.example", "https://a.example/?x=1", "https://u:p@a.example"):
+        with pytest.raises(SettingsError, match="AUTHWARD_PUBLIC_URL"):
+            load_settings(public_url=bad)
+    with pytest.raises(SettingsError, match="AUTHWARD_RESET_TTL"):
+        load_settings(reset_ttl=3601)

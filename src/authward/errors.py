@@ -4,6 +4,7 @@ Domain code raises these; only ``authward.web.errors`` turns them into HTTP answ
 the same failure gets the same status everywhere::
 
     AuthwardError                               anything else        400
+      InvalidLink             a mailed link's token that cannot be used (any reason)
       InvalidInput            malformed email, short password        422
         WeakPassword          refused by the password policy
           CommonPassword      one of the most common passwords
@@ -21,6 +22,7 @@ the same failure gets the same status everywhere::
       Forbidden                                                      403
         CsrfRejected          missing or wrong CSRF token
         WrongPassword         the current password did not match
+        EmailNotVerified      the right password, but the email is not verified yet
       NotFound                includes another user's session id     404
       EmailTaken                                                     409
       FactorExists            a second factor that is already on     409
@@ -43,6 +45,14 @@ class AuthwardError(Exception):
 
     def __str__(self) -> str:
         return self.detail
+
+
+class InvalidLink(AuthwardError):
+    """Malformed, unknown, used, expired, voided, or no longer bound to the account's
+    address: one answer for all, so nothing tells them apart."""
+
+    code = "invalid_link"
+    detail = "This link is invalid or has expired."
 
 
 class InvalidInput(AuthwardError):
@@ -140,6 +150,11 @@ class CsrfRejected(Forbidden):
 class WrongPassword(Forbidden):
     code = "wrong_password"
     detail = "Current password is wrong."
+
+
+class EmailNotVerified(Forbidden):
+    code = "email_not_verified"
+    detail = "Verify your email address first: a new link is on its way."
 
 
 class NotFound(AuthwardError):

@@ -56,6 +56,10 @@ EventKind = Literal[
     "recovery_codes_generated",
     "recovery_code_used",
     "mfa_failed",
+    "password_reset",
+    "email_verified",
+    "email_change_requested",
+    "email_changed",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 # Each kind's security log line; a warning where an operator may need to act.
@@ -73,6 +77,10 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "recovery_codes_generated": (logging.INFO, "new recovery codes; the old set is void"),
     "recovery_code_used": (logging.WARNING, "recovery code used"),
     "mfa_failed": (logging.WARNING, "second factor refused"),
+    "password_reset": (logging.WARNING, "password reset through a mailed link"),
+    "email_verified": (logging.INFO, "email verified"),
+    "email_change_requested": (logging.INFO, "email change requested"),
+    "email_changed": (logging.WARNING, "email changed"),
 }
 
 

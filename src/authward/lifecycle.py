@@ -81,3 +81,48 @@ class AccountLifecycle:
         await self.sign_out_everywhere(
             user_id, keep_session_id=keep_session_id, keep_family=keep_family
         )
+
+    async def reset_password(self, user_id: UserId, new: str) -> None:
+        """Set the password through a mailed link, and end everything the account holds.
+
+        Whoever holds a session may be the one who took the account (or registered it
+        with someone else's address): every session and family ends, on every node. The
+        link reached the owner's inbox, so the address counts as verified. Second factors
+        are left as they are: the next sign-in still asks for them.
+        """
+        await self.accounts.set_password(user_id, new)
+        await self.accounts.users.set_email_verified(user_id)
+        await self.sign_out_everywhere(user_id)
+        await self.events.emit("password_reset", user_id=user_id)
+
+    async def verify_email(
+        self,
+        user_id: UserId,
+        *,
+        keep_session_id: str | None = None,
+        keep_family: str | None = None,
+    ) -> None:
+        """Mark the account's address verified; the first time, end its other sessions.
+
+        An unverified account may have been registered by someone else with the owner's
+        address: once the owner proves it, whatever that someone signed in with ends.
+        Only the caller's own session or family (the owner's, who holds the link) stays.
+        """
+        user = await self.accounts.users.get(user_id)
+        if user is None or user.email_verified:
+            return
+        await self.accounts.users.set_email_verified(user_id)
+        await self.sign_out_everywhere(
+            user_id, keep_session_id=keep_session_id, keep_family=keep_family
+        )
+        await self.events.emit("email_verified", user_id=user_id)
+
+    async def change_email(self, user_id: UserId, new: str, *, expected: str) -> bool:
+        """Move the account to the verified address `new` if its address is still
+        `expected`; void its mailed links (they were bound to the old address). Return
+        whether it moved; raise EmailTaken when `new` is another account's."""
+        if not await self.accounts.users.change_email(user_id, new, expected=expected):
+            return False
+        await self.accounts.links.store.void(user_id)
+        await self.events.emit("email_changed", user_id=user_id)
+        return True

@@ -35,6 +35,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.accounts.breached import BreachedPasswords
+from authward.accounts.link_sql import SqlLinkStore
+from authward.accounts.models import User
 from authward.accounts.policy import PasswordPolicy
 from authward.accounts.service import AccountService
 from authward.accounts.sql import SqlUserStore
@@ -48,6 +50,7 @@ from authward.events import Events
 from authward.factors import totp
 from authward.factors.service import FactorService
 from authward.factors.sql import SqlFactorStore
+from authward.flows import AccountFlows
 from authward.ids import UserId
 from authward.instrument import timed
 from authward.lifecycle import AccountLifecycle
@@ -79,6 +82,7 @@ from authward.throttle.redis import RedisFailureLog
 from authward.throttle.sql import SqlFailureLog
 from authward.throttle.throttles import (
     LoginThrottle,
+    MailThrottle,
     MfaThrottle,
     RefreshThrottle,
     RegistrationThrottle,
@@ -116,6 +120,7 @@ class Runtime:
     events: Events = field(default_factory=Events)
     audit: SqlAuditLog | None = None
     redis: RedisClient | None = None
+    mail_throttle: MailThrottle | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -124,6 +129,20 @@ class Runtime:
         # Events (or none) each service was built with.
         self.accounts.events = self.sessions.events = self.tokens.events = self.events
         self.factors.events = self.events
+        # AUTHWARD_EMAIL_VERIFICATION=required: a sign-in refused for an unverified email
+        # mails a fresh link first.
+        self.accounts.on_unverified = self._remind
+
+    async def _remind(self, user: User) -> None:
+        await self.flows.verification.remind(user)
+
+    @cached_property
+    def flows(self) -> AccountFlows:
+        """The flows through mailed links: registration, verification, reset, email change."""
+        throttle = self.mail_throttle or MailThrottle(
+            self.throttle.log, ThrottlePolicy.of(self.settings), self.clock
+        )
+        return AccountFlows.build(self.settings, self.lifecycle, throttle, self.outbox, self.clock)
 
     @property
     def outbox(self) -> Outbox:
@@ -178,6 +197,7 @@ class Runtime:
             "sessions": await self.sessions.sweep(),
             "login_failures": await self.throttle.prune(),
             "token_records": await self.tokens.sweep(),
+            "account_links": await self.accounts.links.store.sweep(self.clock.now()),
             # A sent mail's body is gone already; its record stays this long for `mail list`.
             "mails": await self.mail_queue.prune(
                 self.clock.now() - timedelta(days=self.settings.mail_retention_days)
@@ -363,6 +383,8 @@ def build_runtime(
         events=events,
         registrations=RegistrationThrottle(failure_log, policy, clock),
         policy=_password_policy(settings),
+        links=timed(SqlLinkStore(engine), "links"),
+        require_verified=settings.email_verification == "required",
     )
     sessions = _session_service(
         settings,
@@ -410,6 +432,7 @@ def build_runtime(
         events=events,
         audit=audit,
         redis=shared.redis,
+        mail_throttle=MailThrottle(failure_log, policy, clock),
     )
 
 

@@ -8,6 +8,7 @@ import it) needs to know them all. Storage itself never imports a concept.
 from __future__ import annotations
 
 from authward import audit as _audit
+from authward.accounts import link_sql as _links
 from authward.accounts import sql as _accounts
 from authward.factors import sql as _factors
 from authward.mail import sql as _mail
@@ -19,4 +20,14 @@ from authward.tokens import sql as _tokens
 
 __all__ = ["metadata"]
 
-_TABLE_MODULES = (_accounts, _throttle, _sessions, _tokens, _revocations, _audit, _mail, _factors)
+_TABLE_MODULES = (
+    _accounts,
+    _links,
+    _throttle,
+    _sessions,
+    _tokens,
+    _revocations,
+    _audit,
+    _mail,
+    _factors,
+)

@@ -209,6 +209,24 @@ class Settings(BaseSettings):
         description="When the range API fails or is too slow: closed refuses to set the "
         "password (503, try again), open lets it pass (the common list still applies).",
     )
+    public_url: str | None = Field(
+        None,
+        description="The service's external base URL (https://auth.example.com): every link "
+        "in a mail is built from it, never from a request's Host header. authward serve "
+        "defaults it to http://127.0.0.1:<port>; the library needs it once mail is sent.",
+    )
+    email_verification: Literal["off", "optional", "required"] = Field(
+        "optional",
+        description="off; optional (a verification mail at registration, unverified accounts "
+        "may sign in); required (they may not, and registration no longer tells whether an "
+        "email is taken).",
+    )
+    reset_ttl: int = Field(
+        900, ge=60, le=3600, description="Lifetime of a password-reset link, seconds."
+    )
+    verify_ttl: int = Field(
+        86_400, ge=60, le=30 * 86_400, description="Lifetime of an email-verification link, s."
+    )
     trusted_proxies: Annotated[tuple[IpNetwork, ...], NoDecode] = Field(
         (),
         description="Comma-separated addresses/CIDRs whose X-Forwarded-For is believed; "
@@ -304,6 +322,18 @@ class Settings(BaseSettings):
             return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_base(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must hold no query, fragment or credentials")
+        return value.rstrip("/")
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
@@ -378,6 +408,12 @@ class Settings(BaseSettings):
         if self.jwt_alg == "HS256" and self.secret_key is None:
             # A generated file secret would differ per deployment copy; HS256 exists to be shared.
             raise ValueError("AUTHWARD_JWT_ALG=HS256 needs AUTHWARD_SECRET_KEY (the shared key)")
+        if self.smtp_url is not None and self.public_url is None:
+            # Mailed links must point at the service as its users reach it; a guess (or the
+            # request's Host header) could send them anywhere.
+            raise ValueError(
+                "AUTHWARD_SMTP_URL needs AUTHWARD_PUBLIC_URL (the base of every link mailed)"
+            )
         if not self.database_url.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("AUTHWARD_DATABASE_URL must be a sqlite:// or postgresql:// URL")
         return self

@@ -37,7 +37,9 @@ def test_a_bad_mail_setting_fails_the_start_naming_it(
 
 
 def test_the_smtp_password_is_not_in_the_settings_repr() -> None:
-    settings = load_settings(smtp_url="smtp://u:hunter2-password@mail.example.com")
+    settings = load_settings(
+        smtp_url="smtp://u:hunter2-password@mail.example.com", public_url="https://a.example"
+    )
     assert "hunter2-password" not in repr(settings)
     assert load_settings(smtp_url="").smtp_url is None
 

@@ -138,6 +138,7 @@ async def test_two_processes_sending_at_once_send_each_mail_once(
             "AUTHWARD_DATABASE_URL": postgres_url,
             "AUTHWARD_SECRET_KEY": TEST_SECRET,
             "AUTHWARD_SMTP_URL": smtp.url,
+            "AUTHWARD_PUBLIC_URL": "https://authward.test",
             **{f"AUTHWARD_{k.upper()}": str(v) for k, v in CHEAP_ARGON2.items()},
         }
         root = Path(__file__).parents[2]

@@ -92,6 +92,7 @@ async def test_me_by_session(client: httpx.AsyncClient) -> None:
         "auth_time": "2030-01-01T00:00:00Z",
         "amr": ["pwd"],
         "aal": "aal1",
+        "email_verified": False,
     }
 
 

@@ -255,7 +255,12 @@ async def test_the_session_cookie_comes_before_the_access_cookie(
     await token_login(client, "bob@example.com")
     await session_login(client, "ada@example.com")
     me = (await client.get("/auth/me")).json()
-    assert (me["id"], me["email"], me["auth"]) == (ada_id, "ada@example.com", "session")
+    assert (me["id"], me["email"], me["auth"], me["email_verified"]) == (
+        ada_id,
+        "ada@example.com",
+        "session",
+        False,
+    )
     # A session cookie that no longer works (ended elsewhere) does not hide a live
     # access cookie: the browser still sends it, and the token cookie answers.
     session_id = client.cookies.get(SESSION)

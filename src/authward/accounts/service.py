@@ -8,14 +8,17 @@ current password) are logged here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from authward import crypto
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
+from authward.accounts.links import LinkStore, LinkTokens, MemoryLinkStore
 from authward.accounts.models import User
 from authward.accounts.policy import PasswordPolicy
 from authward.accounts.store import UserStore
 from authward.clock import Clock
 from authward.errors import (
+    EmailNotVerified,
     InvalidCredentials,
     InvalidInput,
     NotFound,
@@ -42,10 +45,17 @@ class AccountService:
         events: Events | None = None,
         registrations: RegistrationThrottle | None = None,
         policy: PasswordPolicy | None = None,
+        links: LinkStore | None = None,
+        require_verified: bool = False,
     ) -> None:
         self.users = users
         # Public: every way to set a password (a reset too) asks this same policy.
         self.policy = policy or PasswordPolicy()
+        self.links = LinkTokens(links or MemoryLinkStore())
+        # AUTHWARD_EMAIL_VERIFICATION=required: the right password of an unverified account
+        # is refused (EmailNotVerified), after `on_unverified` (a fresh verification mail).
+        self.require_verified = require_verified
+        self.on_unverified: Callable[[User], Awaitable[None]] | None = None
         self._registrations = registrations
         self._hasher = hasher
         self._throttle = throttle
@@ -53,12 +63,21 @@ class AccountService:
         self.events = events or Events(clock)
 
     async def register(self, email: str, password: str, *, address: str | None = None) -> User:
-        """Create an account; raise InvalidInput (a WeakPassword among them) or EmailTaken.
+        """Create an account; raise InvalidInput, TooManyAttempts or EmailTaken.
 
-        With a client `address` (a web request; the CLI has none), TooManyAttempts once that
-        address made too many attempts: each one that passed validation counts, taken
-        email or not, so the 429 tells nothing about which emails exist. The password
-        policy runs after that count: its breached check is a request to another service.
+        `admit` then `create`: see both.
+        """
+        normalized = await self.admit(email, password, address=address)
+        return await self.create(normalized, password)
+
+    async def admit(self, email: str, password: str, *, address: str | None = None) -> str:
+        """Check a registration before any work; return the normalised email.
+
+        Raises InvalidInput for a malformed email or password. With a client `address` (a
+        web request; the CLI has none), TooManyAttempts once that address made too many
+        attempts: each one that passed validation counts, taken email or not, so the 429
+        tells nothing about which emails exist. The password policy runs after that count:
+        its breached check is a request to another service (a WeakPassword).
         """
         normalized = normalize_email(email)
         check_password_shape(password)
@@ -72,6 +91,14 @@ class AccountService:
                 )
                 raise
         await self.policy.check(password, email=normalized)
+        return normalized
+
+    async def create(self, normalized: str, password: str) -> User:
+        """Store a new account for an admitted email; raise EmailTaken.
+
+        The password is hashed first whether or not the email is taken: both cost one
+        argon2 run.
+        """
         user = User(
             id=crypto.new_user_id(),
             email=normalized,
@@ -114,6 +141,11 @@ class AccountService:
         if self._hasher.needs_rehash(user.password_hash):
             # Parameters went up since this hash was made: upgrade it while we hold the password.
             await self.users.set_password_hash(user.id, await self._hasher.hash(password))
+        if self.require_verified and not user.email_verified:
+            # Only the right password gets here: a 403 tells nothing a 200 would not.
+            if self.on_unverified is not None:
+                await self.on_unverified(user)
+            raise EmailNotVerified
         return user
 
     async def change_password(
@@ -126,38 +158,51 @@ class AccountService:
         Once `current` matched, the new password must pass the policy (a WeakPassword).
         """
         check_password_shape(new)
-        user = await self.confirm_password(user_id, current, address=address)
-        await self.policy.check(new, email=user.email)
-        await self.users.set_password_hash(user_id, await self._hasher.hash(new))
+        await self.confirm_password(user_id, current, address=address, action="password")
+        await self.set_password(user_id, new)
         await self.events.emit("password_change", user_id=user_id)
 
-    async def confirm_password(self, user_id: UserId, password: str, *, address: str = "") -> User:
-        """Return the user if `password` is theirs; raise WrongPassword when it is not.
+    async def confirm_password(
+        self, user_id: UserId, current: str, *, address: str = "", action: str = "password"
+    ) -> User:
+        """Return the user if `current` is their password; raise NotFound (no such or a
+        disabled account), WrongPassword or TooManyAttempts.
 
-        A wrong `password` is a failed login for (account, `address`): the same counts as
-        `authenticate`, so past the limit TooManyAttempts, even with the right password.
+        A wrong `current` is a failed login for (account, `address`), counted before the
+        check: guessing it here is the same oracle as a login, with no budget of its own.
         """
         user = await self.users.get(user_id)
         if user is None or user.disabled:
             raise NotFound
         try:
-            attempt = await self._throttle.attempt(user.email, address, action="password")
+            attempt = await self._throttle.attempt(user.email, address, action=action)
         except TooManyAttempts:
             security_log.warning(
-                "password change throttled",
-                extra={"event": "password_throttled", "user_id": user_id, "ip": address},
+                f"{action} change throttled",
+                extra={"event": f"{action}_throttled", "user_id": user_id, "ip": address},
             )
             raise
         async with judged(attempt, WrongPassword):
             try:
-                await self._hasher.verify(user.password_hash, password)
+                await self._hasher.verify(user.password_hash, current)
             except InvalidCredentials:
                 security_log.warning(
-                    "password change refused",
-                    extra={"event": "password_change_failed", "user_id": user_id, "ip": address},
+                    f"{action} change refused",
+                    extra={"event": f"{action}_change_failed", "user_id": user_id, "ip": address},
                 )
                 raise WrongPassword from None
         return user
+
+    async def set_password(self, user_id: UserId, new: str) -> None:
+        """Set a new password (the rules of registration, the policy among them) and void
+        the user's mailed links: a link sent before the change must not undo it."""
+        check_password_shape(new)
+        user = await self.users.get(user_id)
+        if user is None:
+            raise NotFound
+        await self.policy.check(new, email=user.email)
+        await self.users.set_password_hash(user_id, await self._hasher.hash(new))
+        await self.links.store.void(user_id)
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> None:
         if not await self.users.set_disabled(user_id, disabled):

@@ -31,6 +31,13 @@ class UserStore(Protocol):
     async def set_disabled(self, user_id: UserId, disabled: bool) -> bool:
         """Set the flag; return False when there is no such user."""
 
+    async def set_email_verified(self, user_id: UserId) -> None:
+        """Mark the account's current email as proven by its owner."""
+
+    async def change_email(self, user_id: UserId, email: str, *, expected: str) -> bool:
+        """Set a new, verified `email` if the account's is still `expected`; return whether
+        it changed. Raise EmailTaken when `email` or a look-alike is another account's."""
+
     async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]: ...
 
 
@@ -65,6 +72,27 @@ class MemoryUserStore:
         if (user := self._by_id.get(user_id)) is None:
             return False
         self._by_id[user_id] = replace(user, disabled=disabled)
+        return True
+
+    async def set_email_verified(self, user_id: UserId) -> None:
+        if (user := self._by_id.get(user_id)) is not None:
+            self._by_id[user_id] = replace(user, email_verified=True)
+
+    async def change_email(self, user_id: UserId, email: str, *, expected: str) -> bool:
+        user = self._by_id.get(user_id)
+        if user is None or user.email != expected:
+            return False
+        digest, old_digest = skeleton_digest(email), skeleton_digest(user.email)
+        if self._id_by_email.get(email, user_id) != user_id:
+            raise EmailTaken
+        if self._id_by_skeleton.get(digest, user_id) != user_id:
+            raise EmailTaken
+        del self._id_by_email[user.email]
+        if self._id_by_skeleton.get(old_digest) == user_id:
+            del self._id_by_skeleton[old_digest]
+        self._by_id[user_id] = replace(user, email=email, email_verified=True)
+        self._id_by_email[email] = user_id
+        self._id_by_skeleton[digest] = user_id
         return True
 
     async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:

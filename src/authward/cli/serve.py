@@ -45,6 +45,12 @@ def serve(
     ] = HttpParser.h11,
 ) -> None:
     """Start authward (settings come from AUTHWARD_* variables)."""
+    if not os.environ.get("AUTHWARD_PUBLIC_URL"):
+        # The links' base when none is set: this server's own address. Set in the
+        # environment, where the workers build their Settings, so that they all agree;
+        # never the request's Host header (a forged one would be mailed to the victim).
+        scheme = "https" if ssl_certfile else "http"
+        os.environ["AUTHWARD_PUBLIC_URL"] = f"{scheme}://127.0.0.1:{port}"
     settings = settings_or_exit()
     if settings.insecure_cookies:
         errors.print(

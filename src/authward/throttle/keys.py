@@ -25,3 +25,8 @@ def token_key(token: str) -> bytes:
 
 def mfa_key(user_id: str) -> bytes:
     return hashlib.sha256(b"mfa\x00" + user_id.encode("utf-8", "surrogatepass")).digest()
+
+
+def mail_key(action: str, user_id: str) -> bytes:
+    joined = action + "\x00mail\x00" + user_id
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).digest()

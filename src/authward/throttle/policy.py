@@ -19,6 +19,9 @@ class ThrottlePolicy:
     refresh_token_max_failures: int = 5
     register_max_attempts: int = 20
     address_max_failures: int = 100
+    # Mailed links (reset, verification): requests per client address, mails per account.
+    mail_address_max_attempts: int = 10
+    mail_account_max: int = 3
 
     @classmethod
     def of(cls, settings: Settings) -> ThrottlePolicy:

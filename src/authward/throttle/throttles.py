@@ -7,7 +7,14 @@ from datetime import timedelta
 
 from authward.clock import Clock
 from authward.errors import TooManyAttempts
-from authward.throttle.keys import account_key, address_key, mfa_key, pair_key, token_key
+from authward.throttle.keys import (
+    account_key,
+    address_key,
+    mail_key,
+    mfa_key,
+    pair_key,
+    token_key,
+)
 from authward.throttle.log import FailureLog
 from authward.throttle.policy import ThrottlePolicy
 from authward.throttle.window import Attempt, SlidingWindow
@@ -127,3 +134,45 @@ class MfaThrottle:
             )
             raise
         return Attempt(self._window.log, held, clear_on_success=(key,))
+
+
+class MailThrottle:
+    """Requests that mail a link (a reset, a verification), per client address and per
+    account.
+
+    The address count is the one a client sees (429), counted for every request whatever
+    the email: it says nothing about which accounts exist. The account count is silent:
+    past it the request is answered as any other, but no mail goes out, so nobody can
+    flood an inbox, and nobody learns that the account exists.
+    """
+
+    def __init__(self, log: FailureLog, policy: ThrottlePolicy, clock: Clock) -> None:
+        self._window = SlidingWindow(log, policy.window, clock)
+        self._policy = policy
+
+    async def attempt(self, action: str, address: str) -> None:
+        """Count one request of `action` from `address`; raise TooManyAttempts at the ceiling.
+
+        Kept whatever happens next: it counts the request, not its outcome.
+        """
+        key = address_key(action, address)
+        try:
+            await self._window.reserve(action, ((key, self._policy.mail_address_max_attempts),))
+        except TooManyAttempts:
+            security_log.warning(
+                "mail request throttled", extra={"event": f"{action}_throttled", "ip": address}
+            )
+            raise
+
+    async def allows_mail(self, action: str, user_id: str) -> bool:
+        """Count one mail of `action` to the account; False (and uncounted) past its ceiling."""
+        key = mail_key(action, user_id)
+        try:
+            await self._window.reserve(action, ((key, self._policy.mail_account_max),))
+        except TooManyAttempts:
+            security_log.warning(
+                "mail to account throttled",
+                extra={"event": f"{action}_mail_throttled", "user_id": user_id},
+            )
+            return False
+        return True

@@ -12,6 +12,7 @@ from authward.callers import AuthUser
 from authward.errors import InvalidCredentials, NotAuthenticated, TooManyAttempts
 from authward.factors.models import LoginMode
 from authward.metrics import LOGINS
+from authward.web.accepted import accepted, later
 from authward.web.addresses import client_address
 from authward.web.auth import assurance_of, require, runtime_of, session_id_of
 from authward.web.bodies import read_fields
@@ -19,6 +20,7 @@ from authward.web.origin import check_origin
 from authward.web.routing import AuthwardRoute
 from authward.web.routing import device_of as device_of  # re-exported: pages import it here
 from authward.web.schemas import (
+    AcceptedOut,
     Credentials,
     DeviceOut,
     ErrorOut,
@@ -112,12 +114,25 @@ async def session_answer(
     return response
 
 
-@router.post("/register", status_code=201, response_model=UserOut, responses=ERROR_RESPONSES)
-async def register(body: RegisterIn, request: Request) -> UserOut:
-    """Create an account (409 when the email is taken, 422 when malformed, 429 throttled)."""
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=UserOut,
+    responses={**ERROR_RESPONSES, 202: {"model": AcceptedOut}},
+)
+async def register(body: RegisterIn, request: Request) -> UserOut | JSONResponse:
+    """Create an account (409 when the email is taken, 422 when malformed, 429 throttled).
+
+    With AUTHWARD_EMAIL_VERIFICATION=required: 202 with one body for a new and a taken
+    email alike; the account is made, and the mail sent, after the answer.
+    """
     runtime = runtime_of(request)
     address = client_address(request.scope, runtime.settings.trusted_proxies)
-    user = await runtime.accounts.register(body.email, body.password, address=address)
+    registration = runtime.flows.registration
+    if registration.answers_alike:
+        normalized = await registration.admit(body.email, body.password, address=address)
+        return accepted(later(registration.complete, normalized, body.password))
+    user = await registration.register(body.email, body.password, address=address)
     return UserOut(id=user.id, email=user.email)
 
 
@@ -170,6 +185,7 @@ async def me(request: Request, principal: Authenticated) -> MeOut:
         auth_time=assurance.auth_time,
         amr=list(assurance.amr),
         aal=assurance.acr,
+        email_verified=user.email_verified,
     )
 
 

@@ -38,7 +38,7 @@ from authward.events import EventKind, Events, Hook
 from authward.ids import Via
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
-from authward.web import api, factors_api, token_api
+from authward.web import api, factors_api, links_api, token_api
 from authward.web.auth import (
     OUTCOME_KEY,
     Outcome,
@@ -211,8 +211,9 @@ class Authward:
         """
         router = APIRouter()
         bind = [Depends(self._bind)]
-        included = [api.router]
+        included = [api.router, links_api.router]
         router.include_router(api.router, dependencies=bind, tags=["accounts and sessions"])
+        router.include_router(links_api.router, dependencies=bind, tags=["accounts and sessions"])
         if "session" in self.strategies:
             included.append(api.session_router)
             router.include_router(

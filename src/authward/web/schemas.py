@@ -25,6 +25,7 @@ class MeOut(UserOut):
     aal: Literal["aal1", "aal2"] = Field(
         description="NIST SP 800-63B level: aal2 with a second factor, else aal1."
     )
+    email_verified: bool
 
 
 class MfaRequiredOut(BaseModel):
@@ -71,6 +72,41 @@ class TotpEnrolmentOut(BaseModel):
 
 class RecoveryCodesOut(BaseModel):
     recovery_codes: list[str] = Field(description="Ten codes, each usable once; shown once.")
+
+
+class AcceptedOut(BaseModel):
+    """A 202: the request is taken; what follows goes by mail, and tells nothing here."""
+
+    detail: str
+    code: str = Field(examples=["accepted"])
+
+
+class ForgotIn(BaseModel):
+    email: str = Field(max_length=MAX_EMAIL_INPUT_LENGTH)
+
+
+class ResetIn(BaseModel):
+    # No length limit of its own: any unusable token gets the one 400 (the body limit
+    # bounds it), not a 422 that would tell a long one apart.
+    token: str
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class VerifyIn(BaseModel):
+    token: str
+
+
+class ResendIn(BaseModel):
+    email: str | None = Field(
+        None,
+        max_length=MAX_EMAIL_INPUT_LENGTH,
+        description="Required unless the request is authenticated.",
+    )
+
+
+class EmailChangeIn(BaseModel):
+    new_email: str = Field(max_length=MAX_EMAIL_INPUT_LENGTH)
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
 class Credentials(BaseModel):

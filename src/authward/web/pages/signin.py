@@ -12,6 +12,7 @@ from starlette.responses import Response
 from authward.accounts.models import User
 from authward.errors import (
     CsrfRejected,
+    EmailNotVerified,
     EmailTaken,
     InvalidCode,
     InvalidCredentials,
@@ -19,6 +20,7 @@ from authward.errors import (
     InvalidToken,
     TooManyAttempts,
 )
+from authward.web.accepted import later
 from authward.web.api import device_of, login, second_step
 from authward.web.auth import runtime_of, session_id_of
 from authward.web.origin import check_origin
@@ -34,6 +36,7 @@ NOTICES: Final = {
     "everywhere": "You were signed out on every device.",
     "ended": "That session has ended. Sign in to continue.",
     "mfa": "That sign-in took too long or was already finished. Please sign in again.",
+    "check-mail": "Check your mail: a link to confirm your address is on its way.",
 }
 
 
@@ -59,6 +62,8 @@ async def login_submit(request: Request) -> Response:
         return _form_page(request, "login.html", 403, problem="expired", **again)
     try:
         user = await login(request, "session", email, password)
+    except EmailNotVerified as exc:  # AUTHWARD_EMAIL_VERIFICATION=required; a link went out
+        return _form_page(request, "login.html", 403, notice=exc.detail, **again)
     except TooManyAttempts as exc:
         headers = {"retry-after": str(exc.retry_after)}
         again.update(problem="throttled", wait=duration(exc.retry_after))
@@ -137,7 +142,15 @@ async def register_submit(request: Request) -> Response:
         return _form_page(request, "register.html", 403, problem="expired", **again)
     try:
         address = device_of(request).ip
-        user = await runtime_of(request).accounts.register(email, password, address=address)
+        registration = runtime_of(request).flows.registration
+        if registration.answers_alike:
+            # AUTHWARD_EMAIL_VERIFICATION=required: one answer for a new and a taken email;
+            # the account (or the owner's notice) is made after it, and nobody signs in.
+            normalized = await registration.admit(email, password, address=address)
+            response = redirect("/login?notice=check-mail")
+            response.background = later(registration.complete, normalized, password)
+            return response
+        user = await registration.register(email, password, address=address)
     except TooManyAttempts as exc:
         wait = duration(exc.retry_after)
         problem = f"Too many sign-ups from your network. Please try again in {wait}."

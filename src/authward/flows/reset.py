@@ -1,0 +1,88 @@
+"""Password reset: a link to the account's address, then a new password.
+
+No answer tells whether an account exists: the request path only counts the client
+address (`admit`); looking the account up, the silent per-account count, the link and
+its mail happen after the answer (`send`, a background task), so neither the answer nor
+its timing depends on the account.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from authward.accounts.emails import lookup_key
+from authward.accounts.service import AccountService
+from authward.clock import Clock
+from authward.errors import InvalidLink
+from authward.flows.mailer import LinkMailer
+from authward.ids import UserId
+from authward.lifecycle import AccountLifecycle
+from authward.throttle.throttles import MailThrottle
+
+log = logging.getLogger("authward")
+
+ACTION = "forgot"
+RESET_PATH = "/reset"
+
+
+class PasswordReset:
+    def __init__(
+        self,
+        accounts: AccountService,
+        lifecycle: AccountLifecycle,
+        throttle: MailThrottle,
+        mailer: LinkMailer,
+        clock: Clock,
+        *,
+        ttl: int,
+    ) -> None:
+        self._accounts = accounts
+        self._lifecycle = lifecycle
+        self._throttle = throttle
+        self._mailer = mailer
+        self._clock = clock
+        self._ttl = timedelta(seconds=ttl)
+
+    async def admit(self, address: str) -> None:
+        """Count a reset request from `address` (whatever the email); TooManyAttempts at
+        the ceiling. The request path's only work."""
+        await self._throttle.attempt(ACTION, address)
+
+    async def send(self, email: str) -> None:
+        """Mail a reset link if `email` is an enabled account's and its mail count allows.
+
+        Silent either way: meant to run after the answer went out.
+        """
+        key = lookup_key(email)
+        user = None if key is None else await self._accounts.users.get_by_email(key)
+        if user is None or user.disabled:
+            return
+        if not await self._throttle.allows_mail(ACTION, user.id):
+            return
+
+        async def deliver(token: str, within: Any) -> None:
+            values = {"link": self._mailer.link(RESET_PATH, token), "email": user.email}
+            await self._mailer.send(user.email, "password_reset", values, within=within)
+
+        expires_at = self._clock.now() + self._ttl
+        await self._accounts.links.issue(user, "reset", expires_at=expires_at, deliver=deliver)
+
+    async def complete(self, token: str, new_password: str) -> UserId:
+        """Set the password of the link's account; end its sessions and families.
+
+        InvalidInput for a password registration would refuse (checked before the link is
+        spent); InvalidLink for any token that cannot be used, or whose account is gone,
+        disabled, or no longer at the address the link went to.
+        """
+        # The policy's parts that need no account (length, the common and breached lists)
+        # run before the link is spent; the email rule runs again once the account is known.
+        await self._accounts.policy.check(new_password)
+        redeemed = await self._accounts.links.redeem(token, ("reset",), self._clock.now())
+        user = await self._accounts.users.get(redeemed.user_id)
+        if user is None or user.disabled or user.email != redeemed.email:
+            raise InvalidLink
+        await self._lifecycle.reset_password(user.id, new_password)
+        await self._mailer.send(user.email, "password_changed", {"email": user.email})
+        return user.id

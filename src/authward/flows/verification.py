@@ -1,0 +1,113 @@
+"""Email verification: a link to the account's address proves the owner reads it.
+
+The link is only ever used by a POST (`verify`): a mail scanner's GET of it verifies
+nothing. The same POST completes an email change (its link went to the new address).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from authward.accounts.emails import lookup_key
+from authward.accounts.models import User
+from authward.accounts.service import AccountService
+from authward.clock import Clock
+from authward.errors import EmailTaken, InvalidLink
+from authward.flows.mailer import LinkMailer
+from authward.ids import UserId
+from authward.lifecycle import AccountLifecycle
+from authward.throttle.throttles import MailThrottle
+
+ACTION = "verify_resend"
+VERIFY_PATH = "/verify"
+
+
+class EmailVerification:
+    def __init__(
+        self,
+        accounts: AccountService,
+        lifecycle: AccountLifecycle,
+        throttle: MailThrottle,
+        mailer: LinkMailer,
+        clock: Clock,
+        *,
+        ttl: int,
+    ) -> None:
+        self._accounts = accounts
+        self._lifecycle = lifecycle
+        self._throttle = throttle
+        self._mailer = mailer
+        self._clock = clock
+        self._ttl = timedelta(seconds=ttl)
+
+    async def send(self, user: User) -> None:
+        """Mail `user` a verification link (voiding the older one): at registration."""
+
+        async def deliver(token: str, within: Any) -> None:
+            values = {"link": self._mailer.link(VERIFY_PATH, token), "email": user.email}
+            await self._mailer.send(user.email, "verify_email", values, within=within)
+
+        expires_at = self._clock.now() + self._ttl
+        await self._accounts.links.issue(user, "verify", expires_at=expires_at, deliver=deliver)
+
+    async def remind(self, user: User) -> None:
+        """Mail a fresh link unless the address is verified or the account's mail count
+        is spent (silently: a sign-in refused for it, or a resend, says nothing more)."""
+        if user.email_verified or user.disabled:
+            return
+        if await self._throttle.allows_mail(ACTION, user.id):
+            await self.send(user)
+
+    async def admit(self, address: str) -> None:
+        """Count an unauthenticated resend from `address`; TooManyAttempts at the ceiling."""
+        await self._throttle.attempt(ACTION, address)
+
+    async def resend_to(self, email: str) -> None:
+        """`remind` the account of `email`, if there is one: after the answer went out."""
+        key = lookup_key(email)
+        user = None if key is None else await self._accounts.users.get_by_email(key)
+        if user is not None:
+            await self.remind(user)
+
+    async def resend_for(self, user_id: UserId) -> None:
+        """`remind` a signed-in user."""
+        if (user := await self._accounts.users.get(user_id)) is not None:
+            await self.remind(user)
+
+    async def verify(
+        self,
+        token: str,
+        *,
+        keep_session_id: str | None = None,
+        keep_family: str | None = None,
+    ) -> UserId:
+        """Use a verification or email-change link; InvalidLink for any that cannot be.
+
+        A verification marks the address verified (the first time, ending the account's
+        other sessions: `AccountLifecycle.verify_email`). An email change moves the
+        account to the new address, and tells the old one.
+        """
+        redeemed = await self._accounts.links.redeem(
+            token, ("verify", "email_change"), self._clock.now()
+        )
+        user = await self._accounts.users.get(redeemed.user_id)
+        if user is None or user.disabled or user.email != redeemed.email:
+            raise InvalidLink
+        if redeemed.purpose == "verify":
+            await self._lifecycle.verify_email(
+                user.id, keep_session_id=keep_session_id, keep_family=keep_family
+            )
+            return user.id
+        new_email = redeemed.new_email
+        if new_email is None:  # an email-change link always names its address
+            raise InvalidLink
+        try:
+            moved = await self._lifecycle.change_email(user.id, new_email, expected=user.email)
+        except EmailTaken:  # taken since the link went out
+            raise InvalidLink from None
+        if not moved:
+            raise InvalidLink
+        values = {"email": user.email, "new_email": new_email, "stage": "changed"}
+        await self._mailer.send(user.email, "email_change_notice", values)
+        return user.id
