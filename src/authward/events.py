@@ -51,6 +51,9 @@ EventKind = Literal[
     "refresh_reuse",
     "password_change",
     "key_rotated",
+    "user_disabled",
+    "user_enabled",
+    "user_deleted",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 # Each kind's security log line; a warning where an operator may need to act.
@@ -63,6 +66,9 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "refresh_reuse": (logging.WARNING, "refresh token reused; family revoked"),
     "password_change": (logging.INFO, "password changed"),
     "key_rotated": (logging.INFO, "signing key rotated"),
+    "user_disabled": (logging.WARNING, "account disabled"),
+    "user_enabled": (logging.WARNING, "account enabled"),
+    "user_deleted": (logging.WARNING, "account deleted"),
 }
 
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, LargeBinary, String, Table, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -76,6 +87,13 @@ class SqlUserStore:
             result = await conn.execute(
                 update(users).where(users.c.id == user_id).values(disabled=disabled)
             )
+        return result.rowcount > 0
+
+    async def remove(self, user_id: UserId) -> bool:
+        # Tables that hang off an account (second factors) reference users.id with
+        # ON DELETE CASCADE: this one statement takes them along.
+        async with translated_errors(), self._engine.begin() as conn:
+            result = await conn.execute(delete(users).where(users.c.id == user_id))
         return result.rowcount > 0
 
     async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:

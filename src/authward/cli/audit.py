@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from authward.audit import AuditRecord, SqlAuditLog
-from authward.cli.context import console, run_with_runtime
-from authward.errors import NotFound
+from authward.cli.context import run_with_runtime
+from authward.cli.listing import AsJson, show
+from authward.cli.users import find_user
 from authward.events import EVENT_KINDS
 from authward.runtime import Runtime
 
@@ -21,7 +20,7 @@ def audit(
     event: Annotated[
         str | None, typer.Option(help=f"Only this kind: {', '.join(EVENT_KINDS)}.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Print the newest security events (never a secret: ids, handles, addresses)."""
     if event is not None and event not in EVENT_KINDS:
@@ -30,34 +29,28 @@ def audit(
     async def action(runtime: Runtime) -> list[AuditRecord]:
         user_id = None
         if user is not None:
-            found = await runtime.accounts.find(user)
-            if found is None:
-                raise NotFound
-            user_id = found.id
+            user_id = (await find_user(runtime, user)).id
         return await SqlAuditLog(runtime.engine).list(limit=limit, user_id=user_id, event=event)
 
-    records = run_with_runtime(action)
-    if as_json:
-        for r in records:
-            typer.echo(json.dumps({**_fields(r), "at": r.at.isoformat()}))
-        return
-    table = Table("time (UTC)", "event", "user", "via", "handle", "ip", "user agent")
-    for r in records:
-        table.add_row(
-            f"{r.at:%Y-%m-%d %H:%M:%S}",
-            r.event,
-            r.user_id or "",
-            r.via or "",
-            r.handle or "",
-            r.ip,
-            r.user_agent[:60],
-        )
-    console.print(table)
+    records = run_with_runtime(action, read_only=True)
+    show([_fields(r) for r in records], COLUMNS, as_json=as_json)
+
+
+COLUMNS = {
+    "at": "time (UTC)",
+    "event": "event",
+    "user_id": "user",
+    "via": "via",
+    "handle": "handle",
+    "ip": "ip",
+    "user_agent": "user agent",
+}
 
 
 def _fields(record: AuditRecord) -> dict[str, object]:
     return {
         "id": record.id,
+        "at": record.at,
         "event": record.event,
         "user_id": record.user_id,
         "via": record.via,
