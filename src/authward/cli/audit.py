@@ -9,14 +9,18 @@ import typer
 from authward.audit import AuditRecord, SqlAuditLog
 from authward.cli.context import run_with_runtime
 from authward.cli.listing import AsJson, show
-from authward.cli.users import find_user
+from authward.crypto import is_user_id_shaped
+from authward.errors import NotFound
 from authward.events import EVENT_KINDS
 from authward.runtime import Runtime
 
 
 def audit(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many events.")] = 50,
-    user: Annotated[str | None, typer.Option(help="Only this user's events (email or id).")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(help="Only this user's events (email or id; a deleted account's id too)."),
+    ] = None,
     event: Annotated[
         str | None, typer.Option(help=f"Only this kind: {', '.join(EVENT_KINDS)}.")
     ] = None,
@@ -29,7 +33,11 @@ def audit(
     async def action(runtime: Runtime) -> list[AuditRecord]:
         user_id = None
         if user is not None:
-            user_id = (await find_user(runtime, user)).id
+            found = await runtime.accounts.find(user)
+            # A deleted account's history stays in the log, found by its id.
+            if found is None and not is_user_id_shaped(user):
+                raise NotFound
+            user_id = found.id if found is not None else user
         return await SqlAuditLog(runtime.engine).list(limit=limit, user_id=user_id, event=event)
 
     records = run_with_runtime(action, read_only=True)

@@ -58,8 +58,5 @@ def config(
         {"variable": variable, "meaning": meaning, "default": default}
         for variable, meaning, default in reference_rows()
     ]
-    show(
-        records,
-        {"variable": "variable", "default": "default", "meaning": "meaning"},
-        as_json=as_json,
-    )
+    columns = {"variable": "variable", "default": "default", "meaning": "meaning"}
+    show(records, columns, as_json=as_json, prose="meaning")

@@ -20,7 +20,7 @@ from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
-console = Console()
+console = Console(soft_wrap=True)  # a message never breaks an id it names
 errors = Console(stderr=True, soft_wrap=True)  # one line, however narrow the terminal
 
 

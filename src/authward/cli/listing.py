@@ -27,20 +27,31 @@ JSON_OPTION: Final = typer.Option("--json", help="Print a JSON array of objects,
 AsJson = Annotated[bool, JSON_OPTION]
 
 
-def show(records: Sequence[Record], columns: Mapping[str, str], *, as_json: bool) -> None:
-    """Print `records`: as JSON (every field), or as a table of `columns` (field → title)."""
+def show(
+    records: Sequence[Record],
+    columns: Mapping[str, str],
+    *,
+    as_json: bool,
+    prose: str | None = None,
+) -> None:
+    """Print `records`: as JSON (every field), or as a table of `columns` (field → title).
+
+    Only the `prose` column (a description, nothing one copies) may wrap between words.
+    """
     if as_json:
         typer.echo(json.dumps([_plain(record) for record in records], indent=2))
         return
     table = Table(*columns.values())
-    for column in table.columns:
-        column.no_wrap = True
-        column.overflow = "ignore"
+    for field, column in zip(columns, table.columns, strict=True):
+        if field != prose:
+            column.no_wrap = True
+            column.overflow = "ignore"
     for record in records:
         table.add_row(*(Text(_cell(record.get(field))) for field in columns))
-    natural = Console(width=100_000).measure(table).maximum
+    measured = Console(width=100_000).measure(table)
+    needed = measured.minimum if prose is not None else measured.maximum
     wide = Console(
-        width=max(natural, console.width),
+        width=max(needed, console.width),
         force_terminal=console.is_terminal,
         no_color=console.no_color,
         highlight=False,

@@ -246,6 +246,12 @@ class TokenService:
             await self.bus.publish(Revocation("user", user_id, now, now + self.window))
             REVOCATIONS.labels("user").inc()
 
+    async def forget_user(self, user_id: UserId) -> None:
+        """Revoke every family and access token of the user on every node, then drop the
+        families' records (an account being deleted)."""
+        await self.revoke_user(user_id)
+        await self.refresh_tokens.remove_user(user_id)
+
     async def list_families(self, user_id: UserId) -> list[Family]:
         """The user's live families, oldest first."""
         return await self.refresh_tokens.list_live(user_id)
