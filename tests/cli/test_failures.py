@@ -127,7 +127,10 @@ def test_read_only_command_creates_no_database(tmp_path: Path, command: tuple[st
     assert not mistyped.exists()
 
 
-def test_misspelt_setting_is_one_line_with_the_nearest_name(tmp_path: Path) -> None:
-    result = authward(tmp_path, {"AUTHWARD_ACESS_TTL": "60"}, "users", "list")
+@pytest.mark.parametrize("command", [("users", "list"), ("serve",), ("openapi",)])
+def test_misspelt_setting_is_one_line_with_the_nearest_name(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    result = authward(tmp_path, {"AUTHWARD_ACESS_TTL": "60"}, *command)
     assert result.returncode == 2
     assert_one_line(result, "AUTHWARD_ACESS_TTL", "did you mean AUTHWARD_ACCESS_TTL?")

@@ -13,6 +13,7 @@ from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from typer import _click  # the Context class TyperGroup.invoke is typed with
@@ -20,7 +21,7 @@ from typer.core import TyperGroup
 
 from authward.cli.context import NoDatabase, errors
 from authward.errors import AuthwardError, StoreUnavailable
-from authward.settings import Settings, SettingsError, load_settings
+from authward.settings import Settings, SettingsError, describe, load_settings
 from authward.storage.failures import (
     StoreFailure,
     diagnose,
@@ -30,6 +31,7 @@ from authward.storage.failures import (
 from authward.tokens.jwk import KeyUnavailable
 
 FAILED: Final = 1
+INVALID_SETTING: Final = 2  # as `settings_or_exit` has always answered
 
 
 class CommandFailure(Exception):
@@ -44,6 +46,12 @@ class AuthwardGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # usage errors, --help, a refused prompt: Typer says those itself
+        except (SettingsError, ValidationError) as exc:
+            # Settings built outside `settings_or_exit` (a command's own, the docs'): the
+            # same one line, the same status.
+            text = str(exc) if isinstance(exc, SettingsError) else describe(exc)
+            errors.print(f"[bold red]authward: invalid setting[/] {_escape(text)}")
+            raise typer.Exit(INVALID_SETTING) from None
         except Exception as exc:
             line = explain(exc)
             if line is None:
