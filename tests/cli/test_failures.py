@@ -134,3 +134,9 @@ def test_misspelt_setting_is_one_line_with_the_nearest_name(
     result = authward(tmp_path, {"AUTHWARD_ACESS_TTL": "60"}, *command)
     assert result.returncode == 2
     assert_one_line(result, "AUTHWARD_ACESS_TTL", "did you mean AUTHWARD_ACCESS_TTL?")
+
+
+def test_unreadable_database_url_is_one_line_without_its_password(tmp_path: Path) -> None:
+    url = f"postgresql://ada:{PASSWORD}@db.example:not-a-port/authward"
+    result = authward(tmp_path, {"AUTHWARD_DATABASE_URL": url}, "users", "list")
+    assert_one_line(result, "AUTHWARD_DATABASE_URL", "not a URL SQLAlchemy can read")

@@ -15,6 +15,7 @@ import anyio
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, SettingsError, load_settings
@@ -68,13 +69,17 @@ def run_with_runtime(action: Callable[[Runtime], Awaitable[T]], *, read_only: bo
 
 
 def check_database_path(url: str, *, must_exist: bool = False) -> None:
-    """Raise NoDatabase when `url` names a SQLite file in a folder that does not exist or,
-    with `must_exist`, a file that does not exist.
+    """Raise NoDatabase when `url` is unreadable, or names a SQLite file in a folder that
+    does not exist or, with `must_exist`, a file that does not exist.
 
     Checked before any engine is made: SQLite would say only "unable to open database
     file" (and aiosqlite's thread may outlive the loop to print a traceback of its own).
     """
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        # Not SQLAlchemy's words: they would repeat the URL, password and all.
+        raise NoDatabase("not a URL SQLAlchemy can read") from None
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
         return

@@ -14,8 +14,6 @@ from urllib.parse import unquote, urlsplit
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from typer import _click  # the Context class TyperGroup.invoke is typed with
 from typer.core import TyperGroup
 
@@ -85,10 +83,7 @@ def _store_line(failure: StoreFailure, settings: Settings | None) -> str:
         return f"AUTHWARD_REDIS_URL ({target}): {_scrubbed(failure.reason, url)}"
     url = settings.database_url if settings is not None else None
     target = masked_database_url(url) if url else "?"
-    reason = _scrubbed(failure.reason, url)
-    if url is not None and (folder := _missing_sqlite_folder(url)) is not None:
-        reason = f"the folder {folder} does not exist"
-    return f"AUTHWARD_DATABASE_URL ({target}): {reason}"
+    return f"AUTHWARD_DATABASE_URL ({target}): {_scrubbed(failure.reason, url)}"
 
 
 def _file_line(exc: OSError, settings: Settings | None) -> str:
@@ -103,18 +98,6 @@ def _file_line(exc: OSError, settings: Settings | None) -> str:
             what = f"the folder {key_file.parent} does not exist"
         return f"AUTHWARD_KEY_FILE ({key_file}): {what}"
     return f"{path}: {what}"
-
-
-def _missing_sqlite_folder(url: str) -> Path | None:
-    """The folder of a SQLite file that does not exist (SQLite says only "unable to open")."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    folder = Path(str(parsed.database)).parent
-    return None if folder.is_dir() else folder
 
 
 def _scrubbed(reason: str, url: str | None) -> str:

@@ -86,7 +86,7 @@ def masked_database_url(url: str) -> str:
     """`url` as an operator may see it: the password, in the URL or its query, hidden."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "(an unreadable URL)"
     hidden = {name: MASK for name in parsed.query if name.lower() in _SECRET_OPTIONS}
     if hidden:
