@@ -64,7 +64,7 @@ async def test_listings_print_whole_values_on_a_60_column_terminal(runtime: Runt
             "2001:db8::17",
         ],
         ("keys", "list"): [key.kid],
-        ("audit",): [user.id, key.kid, "key_rotated"],
+        ("audit",): [user.id, key.kid, "key_rotated", "Firefox 126 on Windows 10"],
         ("config",): ["AUTHWARD_SESSION_ABSOLUTE_TTL", "AUTHWARD_LOGIN_ADDRESS_MAX_FAILURES"],
     }
     for command, values in expected.items():

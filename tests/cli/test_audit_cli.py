@@ -36,7 +36,17 @@ def test_audit_prints_the_events_of_the_command_line_too(env: Path) -> None:
         runner.invoke(app, ["audit", "--json", "--user", "ADA@example.com"]).output
     )
     assert [r["event"] for r in records] == ["register"]
-    assert set(records[0]) == {"id", "at", "event", "user_id", "via", "handle", "ip", "user_agent"}
+    assert set(records[0]) == {
+        "id",
+        "at",
+        "event",
+        "user_id",
+        "via",
+        "handle",
+        "ip",
+        "user_agent",
+        "device",
+    }
     only_keys = runner.invoke(app, ["audit", "--json", "--event", "key_rotated"]).output
     assert len(json.loads(only_keys)) == 1
 

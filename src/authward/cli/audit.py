@@ -8,11 +8,12 @@ import typer
 
 from authward.audit import AuditRecord, SqlAuditLog
 from authward.cli.context import run_with_runtime
-from authward.cli.listing import AsJson, show
+from authward.cli.listing import AsJson, Record, show
 from authward.crypto import is_user_id_shaped
 from authward.errors import NotFound
 from authward.events import EVENT_KINDS
 from authward.runtime import Runtime
+from authward.web.pages.devices import describe_all
 
 
 def audit(
@@ -30,7 +31,7 @@ def audit(
     if event is not None and event not in EVENT_KINDS:
         raise typer.BadParameter(f"one of {', '.join(EVENT_KINDS)}", param_hint="--event")
 
-    async def action(runtime: Runtime) -> list[AuditRecord]:
+    async def action(runtime: Runtime) -> list[Record]:
         user_id = None
         if user is not None:
             found = await runtime.accounts.find(user)
@@ -38,10 +39,11 @@ def audit(
             if found is None and not is_user_id_shaped(user):
                 raise NotFound
             user_id = found.id if found is not None else user
-        return await SqlAuditLog(runtime.engine).list(limit=limit, user_id=user_id, event=event)
+        records = await SqlAuditLog(runtime.engine).list(limit=limit, user_id=user_id, event=event)
+        devices = await describe_all(r.user_agent for r in records if r.user_agent)
+        return [_fields(r, devices.get(r.user_agent, "")) for r in records]
 
-    records = run_with_runtime(action, read_only=True)
-    show([_fields(r) for r in records], COLUMNS, as_json=as_json)
+    show(run_with_runtime(action, read_only=True), COLUMNS, as_json=as_json)
 
 
 COLUMNS = {
@@ -51,11 +53,11 @@ COLUMNS = {
     "via": "via",
     "handle": "handle",
     "ip": "ip",
-    "user_agent": "user agent",
+    "device": "device",
 }
 
 
-def _fields(record: AuditRecord) -> dict[str, object]:
+def _fields(record: AuditRecord, device: str) -> dict[str, object]:
     return {
         "id": record.id,
         "at": record.at,
@@ -65,4 +67,5 @@ def _fields(record: AuditRecord) -> dict[str, object]:
         "handle": record.handle,
         "ip": record.ip,
         "user_agent": record.user_agent,
+        "device": device,  # as the pages name it (ua-parser); the raw agent stays above
     }
