@@ -66,9 +66,9 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "refresh_reuse": (logging.WARNING, "refresh token reused; family revoked"),
     "password_change": (logging.INFO, "password changed"),
     "key_rotated": (logging.INFO, "signing key rotated"),
-    "user_disabled": (logging.WARNING, "account disabled"),
-    "user_enabled": (logging.WARNING, "account enabled"),
-    "user_deleted": (logging.WARNING, "account deleted"),
+    "user_disabled": (logging.INFO, "account disabled"),
+    "user_enabled": (logging.INFO, "account enabled"),
+    "user_deleted": (logging.INFO, "account deleted"),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import anyio.to_thread
 import pytest
@@ -18,6 +19,7 @@ from authward.cli.main import app
 from authward.ids import Device
 from authward.runtime import Runtime
 from authward.settings import Settings
+from tests.cli.test_failures import authward
 from tests.conftest import CHEAP_ARGON2, TEST_SECRET, http_client
 from tests.web.helpers import PASSWORD, register, session_login
 
@@ -191,3 +193,20 @@ def test_dash_h_is_help_everywhere(command: tuple[str, ...]) -> None:
     assert short.exit_code == 0, short.output
     assert re.search(r"Usage: .*authward", short.output)
     assert short.output == long.output
+
+
+def test_each_admin_command_prints_one_line_and_nothing_else(tmp_path: Path) -> None:
+    """As a process: no log line (an event's, a key's) leaks to the terminal beside it."""
+    steps = [
+        (("users", "create", "ada@example.com", "--password-stdin"), "a good password\n"),
+        (("users", "disable", "ada@example.com"), ""),
+        (("users", "enable", "ada@example.com"), ""),
+        (("keys", "rotate"), ""),
+        (("sessions", "revoke", "ada@example.com", "--all"), ""),
+        (("users", "delete", "ada@example.com", "--yes"), ""),
+    ]
+    for command, stdin in steps:
+        result = authward(tmp_path, {}, *command, stdin=stdin)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+        assert len(result.stdout.strip().splitlines()) == 1, result.stdout

@@ -140,3 +140,11 @@ def test_unreadable_database_url_is_one_line_without_its_password(tmp_path: Path
     url = f"postgresql://ada:{PASSWORD}@db.example:not-a-port/authward"
     result = authward(tmp_path, {"AUTHWARD_DATABASE_URL": url}, "users", "list")
     assert_one_line(result, "AUTHWARD_DATABASE_URL", "not a URL SQLAlchemy can read")
+
+
+@pytest.mark.parametrize("command", [("serve", "--port", "0"), ("keys", "rotate")])
+def test_signing_key_of_another_secret(tmp_path: Path, command: tuple[str, ...]) -> None:
+    assert authward(tmp_path, {}, "keys", "rotate").returncode == 0  # made with TEST_SECRET
+    other = {"AUTHWARD_SECRET_KEY": "another-secret-" + "9876543210zyxwvutsrqponmlkjihgfedcba"}
+    result = authward(tmp_path, other, *command)
+    assert_one_line(result, "does not open with this AUTHWARD_SECRET_KEY")

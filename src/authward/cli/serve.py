@@ -20,6 +20,8 @@ from authward.cli.failures import CommandFailure
 from authward.logs import log_config
 from authward.masterkey import load_master_secret
 from authward.metrics import MULTIPROC_DIR
+from authward.runtime import build_runtime
+from authward.settings import Settings
 from authward.storage.migrate import upgrade
 from authward.storage.redis import reachable
 from authward.storage.sql import create_engine
@@ -67,6 +69,7 @@ def serve(
     check_database_path(settings.database_url)
     load_master_secret(settings)  # made once here, before workers race to make it
     anyio.run(_migrate, settings.database_url)
+    anyio.run(_open_signing_key, settings)
     if settings.redis_url is not None:
         # Down: the server starts and answers 503 until it is back (the runtime says so
         # once). Answering but refusing (a bad database index, a wrong password): stop.
@@ -121,6 +124,17 @@ async def _migrate(url: str) -> None:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def _open_signing_key(settings: Settings) -> None:
+    """Make (on a first start) or open the signing key, as each worker will: a key that
+    does not open with this AUTHWARD_SECRET_KEY is one line here (KeyUnavailable), not a
+    traceback from every worker's startup."""
+    runtime = build_runtime(settings)
+    try:
+        await runtime.tokens.ring.ensure_active()
+    finally:
+        await runtime.close()
 
 
 def check_certificate(certfile: str, keyfile: str) -> None:
