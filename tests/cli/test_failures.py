@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from authward.cli.failures import CommandFailure, explain
+from authward.errors import NotFound, StoreUnavailable
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_SECRET
 from tests.servers import CHEAP_ARGON2_ENV, free_port
 
@@ -148,3 +150,15 @@ def test_signing_key_of_another_secret(tmp_path: Path, command: tuple[str, ...])
     other = {"AUTHWARD_SECRET_KEY": "another-secret-" + "9876543210zyxwvutsrqponmlkjihgfedcba"}
     result = authward(tmp_path, other, *command)
     assert_one_line(result, "does not open with this AUTHWARD_SECRET_KEY")
+
+
+def test_every_expected_failure_has_its_line() -> None:
+    """The translation point itself: what it says for failures no process can stage."""
+    assert explain(StoreUnavailable("signing key")) == (
+        "A backing store (signing key) is unavailable; try again shortly."
+    )
+    assert explain(NotFound()) == "Not found."
+    assert explain(CommandFailure("--ssl-keyfile (k.pem): no such file")) == (
+        r"--ssl-keyfile (k.pem): no such file"
+    )
+    assert explain(RuntimeError("a bug")) is None  # keeps its traceback

@@ -71,6 +71,8 @@ def explain(exc: BaseException) -> str | None:
     failure = diagnose(exc)
     if failure is not None:
         return _escape(_store_line(failure, _settings()))
+    if isinstance(exc, StoreUnavailable):
+        return _escape(str(exc))  # a store of no setting of its own ("signing key")
     if isinstance(exc, OSError) and exc.filename is not None:
         return _escape(_file_line(exc, _settings()))
     return None
