@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from authward.settings import SettingsError, load_settings
+from authward.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    unknown_variables,
+    variable_names,
+)
 
 
 def test_defaults_match_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,3 +81,36 @@ def test_mail_needs_the_public_url_and_the_public_url_is_a_plain_base() -> None:
             load_settings(public_url=bad)
     with pytest.raises(SettingsError, match="AUTHWARD_RESET_TTL"):
         load_settings(reset_ttl=3601)
+
+
+def test_misspelt_variable_is_refused_with_the_nearest_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AUTHWARD_ACESS_TTL", "60")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "AUTHWARD_ACESS_TTL: no such setting (did you mean AUTHWARD_ACCESS_TTL?)"
+    )
+
+
+def test_unknown_variable_without_a_near_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTHWARD_COLOUR", "blue")
+    with pytest.raises(SettingsError, match=r"^AUTHWARD_COLOUR: no such setting$"):
+        load_settings()
+
+
+def test_library_use_refuses_an_unknown_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings(...) in an app, not only the CLI's load_settings, refuses the misspelling."""
+    monkeypatch.setenv("AUTHWARD_REDIS_ULR", "redis://127.0.0.1:6379/0")
+    with pytest.raises(ValueError, match="did you mean AUTHWARD_REDIS_URL"):
+        Settings(database_url="sqlite:///:memory:")
+
+
+def test_every_field_is_a_known_variable_and_test_names_are_not_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    environ = {name: "" for name in variable_names()}
+    environ |= {"AUTHWARD_TEST_POSTGRES": "x", "AUTHWARD_SCREENSHOTS_DIR": "x", "PATH": "x"}
+    assert unknown_variables(environ) == []
+    assert variable_names() == ["AUTHWARD_" + name.upper() for name in Settings.model_fields]

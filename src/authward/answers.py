@@ -56,7 +56,7 @@ def error_parts(exc: AuthwardError, *, bearer: bool = False) -> tuple[int, str, 
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, StoreUnavailable):
         headers["Retry-After"] = "2"
-    detail = exc.message if isinstance(exc, InvalidInput) else exc.detail
+    detail = exc.message if isinstance(exc, InvalidInput | StoreUnavailable) else exc.detail
     return status, detail, headers
 
 

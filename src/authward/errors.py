@@ -188,3 +188,9 @@ class StoreUnavailable(AuthwardError):
     def __init__(self, store: str = "store") -> None:
         super().__init__(self.detail)
         self.store = store
+        # Which one (database, redis, revocations...): an operator reading a 503 or a
+        # client's log needs it first; the code stays the same for every store.
+        self.message = f"A backing store ({store}) is unavailable; try again shortly."
+
+    def __str__(self) -> str:
+        return self.message

@@ -60,6 +60,9 @@ EventKind = Literal[
     "email_verified",
     "email_change_requested",
     "email_changed",
+    "user_disabled",
+    "user_enabled",
+    "user_deleted",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 # Each kind's security log line; a warning where an operator may need to act.
@@ -81,6 +84,9 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "email_verified": (logging.INFO, "email verified"),
     "email_change_requested": (logging.INFO, "email change requested"),
     "email_changed": (logging.WARNING, "email changed"),
+    "user_disabled": (logging.INFO, "account disabled"),
+    "user_enabled": (logging.INFO, "account enabled"),
+    "user_deleted": (logging.INFO, "account deleted"),
 }
 
 

@@ -1,8 +1,8 @@
 """The rules that span an account, its sessions and its token families.
 
-Signing out everywhere, disabling an account and changing a password each end what the
-user holds, on every node; the concepts stand apart (none imports another), so the rules
-that tie them live here, once. The API routes, the pages and the CLI all call these
+Signing out everywhere, disabling or deleting an account and changing a password each
+end what the user holds, on every node; the concepts stand apart (none imports another),
+so the rules that tie them live here, once. The API routes, the pages and the CLI all call these
 methods rather than repeat the steps.
 """
 
@@ -60,6 +60,29 @@ class AccountLifecycle:
         """Disable the account and end everything it holds, at once, on every node."""
         await self.accounts.set_disabled(user_id, True)
         await self.sign_out_everywhere(user_id)
+        await self.events.emit("user_disabled", user_id=user_id)
+
+    async def enable(self, user_id: UserId) -> None:
+        """Let a disabled account sign in again; it gets back nothing that was ended."""
+        await self.accounts.set_disabled(user_id, False)
+        await self.events.emit("user_enabled", user_id=user_id)
+
+    async def delete(self, user_id: UserId) -> None:
+        """Delete the account, after ending everything it holds, on every node.
+
+        Disabled first, so that no login can start anything between the steps; then its
+        sessions end and its token families are revoked (the revocations reach every
+        node through the bus) and dropped; then the row goes. Second factors are to be
+        stored in tables that reference ``users.id`` with ``ON DELETE CASCADE``, so they
+        go with the row; a store that cannot cascade removes them here, before
+        `accounts.remove`. Raises NotFound when there is no such account; a failure
+        midway leaves it disabled and signed out, never half deleted and still usable.
+        """
+        await self.accounts.set_disabled(user_id, True)
+        await self.sessions.end_all(user_id)
+        await self.tokens.forget_user(user_id)
+        await self.accounts.remove(user_id)
+        await self.events.emit("user_deleted", user_id=user_id)
 
     async def change_password(
         self,

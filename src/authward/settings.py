@@ -7,7 +7,10 @@ line naming the variable, so `authward serve` can stop with it instead of a trac
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import os
+from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,6 +43,13 @@ _SAMPLE_SECRETS: Final = frozenset(
         "a" * 32,
     }
 )
+
+
+# AUTHWARD_* names that are no setting of this process and yet are no mistake: the test
+# harness's own (AUTHWARD_TEST_*, the servers it reaches), the screenshot run's folder,
+# and the JWKS address of the example resource service, which may share an environment.
+NOT_SETTINGS_PREFIX: Final = ENV_PREFIX + "TEST_"
+NOT_SETTINGS: Final = frozenset({"AUTHWARD_JWKS_URL", "AUTHWARD_SCREENSHOTS_DIR"})
 
 
 class SettingsError(ValueError):
@@ -314,6 +324,15 @@ class Settings(BaseSettings):
         "sent or failed mail; a sent mail's body is erased at once.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, values: Any) -> Any:
+        # A misspelt variable (AUTHWARD_ACESS_TTL) would leave its setting at the default
+        # without a word: refused instead, at start, with the nearest real name.
+        if unknown := unknown_variables(os.environ):
+            raise ValueError("; ".join(unknown))
+        return values
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _parse_networks(cls, value: Any) -> Any:
@@ -426,6 +445,31 @@ class Settings(BaseSettings):
     @property
     def sweep_pacing(self) -> Pacing:
         return Pacing(batch=self.sweep_batch, duty=self.sweep_duty)
+
+
+def variable_names() -> list[str]:
+    """Every setting's variable, from the `Settings` fields (no hand-kept list)."""
+    return [ENV_PREFIX + name.upper() for name in Settings.model_fields]
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """One message per ``AUTHWARD_*`` name in `environ` that is no setting, with the nearest
+    real name when one is close (the refusal's text; empty when every name is known)."""
+    known = variable_names()
+    suffixes = {name.removeprefix(ENV_PREFIX): name for name in known}
+    messages = []
+    for name in sorted(environ):
+        upper = name.upper()  # the environment is read case-insensitively
+        if not upper.startswith(ENV_PREFIX) or upper in known or upper in NOT_SETTINGS:
+            continue
+        if upper.startswith(NOT_SETTINGS_PREFIX):
+            continue
+        # Compared without the prefix every name shares, which would make all look alike.
+        suffix = upper.removeprefix(ENV_PREFIX)
+        nearest = difflib.get_close_matches(suffix, suffixes, n=1, cutoff=0.75)
+        hint = f" (did you mean {suffixes[nearest[0]]}?)" if nearest else ""
+        messages.append(f"{name}: no such setting{hint}")
+    return messages
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -32,12 +32,23 @@ def test_audit_prints_the_events_of_the_command_line_too(env: Path) -> None:
     table = runner.invoke(app, ["audit"], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
     assert "register" in table.output and "key_rotated" in table.output
-    lines = runner.invoke(app, ["audit", "--json", "--user", "ADA@example.com"]).output
-    records = [json.loads(line) for line in lines.splitlines()]
+    records = json.loads(
+        runner.invoke(app, ["audit", "--json", "--user", "ADA@example.com"]).output
+    )
     assert [r["event"] for r in records] == ["register"]
-    assert set(records[0]) == {"id", "at", "event", "user_id", "via", "handle", "ip", "user_agent"}
+    assert set(records[0]) == {
+        "id",
+        "at",
+        "event",
+        "user_id",
+        "via",
+        "handle",
+        "ip",
+        "user_agent",
+        "device",
+    }
     only_keys = runner.invoke(app, ["audit", "--json", "--event", "key_rotated"]).output
-    assert len(only_keys.splitlines()) == 1
+    assert len(json.loads(only_keys)) == 1
 
 
 def test_audit_refuses_an_unknown_event_kind(env: Path) -> None:

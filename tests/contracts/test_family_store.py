@@ -277,3 +277,22 @@ async def test_many_families_many_rotations_each_find_their_own(
     for family, second in zip(families, seconds, strict=True):
         found = await family_store.find(second)
         assert found is not None and found.family.id == family.id and found.spent_at is None
+
+
+async def test_remove_user_drops_that_users_families_and_their_tokens_only(
+    family_store: FamilyStore, clock: FrozenClock
+) -> None:
+    start = clock.now()
+    alices = [make_family(start), make_family(start)]
+    bobs = make_family(start, "bob")
+    tokens = {f.id: await started(family_store, f) for f in (*alices, bobs)}
+    spent = tokens[alices[0].id]
+    tokens[alices[0].id] = new_digest()
+    assert await family_store.rotate(alices[0].id, spent, tokens[alices[0].id], start, HOME)
+    assert await family_store.revoke(alices[1].id, start)  # revoked ones go too
+    assert await family_store.remove_user("alice") == 2
+    assert await family_store.list_user("alice") == []
+    for digest in (spent, tokens[alices[0].id], tokens[alices[1].id]):
+        assert await family_store.find(digest) is None
+    assert await family_store.find(tokens[bobs.id]) == TokenLookup(bobs)
+    assert await family_store.remove_user("alice") == 0

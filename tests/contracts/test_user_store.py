@@ -164,3 +164,19 @@ async def test_list_is_oldest_first_then_by_id_in_pages(
 
 async def test_list_of_an_empty_store_is_empty(user_store: UserStore) -> None:
     assert await user_store.list() == []
+
+
+async def test_remove_deletes_that_user_only_and_frees_the_email(
+    user_store: UserStore, clock: FrozenClock
+) -> None:
+    alice, bob = make_user("alice@example.com", clock.now()), make_user("bob@x.org", clock.now())
+    await user_store.add(alice)
+    await user_store.add(bob)
+    assert await user_store.remove(alice.id)
+    assert await user_store.get(alice.id) is None
+    assert await user_store.get_by_email(alice.email) is None
+    assert await user_store.list() == [bob]
+    assert not await user_store.remove(alice.id)
+    again = make_user("alice@example.com", clock.now())
+    await user_store.add(again)  # the email, and its look-alike skeleton, are free again
+    assert await user_store.get_by_email(alice.email) == again

@@ -208,6 +208,11 @@ class AccountService:
         if not await self.users.set_disabled(user_id, disabled):
             raise NotFound
 
+    async def remove(self, user_id: UserId) -> None:
+        """Delete the account row; NotFound when there is none (see `AccountLifecycle.delete`)."""
+        if not await self.users.remove(user_id):
+            raise NotFound
+
     async def find(self, email_or_id: str) -> User | None:
         key = lookup_key(email_or_id)
         user = await self.users.get_by_email(key) if key else None

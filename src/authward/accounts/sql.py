@@ -9,6 +9,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    delete,
     false,
     insert,
     select,
@@ -112,6 +113,13 @@ class SqlUserStore:
                     result = await conn.execute(query)
             except IntegrityError:
                 raise EmailTaken from None
+        return result.rowcount > 0
+
+    async def remove(self, user_id: UserId) -> bool:
+        # Tables that hang off an account (second factors) reference users.id with
+        # ON DELETE CASCADE: this one statement takes them along.
+        async with translated_errors(), self._engine.begin() as conn:
+            result = await conn.execute(delete(users).where(users.c.id == user_id))
         return result.rowcount > 0
 
     async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:

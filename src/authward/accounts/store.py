@@ -40,6 +40,9 @@ class UserStore(Protocol):
 
     async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]: ...
 
+    async def remove(self, user_id: UserId) -> bool:
+        """Delete the user; its email is free again. Return False when there is none."""
+
 
 class MemoryUserStore:
     """The reference implementation: a dict, for tests and embedding."""
@@ -98,3 +101,10 @@ class MemoryUserStore:
     async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:
         users = sorted(self._by_id.values(), key=lambda u: (u.created_at, u.id))
         return users[offset : offset + limit]
+
+    async def remove(self, user_id: UserId) -> bool:
+        if (user := self._by_id.pop(user_id, None)) is None:
+            return False
+        del self._id_by_email[user.email]
+        del self._id_by_skeleton[skeleton_digest(user.email)]
+        return True

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 from pydantic.fields import FieldInfo
-from rich.table import Table
 
-from authward.cli.context import console
+from authward.cli.listing import AsJson, show
 from authward.settings import ENV_PREFIX, Settings
 
 HEADER = """# Configuration
@@ -49,12 +48,15 @@ def reference_markdown() -> str:
 
 def config(
     markdown: Annotated[bool, typer.Option("--markdown", help="Print Markdown.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Print every AUTHWARD_* setting with its meaning and default."""
     if markdown:
         typer.echo(reference_markdown(), nl=False)
         return
-    table = Table("variable", "meaning", "default")
-    for row in reference_rows():
-        table.add_row(*row)
-    console.print(table)
+    records = [
+        {"variable": variable, "meaning": meaning, "default": default}
+        for variable, meaning, default in reference_rows()
+    ]
+    columns = {"variable": "variable", "default": "default", "meaning": "meaning"}
+    show(records, columns, as_json=as_json, prose="meaning")

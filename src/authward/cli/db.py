@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import typer
 
-from authward.cli.context import console, settings_or_exit
+from authward.cli.context import check_database_path, console, settings_or_exit
 from authward.storage.migrate import upgrade as apply_migrations
 from authward.storage.sql import create_engine
 
@@ -16,6 +16,7 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 def upgrade() -> None:
     """Apply every pending migration."""
     settings = settings_or_exit()
+    check_database_path(settings.database_url)
 
     async def main() -> None:
         engine = create_engine(settings.database_url)

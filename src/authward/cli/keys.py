@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from authward.cli.context import console, run_with_runtime
+from authward.cli.listing import AsJson, show
 from authward.runtime import Runtime
 from authward.tokens.keys import KeyInfo
 
 app = typer.Typer(help="Signing keys.", no_args_is_help=True)
+
+COLUMNS = {
+    "kid": "kid",
+    "alg": "alg",
+    "state": "state",
+    "created_at": "created (UTC)",
+    "retired_at": "retired (UTC)",
+    "verifies_until": "verifies until (UTC)",
+}
 
 
 @app.command("rotate")
@@ -20,18 +29,29 @@ def rotate() -> None:
         return await runtime.tokens.rotate_keys()
 
     key = run_with_runtime(action)
-    console.print(f"new signing key {key.kid} ({key.alg}); running nodes pick it up within 10 s")
+    console.print(
+        f"new signing key {key.kid} ({key.alg}); running nodes pick it up within 10 s",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command("list")
-def list_keys() -> None:
-    """Print each key's kid, algorithm, state and dates."""
+def list_keys(as_json: AsJson = False) -> None:
+    """Print each key's kid, algorithm, state and dates (no key material)."""
 
     async def action(runtime: Runtime) -> list[KeyInfo]:
         return await runtime.tokens.list_keys()
 
-    table = Table("kid", "alg", "state", "created", "retired")
-    for key in run_with_runtime(action):
-        retired = f"{key.retired_at:%Y-%m-%d %H:%M:%S}" if key.retired_at else ""
-        table.add_row(key.kid, key.alg, key.state, f"{key.created_at:%Y-%m-%d %H:%M:%S}", retired)
-    console.print(table)
+    records = [
+        {
+            "kid": key.kid,
+            "alg": key.alg,
+            "state": key.state,
+            "created_at": key.created_at,
+            "retired_at": key.retired_at,
+            "verifies_until": key.verifies_until,
+        }
+        for key in run_with_runtime(action, read_only=True)
+    ]
+    show(records, COLUMNS, as_json=as_json)

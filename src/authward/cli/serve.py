@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import tempfile
 from collections.abc import Iterator
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Final
 
 import anyio
 import typer
 import uvicorn
 
-from authward.cli.context import errors, settings_or_exit
-from authward.errors import StoreUnavailable
+from authward.cli.context import check_database_path, errors, settings_or_exit
+from authward.cli.failures import CommandFailure
 from authward.logs import log_config
+from authward.masterkey import load_master_secret
 from authward.metrics import MULTIPROC_DIR
+from authward.runtime import build_runtime
+from authward.settings import Settings
 from authward.storage.migrate import upgrade
-from authward.storage.sql import create_engine, translated_errors
+from authward.storage.redis import reachable
+from authward.storage.sql import create_engine
 from authward.web.limits import MAX_HEADER_BYTES
 
 MAX_HEADER_BLOCK: Final = 2 * MAX_HEADER_BYTES  # request line and framing included
@@ -62,11 +68,18 @@ def serve(
     if (ssl_certfile is None) != (ssl_keyfile is None):
         errors.print("[bold red]authward:[/] --ssl-certfile and --ssl-keyfile go together")
         raise typer.Exit(2)
-    try:
-        anyio.run(_migrate, settings.database_url)
-    except StoreUnavailable:
-        errors.print("[bold red]authward:[/] the database does not answer (AUTHWARD_DATABASE_URL)")
-        raise typer.Exit(1) from None
+    # Checked here, once, so that a mistake is one line (authward.cli.failures) rather
+    # than a traceback from inside uvicorn's worker.
+    if ssl_certfile is not None and ssl_keyfile is not None:
+        check_certificate(ssl_certfile, ssl_keyfile)
+    check_database_path(settings.database_url)
+    load_master_secret(settings)  # made once here, before workers race to make it
+    anyio.run(_migrate, settings.database_url)
+    anyio.run(_open_signing_key, settings)
+    if settings.redis_url is not None:
+        # Down: the server starts and answers 503 until it is back (the runtime says so
+        # once). Answering but refusing (a bad database index, a wrong password): stop.
+        anyio.run(reachable, settings.redis_url)
     with shared_metrics(workers):
         uvicorn.run(
             "authward.web.app:app_from_env",
@@ -114,7 +127,31 @@ async def _migrate(url: str) -> None:
     """Migrate once before workers start, so they never race on the schema."""
     engine = create_engine(url)
     try:
-        async with translated_errors():
-            await upgrade(engine)
+        await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+async def _open_signing_key(settings: Settings) -> None:
+    """Make (on a first start) or open the signing key, as each worker will: a key that
+    does not open with this AUTHWARD_SECRET_KEY is one line here (KeyUnavailable), not a
+    traceback from every worker's startup."""
+    runtime = build_runtime(settings)
+    try:
+        await runtime.tokens.ring.ensure_active()
+    finally:
+        await runtime.close()
+
+
+def check_certificate(certfile: str, keyfile: str) -> None:
+    """Raise CommandFailure, naming the option, unless the two files make a TLS identity."""
+    for option, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if not Path(path).is_file():
+            raise CommandFailure(f"{option} ({path}): no such file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
+        raise CommandFailure(
+            f"--ssl-certfile ({certfile}) / --ssl-keyfile ({keyfile}): {reason}"
+        ) from None

@@ -1,4 +1,4 @@
-"""``authward users``: create, list, disable accounts."""
+"""``authward users``: create, list, disable, enable and delete accounts."""
 
 from __future__ import annotations
 
@@ -6,14 +6,25 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from authward.accounts.models import User
 from authward.cli.context import console, run_with_runtime
+from authward.cli.listing import AsJson, show
 from authward.errors import NotFound
 from authward.runtime import Runtime
 
 app = typer.Typer(help="Accounts.", no_args_is_help=True)
+
+EmailOrId = Annotated[str, typer.Argument(metavar="EMAIL|ID", help="The account's email or id.")]
+USER_COLUMNS = {"id": "id", "email": "email", "created_at": "created (UTC)", "state": "state"}
+
+
+async def find_user(runtime: Runtime, email_or_id: str) -> User:
+    """The account by email or id; NotFound when there is none."""
+    user = await runtime.accounts.find(email_or_id)
+    if user is None:
+        raise NotFound
+    return user
 
 
 @app.command("create")
@@ -33,36 +44,81 @@ def create(
         return await runtime.accounts.register(email, password)
 
     user = run_with_runtime(action)
-    console.print(f"created {user.email} ({user.id})", highlight=False)
+    console.print(f"created {user.email} ({user.id})", highlight=False, markup=False)
 
 
 @app.command("list")
 def list_users(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: AsJson = False,
 ) -> None:
     """List accounts, oldest first."""
 
     async def action(runtime: Runtime) -> list[User]:
         return await runtime.accounts.users.list(limit=limit, offset=offset)
 
-    table = Table("id", "email", "created", "state")
-    for user in run_with_runtime(action):
-        state = "[red]disabled[/]" if user.disabled else "active"
-        table.add_row(user.id, user.email, f"{user.created_at:%Y-%m-%d %H:%M}", state)
-    console.print(table)
+    records = [
+        {
+            "id": user.id,
+            "email": user.email,
+            "created_at": user.created_at,
+            "state": "disabled" if user.disabled else "active",
+        }
+        for user in run_with_runtime(action, read_only=True)
+    ]
+    show(records, USER_COLUMNS, as_json=as_json)
 
 
 @app.command("disable")
-def disable(email_or_id: str) -> None:
+def disable(email_or_id: EmailOrId) -> None:
     """Disable an account: its sessions and tokens stop working at once."""
 
     async def action(runtime: Runtime) -> User:
-        user = await runtime.accounts.find(email_or_id)
-        if user is None:
-            raise NotFound
+        user = await find_user(runtime, email_or_id)
         await runtime.lifecycle.disable(user.id)
         return user
 
     user = run_with_runtime(action)
-    console.print(f"disabled {user.email}; its sessions and tokens are revoked", highlight=False)
+    console.print(
+        f"disabled {user.email}; its sessions and tokens are revoked",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("enable")
+def enable(email_or_id: EmailOrId) -> None:
+    """Let a disabled account sign in again (what disabling ended stays ended)."""
+
+    async def action(runtime: Runtime) -> User:
+        user = await find_user(runtime, email_or_id)
+        await runtime.lifecycle.enable(user.id)
+        return user
+
+    user = run_with_runtime(action)
+    console.print(f"enabled {user.email}", highlight=False, markup=False)
+
+
+@app.command("delete")
+def delete(
+    email_or_id: EmailOrId,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete an account with its sessions and token families, revoked on every node."""
+    if not yes:
+        typer.confirm(
+            f"Delete the account {email_or_id} and end its sessions and tokens?", abort=True
+        )
+
+    async def action(runtime: Runtime) -> User:
+        user = await find_user(runtime, email_or_id)
+        await runtime.lifecycle.delete(user.id)
+        return user
+
+    user = run_with_runtime(action)
+    console.print(
+        f"deleted {user.email} ({user.id}); its sessions and tokens are revoked",
+        highlight=False,
+        markup=False,
+    )

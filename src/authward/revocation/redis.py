@@ -158,6 +158,7 @@ class RedisRevocationBus:
         self._lost = False
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._outage = False  # told once; cleared, with one info line, when it is back
         self.connects = 0  # successful subscriptions, each followed by a full read
 
     @property
@@ -270,7 +271,7 @@ class RedisRevocationBus:
                 OSError,
                 TimeoutError,
             ) as exc:
-                log.warning("revocation subscription down, reconnecting: %s", exc)
+                self._lost_redis(exc)
             except Exception:  # the subscriber must outlive any one bad round
                 log.exception("revocation subscription failed, reconnecting")
             self._live = False
@@ -278,6 +279,19 @@ class RedisRevocationBus:
                 delay = RECONNECT_MIN  # it was up: this is a new outage
             await asyncio.sleep(delay)
             delay = min(delay * 2, RECONNECT_MAX)
+
+    def _lost_redis(self, exc: BaseException) -> None:
+        # One warning per outage, however long: a line per reconnection attempt (one a
+        # second) would bury everything else in the log. The attempts go on quietly.
+        if self._outage:
+            log.debug("revocation subscription still down: %s", exc)
+            return
+        self._outage = True
+        log.warning(
+            "Redis does not answer (revocation subscription): %s; requests that need it "
+            "are answered 503 until it is back, retrying quietly",
+            exc,
+        )
 
     async def _listen(self) -> None:
         subscriber = await self._subscriber()
@@ -293,6 +307,9 @@ class RedisRevocationBus:
             self.connects += 1
             await self._catch_up()
             self._live = True
+            if self._outage:
+                self._outage = False
+                log.info("Redis answers again: revocation subscription restored")
             await self._receive_forever(pubsub)
         finally:
             self._live = False

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from authward.storage.sql import async_url
+from authward.storage.sql import async_url, translated_errors
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant will do, as long as it is ours: "authward" in ASCII.
@@ -31,15 +31,18 @@ async def upgrade(engine: AsyncEngine) -> None:
     On PostgreSQL the migration runs on a connection of its own, without the engine's
     statement timeout (`AUTHWARD_DATABASE_TIMEOUT`): it may wait for another node's
     migration, or build an index on a large table, for longer than a request should.
+    Raises StoreUnavailable when the database cannot be reached (a refused connect
+    included, which asyncpg raises as a bare OSError).
     """
-    if engine.dialect.name != "postgresql":
-        await _upgrade(engine)
-        return
-    unlimited = create_async_engine(engine.url, poolclass=NullPool)
-    try:
-        await _upgrade(unlimited)
-    finally:
-        await unlimited.dispose()
+    async with translated_errors():
+        if engine.dialect.name != "postgresql":
+            await _upgrade(engine)
+            return
+        unlimited = create_async_engine(engine.url, poolclass=NullPool)
+        try:
+            await _upgrade(unlimited)
+        finally:
+            await unlimited.dispose()
 
 
 async def _upgrade(engine: AsyncEngine) -> None:

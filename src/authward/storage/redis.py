@@ -34,6 +34,7 @@ from redis.asyncio.connection import BlockingConnectionPool, SSLConnection, pars
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
+    AuthenticationError,
     ClusterDownError,
     ReadOnlyError,
     RedisClusterException,
@@ -201,3 +202,23 @@ async def translated_errors(store: str = "redis") -> AsyncIterator[None]:
         if isinstance(exc.__cause__, _UNAVAILABLE) or str(exc).startswith(_PARTIAL_COVERAGE):
             raise StoreUnavailable(store) from exc
         raise
+
+
+async def reachable(url: str) -> bool:
+    """Whether the Redis at `url` answers PING: False when it does not answer (yet).
+
+    Raises the driver's error when it answers but refuses this configuration: a database
+    index it does not have, a wrong password or user. Those will not heal by waiting, so
+    `authward serve` stops on them, where a Redis that is down only delays service.
+    """
+    client = create_client(url)
+    try:
+        async with translated_errors():
+            await client.ping()
+    except StoreUnavailable as exc:
+        if isinstance(exc.__cause__, AuthenticationError):
+            raise exc.__cause__ from None
+        return False
+    finally:
+        await client.aclose()
+    return True

@@ -117,7 +117,7 @@ class KeyRing:
         KeyUnavailable when the active key does not open with this master secret.
         """
         for _attempt in range(3):
-            await self.refresh()
+            await self.refresh(report=False)
             active = self._active()
             if active is not None and self._configured(active):
                 if self._signing is None or self._signing.kid != active.kid:
@@ -141,8 +141,12 @@ class KeyRing:
             raise StoreUnavailable("signing key")
         return self._info(active, self._clock.now())
 
-    async def refresh(self) -> set[str]:
-        """Reload the keys from the store; return the kids that stopped verifying."""
+    async def refresh(self, *, report: bool = True) -> set[str]:
+        """Reload the keys from the store; return the kids that stopped verifying.
+
+        An active key that does not open is logged (`report`, the polls'); `ensure_active`
+        raises it instead, so a command says it once.
+        """
         stored = await self._store.load()
         keys: dict[str, VerifyingKey] = {}
         for record in stored:  # lowest generation first: a reused kid takes its newest row
@@ -160,7 +164,8 @@ class KeyRing:
             try:
                 self._signing = self._signer(active)
             except jwk.KeyUnavailable as exc:
-                log.error("cannot sign with the active key: %s", exc)
+                if report:
+                    log.error("cannot sign with the active key: %s", exc)
                 self._signing = None
         return set(previous) - set(keys)
 

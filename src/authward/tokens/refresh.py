@@ -139,6 +139,10 @@ class RefreshTokens:
             await self._on_revoked(revoked, now)
         return revoked
 
+    async def remove_user(self, user_id: UserId) -> int:
+        """Drop every family of the user (revoke them first: this tells no node)."""
+        return await self.store.remove_user(user_id)
+
     async def list_live(self, user_id: UserId) -> list[Family]:
         now = self._clock.now()
         return [f for f in await self.store.list_user(user_id) if f.live(now)]

@@ -142,7 +142,8 @@ class TokenService:
                 raise
             # Start anyway (a server must answer 503, not crash), failing verification
             # closed until the first good poll brings the list up to date.
-            log.warning("revocation feed unavailable at start; tokens refused until it answers")
+            # Info, not a warning: the store's own watcher (the Redis subscriber) warns.
+            log.info("revocation feed unavailable at start; tokens refused until it answers")
             self._synced_at, self._feed_ok = float("-inf"), False
         if background and not self._tasks:
             interval = self._revocation_poll_interval
@@ -247,6 +248,12 @@ class TokenService:
             await self.bus.publish(Revocation("user", user_id, now, now + self.window))
             REVOCATIONS.labels("user").inc()
 
+    async def forget_user(self, user_id: UserId) -> None:
+        """Revoke every family and access token of the user on every node, then drop the
+        families' records (an account being deleted)."""
+        await self.revoke_user(user_id)
+        await self.refresh_tokens.remove_user(user_id)
+
     async def list_families(self, user_id: UserId) -> list[Family]:
         """The user's live families, oldest first."""
         return await self.refresh_tokens.list_live(user_id)
@@ -326,11 +333,27 @@ class TokenService:
 
     @staticmethod
     async def _every(interval: float, action: Callable[[], Awaitable[None]]) -> None:
+        # A store that is down is told once, by the store's own watcher (the Redis
+        # subscriber, /healthz, the 503s): a poll that fails every second says so once,
+        # quietly, and once more when it works again.
+        failing = False
         while True:
             await asyncio.sleep(interval)
             try:
                 await action()
             except StoreUnavailable as exc:
-                log.warning("poll failed, retrying in %ss: %s", interval, exc)
+                log.log(
+                    logging.DEBUG if failing else logging.INFO,
+                    "%s failed: %s store unavailable; retrying every %ss",
+                    action.__name__,
+                    exc.store,
+                    interval,
+                )
+                failing = True
+                continue
             except Exception:  # a poll must outlive any one bad round
                 log.exception("poll failed, retrying in %ss", interval)
+                continue
+            if failing:
+                failing = False
+                log.info("%s works again", action.__name__)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -262,10 +263,18 @@ class SqlFamilyStore:
             rows = (await conn.execute(query)).mappings().all()
         return [_family(row) for row in rows]
 
+    async def remove_user(self, user_id: UserId) -> int:
+        return await self._delete(refresh_families.c.user_id == user_id)
+
     async def sweep(self, now: datetime) -> int:
-        dead = or_(refresh_families.c.expires_at <= now, refresh_families.c.revoked_at.is_not(None))
-        doomed = select(refresh_families.c.id).where(dead).scalar_subquery()
+        return await self._delete(
+            or_(refresh_families.c.expires_at <= now, refresh_families.c.revoked_at.is_not(None))
+        )
+
+    async def _delete(self, condition: ColumnElement[bool]) -> int:
+        """Delete the families matching `condition` with their spent digests, in one go."""
+        doomed = select(refresh_families.c.id).where(condition).scalar_subquery()
         async with translated_errors(), self._engine.begin() as conn:
             await conn.execute(delete(refresh_spent).where(refresh_spent.c.family_id.in_(doomed)))
-            result = await conn.execute(delete(refresh_families).where(dead))
+            result = await conn.execute(delete(refresh_families).where(condition))
         return int(result.rowcount or 0)

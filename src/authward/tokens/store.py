@@ -119,6 +119,13 @@ class FamilyStore(Protocol):
     async def list_user(self, user_id: UserId) -> list[Family]:
         """The user's families, revoked and expired included, oldest first."""
 
+    async def remove_user(self, user_id: UserId) -> int:
+        """Drop every family of the user, with its spent digests; return how many.
+
+        For a deleted account, after `revoke_user` has told every node: a token of a
+        family no longer stored is found by nobody, like any unknown token.
+        """
+
     async def sweep(self, now: datetime) -> int:
         """Drop expired and revoked families with their spent digests; return how many."""
 
@@ -192,10 +199,15 @@ class MemoryFamilyStore:
         mine = [c.family for c in self._chains.values() if c.family.user_id == user_id]
         return sorted(mine, key=lambda f: (f.created_at, f.id))
 
+    async def remove_user(self, user_id: UserId) -> int:
+        return self._drop([fid for fid, c in self._chains.items() if c.family.user_id == user_id])
+
     async def sweep(self, now: datetime) -> int:
-        doomed = [fid for fid, c in self._chains.items() if not c.family.live(now)]
-        for family_id in doomed:
+        return self._drop([fid for fid, c in self._chains.items() if not c.family.live(now)])
+
+    def _drop(self, family_ids: list[str]) -> int:
+        for family_id in family_ids:
             chain = self._chains.pop(family_id)
             for token_digest in (*chain.spent, chain.current):
                 self._by_digest.pop(token_digest, None)
-        return len(doomed)
+        return len(family_ids)
