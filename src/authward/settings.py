@@ -239,7 +239,7 @@ class Settings(BaseSettings):
     audit_log: bool = Field(
         True,
         description="Write every security event (register, login, failed login, logout, "
-        "revoke, refresh reuse, password change, key rotation) to the audit_log table.",
+        "revoke, refresh reuse, password change, key rotation) to the authward_audit_log table.",
     )
     audit_retention_days: int = Field(
         90, ge=1, le=3650, description="Days the sweep keeps audit log rows."

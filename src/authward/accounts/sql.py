@@ -13,7 +13,7 @@ from authward.ids import UserId
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
 
 users = Table(
-    "users",
+    "authward_users",
     metadata,
     Column("id", String(36), primary_key=True),
     Column("email", String(320), nullable=False, unique=True),
@@ -24,7 +24,7 @@ users = Table(
     # look-alikes registering at once one wins. NULL only for accounts that already
     # looked like an older one when the column came (migration 0005).
     Column("skeleton_digest", LargeBinary(32), nullable=True),
-    Index("ix_users_skeleton_digest", "skeleton_digest", unique=True),
+    Index("ix_authward_users_skeleton_digest", "skeleton_digest", unique=True),
 )
 
 # What a User is made of: the skeleton digest is the store's own business.

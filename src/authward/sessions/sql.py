@@ -27,7 +27,7 @@ from authward.sessions.models import Session
 from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 
 sessions = Table(
-    "sessions",
+    "authward_sessions",
     metadata,
     Column("id_digest", LargeBinary(32), primary_key=True),
     Column("handle", String(32), nullable=False, unique=True),
@@ -39,7 +39,7 @@ sessions = Table(
     Column("user_agent", String(512), nullable=False, default=""),
     Column("ip", String(64), nullable=False, default=""),
 )
-Index("ix_sessions_user_created", sessions.c.user_id, sessions.c.created_at)
+Index("ix_authward_sessions_user_created", sessions.c.user_id, sessions.c.created_at)
 
 
 def _row(session: Session) -> dict[str, Any]:
