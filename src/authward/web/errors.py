@@ -29,6 +29,7 @@ BEARER_EXPECTED: Final = "bearer_expected"  # request.state's flag, see `expect_
 __all__ = [
     "BEARER_EXPECTED",
     "answer_error",
+    "answer_http_error",
     "answer_validation_error",
     "bearer_expected",
     "error_parts",
@@ -119,13 +120,18 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return answer_validation_error(exc)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, StarletteHTTPException):
-        raise exc
+def answer_http_error(exc: StarletteHTTPException) -> JSONResponse:
+    """The JSON answer to an HTTP error: one authward raised, or the router's 404 or 405."""
     code = exc.code if isinstance(exc, CodedHTTPException) else status_code_name(exc.status_code)
     return JSONResponse(
         error_body(str(exc.detail), code), status_code=exc.status_code, headers=exc.headers
     )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    return answer_http_error(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
