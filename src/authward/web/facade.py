@@ -43,6 +43,7 @@ from authward.web.auth import OUTCOME_KEY, Outcome, bind_runtime, presented_csrf
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
 from authward.web.headers import install_middleware
 from authward.web.routing import slash_twins
+from authward.web.security import Guard
 from authward.web.transports import read_session_cookie
 
 __all__ = ["ALL_STRATEGIES", "Authward", "Strategy"]
@@ -265,7 +266,7 @@ class Authward:
         async def optional_user(request: Request) -> AuthUser | None:
             return await caller_of(request, strategies)
 
-        return optional_user
+        return Guard(optional_user, strategies)
 
     @cached_property
     def session_user(self) -> Dependency[AuthUser]:
@@ -294,7 +295,7 @@ class Authward:
                 raise http_exception(NotAuthenticated(), bearer=bearer_expected(request))
             return AuthUser(user.id, user.via, user.handle, account.email)
 
-        return current_account
+        return Guard(current_account, self.strategies)
 
     def csrf_token(self, request: Request) -> str | None:
         """The CSRF token of the request's session cookie, for a page's forms; None without one.
@@ -316,7 +317,7 @@ class Authward:
                 raise http_exception(NotAuthenticated(), bearer=bearer)
             return user
 
-        return require_user
+        return Guard(require_user, accepted)  # its own OpenAPI scheme: /docs can authorize
 
     async def _caller(self, request: Request, accepted: frozenset[Strategy]) -> AuthUser | None:
         """Who made the request, by a strategy in `accepted`; None if nobody (or a stale cookie).

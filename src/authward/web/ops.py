@@ -6,7 +6,9 @@ import hashlib
 import hmac
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.openapi.models import HTTPBearer
 from fastapi.responses import JSONResponse, Response
+from fastapi.security.base import SecurityBase
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from authward.errors import NotAuthenticated
@@ -35,6 +37,17 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
 
 
+class MetricsToken(SecurityBase):
+    """The check of ``AUTHWARD_METRICS_TOKEN``, and its scheme in the OpenAPI document."""
+
+    def __init__(self) -> None:
+        self.model = HTTPBearer(description="AUTHWARD_METRICS_TOKEN, when it is set.")
+        self.scheme_name = "metricsToken"
+
+    async def __call__(self, request: Request) -> None:
+        require_metrics_token(request)
+
+
 def require_metrics_token(request: Request) -> None:
     """Refuse (401) a request without ``AUTHWARD_METRICS_TOKEN`` as its bearer token, if set."""
     expected = runtime_of(request).settings.metrics_token
@@ -53,7 +66,7 @@ def require_metrics_token(request: Request) -> None:
 @router.get(
     "/metrics",
     response_class=Response,
-    dependencies=[Depends(require_metrics_token)],
+    dependencies=[Depends(MetricsToken())],
     responses={401: {"description": "AUTHWARD_METRICS_TOKEN is set and was not presented."}},
 )
 async def metrics() -> Response:

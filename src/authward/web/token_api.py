@@ -22,6 +22,7 @@ from authward.web.bodies import read_fields
 from authward.web.origin import check_origin
 from authward.web.routing import AuthwardRoute
 from authward.web.schemas import Credentials, RefreshIn, RevokeIn, TokenOut
+from authward.web.security import BEARER
 from authward.web.transports import (
     REFRESH_ROUTE,
     clear_token_cookies,
@@ -130,7 +131,13 @@ async def refresh(
     return _token_response(request, runtime, pair)
 
 
-@router.post("/auth/token/revoke", status_code=204, responses=ERROR_RESPONSES)
+@router.post(
+    "/auth/token/revoke",
+    status_code=204,
+    responses=ERROR_RESPONSES,
+    # The bearer token, or nothing at all when the body holds a refresh token.
+    openapi_extra={"security": [{BEARER.scheme_name: []}, {}]},
+)
 async def revoke(request: Request, body: Annotated[RevokeIn | None, Body()] = None) -> Response:
     """Revoke a token family at once: its access and refresh tokens stop working.
 
