@@ -176,3 +176,32 @@ async def _schema(engine: AsyncEngine) -> dict[str, str]:
         name: re.sub(r"\s+", " ", (sql or "").replace('"', "").replace("IF NOT EXISTS ", ""))
         for name, sql in found
     }
+
+
+async def test_0006_downgrades_to_the_plain_names_and_back(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    engine, _ = engines
+    await released_0005(engine)
+    async with engine.begin() as conn:
+        await _fill_plain_tables(conn)
+    await upgrade(engine)
+    before = await _schema(engine)
+
+    def downgrade(connection: Connection) -> None:
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":  # as authward's upgrade does: see 0006
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.commit()
+        async with conn.begin():
+            await conn.run_sync(downgrade)
+    assert {"users", "refresh_spent", "revocations"} <= await _tables(engine)
+    assert await _version(engine) == "0005"
+    await upgrade(engine)
+    assert await _schema(engine) == before
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(refresh_spent.c.family_id))).scalars().all() == ["f1"]
