@@ -5,14 +5,18 @@ The app's Alembic environment is a real one, written to a temporary directory th
 docs/embedding.md shows, and run by the `alembic` command in a process of its own.
 """
 
+import subprocess
 import sys
 from pathlib import Path
 
 import anyio
 import httpx
+import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from authward import Authward
+from authward.cli.main import app as cli
 from authward.storage.sql import async_url, create_engine
 from tests.conftest import NewDatabase, make_settings
 from tests.integration.conftest import make_app
@@ -131,3 +135,22 @@ async def test_an_app_with_its_own_users_and_alembic_history(
             assert ours == 1
     finally:
         await engine.dispose()
+
+
+def test_authward_db_upgrade_beside_the_apps_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's own words: `authward db upgrade` on a database with an Alembic
+    history and a `users` table of the app's (SQLite; the HTTP test covers both)."""
+    url = f"sqlite:///{tmp_path}/app.db"
+    ini = write_app_alembic(tmp_path / "app_alembic", url)
+    app_alembic = [sys.executable, "-m", "alembic", "-c", str(ini)]
+    subprocess.run([*app_alembic, "upgrade", "head"], check=True, capture_output=True)  # noqa: S603
+    monkeypatch.setenv("AUTHWARD_DATABASE_URL", url)
+    monkeypatch.setenv("AUTHWARD_KEY_FILE", str(tmp_path / "authward.key"))
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+    subprocess.run([*app_alembic, "check"], check=True, capture_output=True)  # noqa: S603
+    current = subprocess.run([*app_alembic, "current"], check=True, capture_output=True)  # noqa: S603
+    assert "app_0001 (head)" in current.stdout.decode()
