@@ -212,7 +212,7 @@ class Backend:
                 ]
                 with connection:
                     connection.executemany(
-                        "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                        "INSERT INTO authward_sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                     )
         finally:
             connection.close()
@@ -224,7 +224,7 @@ class Backend:
         try:
             for start in range(first, first + users, 10_000):
                 await connection.copy_records_to_table(
-                    "sessions",
+                    "authward_sessions",
                     records=self._rows(start, min(10_000, first + users - start)),
                     columns=[
                         "id_digest",

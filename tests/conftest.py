@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -252,3 +253,40 @@ async def postgres_engine(
     await truncate(engine)
     yield engine
     await truncate(engine)
+
+
+# --- empty databases, as many as a test needs ----------------------------------------
+
+NewDatabase = Callable[[], Awaitable[str]]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def new_database(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[NewDatabase]:
+    """Make URLs of new, empty databases on each SQL backend (PostgreSQL's are dropped)."""
+    made: list[str] = []
+
+    async def make() -> str:
+        name = f"authward_empty_{secrets.token_hex(4)}"
+        if request.param == "sqlite":
+            return f"sqlite:///{tmp_path}/{name}.db"
+        try:
+            admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        except (OSError, asyncpg.PostgresError) as exc:
+            unavailable("PostgreSQL", exc)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        made.append(name)
+        return f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+    yield make
+    if made:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+        try:
+            for name in made:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

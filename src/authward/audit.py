@@ -20,7 +20,7 @@ from authward.storage.sql import UtcDateTime, metadata, translated_errors
 __all__ = ["AuditRecord", "SqlAuditLog", "audit_log"]
 
 audit_log = Table(
-    "audit_log",
+    "authward_audit_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", UtcDateTime, nullable=False, index=True),

@@ -8,6 +8,7 @@ HKDF-SHA256 with a distinct ``info`` label (RFC 5869), so no two purposes share 
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -16,6 +17,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from authward.settings import Settings
+
+security_log = logging.getLogger("authward.security")
 
 
 class MasterSecret:
@@ -66,6 +69,13 @@ def _read_or_create(path: Path) -> bytes:
             return _read_or_create(path)
         finally:
             temporary.unlink()
+        # Only the process that made the file says so; never the secret itself.
+        security_log.warning(
+            "generated a master secret into %s (owner only): keep it, since losing it ends"
+            " every session and token; for several nodes set AUTHWARD_SECRET_KEY instead",
+            path.resolve(),
+            extra={"event": "key_file_created"},
+        )
         return value.encode()
     if len(value) < 32:
         raise ValueError(f"{path} holds fewer than 32 characters; remove it to regenerate")

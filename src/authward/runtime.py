@@ -93,6 +93,7 @@ from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
 from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, MemoryKeyStore
 
 log = logging.getLogger("authward")
+security_log = logging.getLogger("authward.security")
 
 HEALTH_TIMEOUT: Final = 2.0  # seconds
 
@@ -171,6 +172,14 @@ class Runtime:
 
     async def open(self, *, migrate: bool = True, background: bool = True) -> None:
         """Bring the schema up to date and start the periodic sweep."""
+        if self.settings.insecure_cookies:
+            # What `authward serve` prints at start, for an app that embeds authward too.
+            security_log.warning(
+                "AUTHWARD_INSECURE_COOKIES=1: session cookies are sent without Secure and"
+                " without the __Host- prefix. For plain-HTTP development and tests only;"
+                " never in production.",
+                extra={"event": "insecure_cookies"},
+            )
         if migrate:
             await upgrade(self.engine)
         if background:

@@ -280,6 +280,12 @@ class Settings(BaseSettings):
         10_000, ge=1, le=10_000_000, description="Sessions each node's cache holds at most."
     )
     demo_pages: bool = Field(True, description="Serve the /how demonstration page.")
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token GET /metrics requires (Authorization: Bearer …), at least "
+        "32 characters. Unset: /metrics answers whoever reaches the port; keep it private "
+        "(docs/deployment.md).",
+    )
     argon2_time_cost: int = Field(3, ge=1, le=20, description="argon2id passes (RFC 9106: 3).")
     argon2_memory_kib: int = Field(
         65_536, ge=8, le=4_194_304, description="argon2id memory, KiB (RFC 9106: 65536)."
@@ -297,7 +303,7 @@ class Settings(BaseSettings):
     audit_log: bool = Field(
         True,
         description="Write every security event (register, login, failed login, logout, "
-        "revoke, refresh reuse, password change, key rotation) to the audit_log table.",
+        "revoke, refresh reuse, password change, key rotation) to the authward_audit_log table.",
     )
     audit_retention_days: int = Field(
         90, ge=1, le=3650, description="Days the sweep keeps audit log rows."
@@ -414,6 +420,15 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 bytes (256 bits)")
         if raw in _SAMPLE_SECRETS or len(set(raw)) < 8:
             raise ValueError("is a well-known sample or low-entropy value; generate a random one")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # AUTHWARD_METRICS_TOKEN= (empty) means unset
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (openssl rand -hex 32)")
         return value
 
     @model_validator(mode="after")

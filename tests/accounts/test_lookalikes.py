@@ -18,7 +18,6 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
@@ -29,7 +28,7 @@ from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import MemoryUserStore, UserStore
 from authward.cli.main import app
 from authward.errors import EmailTaken
-from authward.storage.migrate import alembic_config, upgrade
+from authward.storage.migrate import upgrade
 from authward.storage.sql import create_engine
 from tests.conftest import CHEAP_ARGON2, POSTGRES_ADMIN_URL, TEST_SECRET, unavailable
 from tests.web.helpers import PASSWORD, register
@@ -165,22 +164,12 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
         await admin.close()
 
 
-async def upgrade_to(engine: AsyncEngine, revision: str) -> None:
-    def run(connection: object) -> None:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(run)
-
-
 async def test_the_migration_keeps_existing_lookalikes_and_guards_the_oldest(
     empty_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     engine = create_engine(empty_database)
     try:
-        await upgrade_to(engine, "0003")  # before skeletons
+        await upgrade(engine, "0003")  # before skeletons
         rows = [  # the imitation registered last
             ("00-ada", ADA, "2026-01-01 00:00:00"),
             ("01-bob", "bob@example.com", "2026-01-02 00:00:00"),
@@ -190,7 +179,8 @@ async def test_the_migration_keeps_existing_lookalikes_and_guards_the_oldest(
             for user_id, email, created in rows:
                 await conn.execute(
                     text(
-                        "INSERT INTO users (id, email, password_hash, disabled, created_at)"
+                        "INSERT INTO authward_users"
+                        " (id, email, password_hash, disabled, created_at)"
                         " VALUES (:id, :email, 'h', false, :created)"
                     ),
                     {"id": user_id, "email": email, "created": datetime.fromisoformat(created)},

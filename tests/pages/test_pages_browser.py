@@ -306,3 +306,22 @@ async def test_how_revokes_the_token_and_the_session(browser: Browser, server: s
         await context.close()
 
     await asyncio.gather(on_a_phone(), on_a_laptop())
+
+
+async def test_a_lost_browser_gets_pages(browser: Browser, server: str) -> None:
+    """Issue 18.10: the root leads to the account (so, signed out, to sign-in); an
+    unknown address is a page in the site's style; HEAD works over real HTTP."""
+    context = await _context(browser, server)
+    page = await context.new_page()
+    await page.goto("/")
+    await expect(page).to_have_url(re.compile(r"/login\?next=%2Faccount$|/login\?next=/account$"))
+    missing = await page.goto("/no/such/page")
+    assert missing is not None and missing.status == 404
+    await expect(page).to_have_title("Page not found · authward")
+    await expect(page.get_by_role("link", name="Back to your account")).to_be_visible()
+    await _shoot(page, "not-found")
+    await context.close()
+    async with httpx.AsyncClient(base_url=server) as client:
+        got, head = await client.get("/login"), await client.head("/login")
+    assert head.status_code == got.status_code == 200
+    assert head.content == b"" and head.headers["content-length"] == str(len(got.content))

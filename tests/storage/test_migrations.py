@@ -8,14 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import delete, insert, select, text
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.revocation.sql import revocations
 from authward.schema import metadata
-from authward.storage.migrate import alembic_config, upgrade
+from authward.storage.migrate import upgrade
 from authward.storage.sql import create_engine
 
 
@@ -42,12 +40,12 @@ async def test_migrated_sqlite_schema_is_what_the_tables_declare(
         await declared.dispose()
     await upgrade(sqlite_file)
     assert await _sqlite_ddl(sqlite_file) == expected
-    assert "AUTOINCREMENT" in expected["revocations"]
+    assert "AUTOINCREMENT" in expected["authward_revocations"]
 
 
 async def test_0004_keeps_the_revocations_and_ids_rise_past_them(sqlite_file: AsyncEngine) -> None:
     """Issue 14: SQLite reused the ids of revocations once they were all gone."""
-    await _migrate(sqlite_file, "0003")
+    await upgrade(sqlite_file, "0003")
     now = datetime.now(UTC)
     rows = [
         {"id": i, "kind": "family", "subject": f"f{i}", "at": now, "until": now + timedelta(1)}
@@ -55,7 +53,7 @@ async def test_0004_keeps_the_revocations_and_ids_rise_past_them(sqlite_file: As
     ]
     async with sqlite_file.begin() as conn:
         await conn.execute(insert(revocations), rows)
-    await _migrate(sqlite_file, "head")
+    await upgrade(sqlite_file, "head")
     async with sqlite_file.begin() as conn:
         kept = (await conn.execute(select(revocations.c.id, revocations.c.subject))).all()
         assert sorted(tuple(row) for row in kept) == [(5, "f5"), (9, "f9")]
@@ -65,22 +63,12 @@ async def test_0004_keeps_the_revocations_and_ids_rise_past_them(sqlite_file: As
     assert added.inserted_primary_key[0] == 10  # not 1: the ids nodes had read stay used
 
 
-async def _migrate(engine: AsyncEngine, revision: str) -> None:
-    def to(connection: Connection) -> None:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(to)
-
-
 async def _sqlite_ddl(engine: AsyncEngine) -> dict[str, str]:
     """Each table's and index's CREATE statement, in one spelling (a table Alembic rebuilt
     has its name quoted, and IF NOT EXISTS)."""
     query = text(
         "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL"
-        " AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version'"
+        " AND name NOT LIKE 'sqlite_%' AND name != 'authward_alembic_version'"
     )
     async with engine.connect() as conn:
         found = (await conn.execute(query)).all()

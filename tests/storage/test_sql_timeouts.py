@@ -32,7 +32,7 @@ async def test_a_statement_stuck_behind_a_lock_is_store_unavailable(
     digest = b"\x01" * 32
     try:
         async with postgres_engine.connect() as holder:
-            await holder.execute(text("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE"))
+            await holder.execute(text("LOCK TABLE authward_sessions IN ACCESS EXCLUSIVE MODE"))
             with pytest.raises(StoreUnavailable):
                 await asyncio.wait_for(store.get(digest), HANG)
             await holder.rollback()

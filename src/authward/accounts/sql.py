@@ -25,7 +25,7 @@ from authward.ids import UserId
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
 
 users = Table(
-    "users",
+    "authward_users",
     metadata,
     Column("id", String(36), primary_key=True),
     Column("email", String(320), nullable=False, unique=True),
@@ -36,9 +36,9 @@ users = Table(
     # look-alikes registering at once one wins. NULL only for accounts that already
     # looked like an older one when the column came (migration 0005).
     Column("skeleton_digest", LargeBinary(32), nullable=True),
-    # False for accounts made before it existed (migration 0007): nobody proved those.
+    # False for accounts made before it existed (migration 0009): nobody proved those.
     Column("email_verified", Boolean, nullable=False, default=False, server_default=false()),
-    Index("ix_users_skeleton_digest", "skeleton_digest", unique=True),
+    Index("ix_authward_users_skeleton_digest", "skeleton_digest", unique=True),
 )
 
 # What a User is made of: the skeleton digest is the store's own business.

@@ -43,7 +43,7 @@ LOOKBACK_POLLS: Final = 30
 RESYNC_LOOKBACK: Final = 1000  # ids below the top at start that may still be committing
 
 revocations = Table(
-    "revocations",
+    "authward_revocations",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(8), nullable=False),

@@ -28,7 +28,7 @@ from authward.sessions.models import Session
 from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 
 sessions = Table(
-    "sessions",
+    "authward_sessions",
     metadata,
     Column("id_digest", LargeBinary(32), primary_key=True),
     Column("handle", String(32), nullable=False, unique=True),
@@ -39,11 +39,11 @@ sessions = Table(
     Column("absolute_expires_at", UtcDateTime, nullable=False, index=True),
     Column("user_agent", String(512), nullable=False, default=""),
     Column("ip", String(64), nullable=False, default=""),
-    # How the login authenticated (migration 0007_second_factors).
+    # How the login authenticated (migration 0008_second_factors).
     Column("auth_time", UtcDateTime, nullable=True),
     Column("amr", String(32), nullable=False, server_default="pwd"),
 )
-Index("ix_sessions_user_created", sessions.c.user_id, sessions.c.created_at)
+Index("ix_authward_sessions_user_created", sessions.c.user_id, sessions.c.created_at)
 
 
 def _row(session: Session) -> dict[str, Any]:

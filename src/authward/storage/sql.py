@@ -205,6 +205,15 @@ def keep_owner_only(database: str) -> None:
         pass
     except OSError:
         return  # no folder, or not ours to write: SQLite's own error says which
+    else:
+        # Once per file (O_EXCL): an operator, or an app that embeds authward, learns
+        # where the accounts now live, instead of finding a file appear in its folder.
+        security_log.warning(
+            "created the SQLite database %s (owner only): it holds accounts, password "
+            "hashes and sessions (AUTHWARD_DATABASE_URL)",
+            database,
+            extra={"event": "database_created"},
+        )
     for path in (database, *(database + suffix for suffix in SQLITE_COMPANIONS)):
         _tighten(path)
 

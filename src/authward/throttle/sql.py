@@ -33,12 +33,12 @@ from authward.storage.sql import UtcDateTime, metadata, translated_errors
 from authward.throttle.log import Admission, Entry, Limit
 
 login_failures = Table(
-    "login_failures",
+    "authward_login_failures",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("key", LargeBinary(32), nullable=False),
     Column("at", UtcDateTime, nullable=False),
-    Index("ix_login_failures_key_at", "key", "at"),
+    Index("ix_authward_login_failures_key_at", "key", "at"),
 )
 
 # The first argument of PostgreSQL's two-key advisory locks: a class of its own, so that

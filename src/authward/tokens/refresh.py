@@ -131,6 +131,20 @@ class RefreshTokens:
         await self._on_revoked([family_id], now)
         return True
 
+    async def revoke_presented(self, token: str) -> Family | None:
+        """Revoke the live family whose current refresh token is `token`; return it.
+
+        None, and nothing revoked, for anything else: a malformed, unknown, expired or
+        spent token, or a family already revoked (RFC 7009 §2.2: the client cannot tell).
+        """
+        if not isinstance(token, str) or not crypto.is_token_shaped(token):
+            return None
+        now = self._clock.now()
+        found = await self.store.find(crypto.digest(token))
+        if found is None or found.spent_at is not None or not found.family.live(now):
+            return None
+        return found.family if await self.revoke(found.family.id) else None
+
     async def revoke_user(self, user_id: UserId, *, keep: str | None = None) -> list[str]:
         """Revoke every live family of the user except `keep`."""
         now = self._clock.now()

@@ -236,6 +236,18 @@ class TokenService:
             # Already revoked, or gone: say so again, so that every node surely knows.
             await self._families_revoked([family_id], self._clock.now())
 
+    async def revoke_refresh_token(self, refresh_token: str) -> Family | None:
+        """Revoke the family of a live refresh token, for whoever holds it (RFC 7009).
+
+        Holding the family's current refresh token is the proof: no access token is
+        needed. Returns the revoked family; None for any other token, which revokes
+        nothing and is not an error (the caller answers alike, so it tells nothing).
+        """
+        family = await self.refresh_tokens.revoke_presented(refresh_token)
+        if family is not None:
+            await self.events.emit("revoke", user_id=family.user_id, via="jwt", handle=family.id)
+        return family
+
     async def revoke_user(self, user_id: UserId, *, keep_family: str | None = None) -> None:
         """Revoke every family of the user but `keep_family`, and their access tokens.
 

@@ -40,7 +40,7 @@ from authward.tokens.models import Family
 from authward.tokens.store import StoredKey, TokenLookup
 
 signing_keys = Table(
-    "signing_keys",
+    "authward_signing_keys",
     metadata,
     Column("generation", Integer, primary_key=True, autoincrement=False),
     Column("kid", String(64), nullable=False),
@@ -52,7 +52,7 @@ signing_keys = Table(
 )
 
 refresh_families = Table(
-    "refresh_families",
+    "authward_refresh_families",
     metadata,
     Column("id", String(32), primary_key=True),
     Column("user_id", String(36), nullable=False),
@@ -65,20 +65,24 @@ refresh_families = Table(
     Column("user_agent", String(512), nullable=False, default=""),
     Column("ip", String(64), nullable=False, default=""),
     Column("revoked_at", UtcDateTime, nullable=True),
-    # How the family's login authenticated (migration 0007_second_factors).
+    # How the family's login authenticated (migration 0008_second_factors).
     Column("auth_time", UtcDateTime, nullable=True),
     Column("amr", String(32), nullable=False, server_default="pwd"),
 )
-Index("ix_refresh_families_user_created", refresh_families.c.user_id, refresh_families.c.created_at)
+Index(
+    "ix_authward_refresh_families_user_created",
+    refresh_families.c.user_id,
+    refresh_families.c.created_at,
+)
 
 refresh_spent = Table(
-    "refresh_spent",
+    "authward_refresh_spent",
     metadata,
     Column("digest", LargeBinary(32), primary_key=True),
     Column(
         "family_id",
         String(32),
-        ForeignKey("refresh_families.id", ondelete="CASCADE"),
+        ForeignKey("authward_refresh_families.id", ondelete="CASCADE"),
         nullable=False,
         index=True,
     ),

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from authward.accounts.models import User
+from authward.auth import ALL_VIAS
 from authward.callers import AuthUser
 from authward.errors import InvalidCredentials, NotAuthenticated, TooManyAttempts
 from authward.factors.models import LoginMode
@@ -32,6 +33,7 @@ from authward.web.schemas import (
     SessionLoginOut,
     UserOut,
 )
+from authward.web.security import Guard
 from authward.web.transports import (
     clear_session_cookie,
     clear_token_cookies,
@@ -46,7 +48,8 @@ from authward.web.transports import (
 # page can post text/plain, or a body with no type at all, without a CORS preflight.
 router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
 session_router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
-Authenticated = Annotated[AuthUser, Depends(require)]
+# Any credential: the bearer token or the session cookie (so both schemes, in /docs).
+Authenticated = Annotated[AuthUser, Depends(Guard(require, ALL_VIAS))]
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **{code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 429, 503)},

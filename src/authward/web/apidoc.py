@@ -58,6 +58,15 @@ def http_api_markdown(document: Mapping[str, Any]) -> str:
     for tag, operations in sections.items():
         lines.append(f"## {tag[:1].upper()}{tag[1:]}\n")
         lines.extend(operations)
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    if schemes:
+        lines.append("## Credentials\n")
+        lines.append("| scheme | kind | description |\n|---|---|---|")
+        lines.extend(
+            f"| `{name}` | {_scheme_kind(scheme)} | {scheme.get('description', '')} |"
+            for name, scheme in schemes.items()
+        )
+        lines.append("")
     schemas = document.get("components", {}).get("schemas", {})
     if schemas:
         lines.append("## Schemas\n")
@@ -69,6 +78,9 @@ def _operation(method: str, path: str, operation: Mapping[str, Any]) -> str:
     out = [f"### `{method.upper()} {path}`\n"]
     if summary := operation.get("description") or operation.get("summary"):
         out.append(f"{summary.strip()}\n")
+    if security := operation.get("security"):
+        ways = [" and ".join(f"`{name}`" for name in way) or "none" for way in security]
+        out.append(f"Credentials: {' or '.join(ways)}.\n")
     parameters = operation.get("parameters", [])
     if parameters:
         names = ", ".join(f"`{p['name']}` ({p.get('in', '')})" for p in parameters)
@@ -87,6 +99,12 @@ def _operation(method: str, path: str, operation: Mapping[str, Any]) -> str:
     out.append("| status | meaning | body |\n|---|---|---|")
     out.extend(f"| {', '.join(statuses)} | {row} |" for row, statuses in rows.items())
     return "\n".join(out) + "\n"
+
+
+def _scheme_kind(scheme: Mapping[str, Any]) -> str:
+    if scheme.get("type") == "http":
+        return f"HTTP {scheme.get('scheme', '')}"
+    return f"{scheme.get('type', '')} in {scheme.get('in', '')} `{scheme.get('name', '')}`"
 
 
 def _schema(name: str, schema: Mapping[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
@@ -10,6 +11,7 @@ from authward.web import ops, pages
 from authward.web.errors import install_error_handlers
 from authward.web.facade import Authward
 from authward.web.headers import install_middleware
+from authward.web.pages.missing import http_error_page
 
 
 def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
@@ -29,6 +31,8 @@ def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
     )
     app.state.authward_runtime = runtime
     install_error_handlers(app)
+    # The service is also a site: a browser lost on it gets a page, a program JSON.
+    app.add_exception_handler(StarletteHTTPException, http_error_page)
     app.include_router(auth.router)
     app.include_router(ops.router, tags=["operations"])
     app.include_router(pages.router)

@@ -25,6 +25,7 @@ log = logging.getLogger("authward.web")
 
 __all__ = [
     "answer_error",
+    "answer_http_error",
     "answer_validation_error",
     "error_parts",
     "error_response",
@@ -101,13 +102,18 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return answer_validation_error(exc)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, StarletteHTTPException):
-        raise exc
+def answer_http_error(exc: StarletteHTTPException) -> JSONResponse:
+    """The JSON answer to an HTTP error: one authward raised, or the router's 404 or 405."""
     code = exc.code if isinstance(exc, CodedHTTPException) else status_code_name(exc.status_code)
     return JSONResponse(
         error_body(str(exc.detail), code), status_code=exc.status_code, headers=exc.headers
     )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, StarletteHTTPException):
+        raise exc
+    return answer_http_error(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

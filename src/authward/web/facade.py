@@ -49,6 +49,7 @@ from authward.web.auth import (
 from authward.web.errors import http_exception, install_error_handlers
 from authward.web.headers import install_middleware
 from authward.web.routing import slash_twins
+from authward.web.security import Guard
 from authward.web.transports import read_session_cookie
 
 __all__ = ["ALL_STRATEGIES", "Authward", "Strategy"]
@@ -274,7 +275,7 @@ class Authward:
         async def optional_user(request: Request) -> AuthUser | None:
             return await caller_of(request, strategies)
 
-        return optional_user
+        return Guard(optional_user, strategies)
 
     @cached_property
     def session_user(self) -> Dependency[AuthUser]:
@@ -303,7 +304,7 @@ class Authward:
                 raise http_exception(NotAuthenticated(), bearer=bearer_expected(request))
             return AuthUser(user.id, user.via, user.handle, account.email)
 
-        return current_account
+        return Guard(current_account, self.strategies)
 
     def csrf_token(self, request: Request) -> str | None:
         """The CSRF token of the request's session cookie, for a page's forms; None without one.
@@ -325,7 +326,7 @@ class Authward:
                 raise http_exception(NotAuthenticated(), bearer=bearer)
             return user
 
-        return require_user
+        return Guard(require_user, accepted)  # its own OpenAPI scheme: /docs can authorize
 
     async def _caller(self, request: Request, accepted: frozenset[Strategy]) -> AuthUser | None:
         """Who made the request, by a strategy in `accepted`; None if nobody (or a stale cookie).

@@ -155,6 +155,15 @@ class RefreshIn(BaseModel):
     )
 
 
+class RevokeIn(BaseModel):
+    refresh_token: str | None = Field(
+        None,
+        max_length=256,
+        description="A refresh token whose family to end, by whoever holds it (RFC 7009); "
+        "without it, the access token's family is ended.",
+    )
+
+
 class DeviceOut(BaseModel):
     id: str = Field(description="A public handle: never the session id, its digest or a token.")
     kind: Literal["session", "jwt"]

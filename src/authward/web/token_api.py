@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 
-from authward.callers import AuthUser
 from authward.errors import InvalidInput, NotAuthenticated
 from authward.runtime import Runtime
 from authward.tokens.service import TokenPair
@@ -22,7 +21,8 @@ from authward.web.auth import presented_csrf_token, require_token, runtime_of
 from authward.web.bodies import read_fields
 from authward.web.origin import check_origin
 from authward.web.routing import AuthwardRoute
-from authward.web.schemas import Credentials, MfaRequiredOut, RefreshIn, TokenOut
+from authward.web.schemas import Credentials, MfaRequiredOut, RefreshIn, RevokeIn, TokenOut
+from authward.web.security import BEARER
 from authward.web.transports import (
     REFRESH_ROUTE,
     clear_token_cookies,
@@ -137,16 +137,28 @@ async def refresh(
     return token_answer(request, runtime, pair)
 
 
-@router.post("/auth/token/revoke", status_code=204, responses=ERROR_RESPONSES)
-async def revoke(
-    request: Request, principal: Annotated[AuthUser, Depends(require_token)]
-) -> Response:
-    """Revoke this access token's family at once: its access and refresh tokens stop working.
+@router.post(
+    "/auth/token/revoke",
+    status_code=204,
+    responses=ERROR_RESPONSES,
+    # The bearer token, or nothing at all when the body holds a refresh token.
+    openapi_extra={"security": [{BEARER.scheme_name: []}, {}]},
+)
+async def revoke(request: Request, body: Annotated[RevokeIn | None, Body()] = None) -> Response:
+    """Revoke a token family at once: its access and refresh tokens stop working.
 
-    The token comes in the Authorization header or, with token cookies on, in the access
-    cookie (then with the family's CSRF token); the token cookies are cleared.
+    With ``{"refresh_token"}`` in the body, that token's family, for whoever holds it
+    (RFC 7009: possession is the proof, so a client can end its family without a live
+    access token); any other token revokes nothing and gets the same 204, telling
+    nothing. Without it, the access token's family: the token comes in the
+    Authorization header or, with token cookies on, in the access cookie (then with the
+    family's CSRF token); the token cookies are cleared.
     """
     runtime = runtime_of(request)
+    if body is not None and body.refresh_token is not None:
+        await runtime.tokens.revoke_refresh_token(body.refresh_token)
+        return Response(status_code=204)
+    principal = await require_token(request)
     await runtime.tokens.revoke_family(principal.handle)
     await runtime.events.emit("revoke", user_id=principal.id, via="jwt", handle=principal.handle)
     response = Response(status_code=204)

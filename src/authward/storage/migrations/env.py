@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from authward.schema import metadata  # every table: the list lives above the concepts
+from authward.storage.naming import VERSION_TABLE
 from authward.storage.sql import create_engine
 
 
@@ -15,6 +16,8 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        # Its own version table: an app's Alembic history keeps `alembic_version`.
+        version_table=VERSION_TABLE,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters by copy
         compare_type=True,
     )

@@ -42,6 +42,12 @@ class DeviceRow:
     current: bool
 
 
+@router.get("/")
+async def home() -> Response:
+    """The site's root is the account page (which sends a stranger on to sign in)."""
+    return redirect("/account")
+
+
 @router.get("/account")
 async def account_page(request: Request) -> Response:
     if (caller := await signed_in(request)) is None:

@@ -1,7 +1,9 @@
 """The usual sessions-versus-JWT comparison, as the /how page shows it.
 
-`measured` stays None until the benchmarks produce a number on a real machine: the page
-then says "not measured yet" rather than show a figure nobody measured.
+The last column says what authward's code does about each aspect, nothing it would
+have to measure first. The page once had a "Measured" column that nothing ever filled
+(issue 18.11): `authward bench` measures the cost per request on the machine it runs
+on, and prints it there; no figure is stored for a page to show, so none is promised.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ class Aspect:
     name: str
     sessions: str
     jwt: str
-    measures: str
-    measured: str | None = None
+    authward: str
 
 
 ASPECTS: Final = (
@@ -25,25 +26,31 @@ ASPECTS: Final = (
         "A server-side store (memory, Redis, a database); the browser holds only an opaque id"
         " in a cookie.",
         "The client: a signed token in a cookie or in storage, sent in the Authorization header.",
-        "Bytes stored per login on each side; store operations per request.",
+        "A session is a row (or Redis hash) keyed by the SHA-256 of its id; a token family a row"
+        " keeping only the digest of its current refresh token. An access token needs no"
+        " lookup.",
     ),
     Aspect(
         "Invalidation",
         "Easy: delete the session (sign-out, timeout).",
         "Hard: valid until it expires, unless a denylist or very short lifetimes are used.",
-        "Time from revoke to refusal on every node, for both (goal: 100 ms at p99 or less).",
+        "Both end at once: a deleted session fails its next request; a revoked family's access"
+        " tokens are refused by every node through the revocation list (pushed through Redis,"
+        " or read from the database every AUTHWARD_REVOCATION_POLL_INTERVAL).",
     ),
     Aspect(
         "Scaling out",
         "Needs sticky sessions or a shared store.",
         "Nothing shared: any node verifies.",
-        "Requests per second and latency per node count, with a shared Redis or PostgreSQL.",
+        "Sessions in PostgreSQL or Redis, shared by every node; any node verifies a token,"
+        " sharing only the revocation list.",
     ),
     Aspect(
         "Main risk",
         "Session hijacking when cookies are not secured.",
         "Token theft when stored insecurely or leaked.",
-        "Cookie flags, CSRF, hashed ids at rest, refresh reuse detection: each tested.",
+        "HttpOnly, Secure, __Host- cookies; a CSRF token on every unsafe request by cookie;"
+        " ids and tokens kept only as digests; a reused refresh token revokes its family.",
     ),
     Aspect(
         "Suits",
@@ -55,6 +62,7 @@ ASPECTS: Final = (
         "Cost per request",
         "One store lookup.",
         "One signature check.",
-        "Microseconds per check, and requests per second against a bare endpoint.",
+        "A token seen before is checked from memory, and so is a session held in the node's"
+        " cache (AUTHWARD_SESSION_CACHE_TTL). `authward bench` measures both on a machine.",
     ),
 )

@@ -79,19 +79,39 @@ def page(
 
 
 class PageRoute(APIRoute):
-    """A route whose refusals are pages for a person, not JSON for a program."""
+    """A route whose refusals are pages for a person, not JSON for a program.
+
+    A page that answers GET answers HEAD too (RFC 9110 §9.3.2), as Starlette's own
+    routes do and FastAPI's do not: the same status and headers, no body.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        methods = {method.upper() for method in options.pop("methods", None) or ("GET",)}
+        if "GET" in methods:
+            methods.add("HEAD")
+        super().__init__(path, endpoint, methods=methods, **options)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def page_handler(request: Request) -> Response:
-            try:
-                with request_origin(lambda: device_of(request)):
-                    return await handler(request)
-            except CsrfRejected:
-                return page(request, "error.html", 403, problem="csrf", caller=None)
-            except StoreUnavailable:
-                retry = {"retry-after": "2"}
-                return page(request, "error.html", 503, retry, problem="unavailable", caller=None)
+            response = await self._answer(handler, request)
+            if request.method == "HEAD":
+                # Content-Length stays the GET's, as RFC 9110 allows; the body goes.
+                response.body = b""
+            return response
 
         return page_handler
+
+    @staticmethod
+    async def _answer(
+        handler: Callable[[Request], Coroutine[Any, Any, Response]], request: Request
+    ) -> Response:
+        try:
+            with request_origin(lambda: device_of(request)):
+                return await handler(request)
+        except CsrfRejected:
+            return page(request, "error.html", 403, problem="csrf", caller=None)
+        except StoreUnavailable:
+            retry = {"retry-after": "2"}
+            return page(request, "error.html", 503, retry, problem="unavailable", caller=None)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from authward.storage.naming import table_name
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -19,8 +21,12 @@ UTC_TIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    keys, families, spent = (
+        table_name(t) for t in ("signing_keys", "refresh_families", "refresh_spent")
+    )
+    revocations = table_name("revocations")
     op.create_table(
-        "signing_keys",
+        keys,
         sa.Column("generation", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("kid", sa.String(64), nullable=False),
         sa.Column("alg", sa.String(16), nullable=False),
@@ -28,10 +34,10 @@ def upgrade() -> None:
         sa.Column("retired_at", UTC_TIME, nullable=True),
         sa.Column("public_jwk", sa.Text(), nullable=True),
         sa.Column("sealed_private", sa.LargeBinary(), nullable=True),
-        sa.PrimaryKeyConstraint("generation", name=op.f("pk_signing_keys")),
+        sa.PrimaryKeyConstraint("generation", name=op.f(f"pk_{keys}")),
     )
     op.create_table(
-        "refresh_families",
+        families,
         sa.Column("id", sa.String(32), nullable=False),
         sa.Column("user_id", sa.String(36), nullable=False),
         sa.Column("current_digest", sa.LargeBinary(32), nullable=False),
@@ -43,41 +49,37 @@ def upgrade() -> None:
         sa.Column("user_agent", sa.String(512), nullable=False),
         sa.Column("ip", sa.String(64), nullable=False),
         sa.Column("revoked_at", UTC_TIME, nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_families")),
-        sa.UniqueConstraint("current_digest", name=op.f("uq_refresh_families_current_digest")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{families}")),
+        sa.UniqueConstraint("current_digest", name=op.f(f"uq_{families}_current_digest")),
     )
-    op.create_index(
-        "ix_refresh_families_user_created", "refresh_families", ["user_id", "created_at"]
-    )
-    op.create_index("ix_refresh_families_expires_at", "refresh_families", ["expires_at"])
+    op.create_index(f"ix_{families}_user_created", families, ["user_id", "created_at"])
+    op.create_index(f"ix_{families}_expires_at", families, ["expires_at"])
     op.create_table(
-        "refresh_spent",
+        spent,
         sa.Column("digest", sa.LargeBinary(32), nullable=False),
         sa.Column("family_id", sa.String(32), nullable=False),
         sa.Column("spent_at", UTC_TIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["family_id"],
-            ["refresh_families.id"],
-            name=op.f("fk_refresh_spent_family_id_refresh_families"),
+            [f"{families}.id"],
+            name=op.f(f"fk_{spent}_family_id_{families}"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("digest", name=op.f("pk_refresh_spent")),
+        sa.PrimaryKeyConstraint("digest", name=op.f(f"pk_{spent}")),
     )
-    op.create_index("ix_refresh_spent_family_id", "refresh_spent", ["family_id"])
+    op.create_index(f"ix_{spent}_family_id", spent, ["family_id"])
     op.create_table(
-        "revocations",
+        revocations,
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
         sa.Column("subject", sa.String(64), nullable=False),
         sa.Column("at", UTC_TIME, nullable=False),
         sa.Column("until", UTC_TIME, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_revocations")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{revocations}")),
     )
-    op.create_index("ix_revocations_until", "revocations", ["until"])
+    op.create_index(f"ix_{revocations}_until", revocations, ["until"])
 
 
 def downgrade() -> None:
-    op.drop_table("revocations")
-    op.drop_table("refresh_spent")
-    op.drop_table("refresh_families")
-    op.drop_table("signing_keys")
+    for table in ("revocations", "refresh_spent", "refresh_families", "signing_keys"):
+        op.drop_table(table_name(table))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from authward.storage.naming import table_name
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -19,8 +21,9 @@ UTC_TIME = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    audit_log = table_name("audit_log")
     op.create_table(
-        "audit_log",
+        audit_log,
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("at", UTC_TIME, nullable=False),
         sa.Column("event", sa.String(32), nullable=False),
@@ -29,11 +32,11 @@ def upgrade() -> None:
         sa.Column("handle", sa.String(64), nullable=True),
         sa.Column("ip", sa.String(64), nullable=False),
         sa.Column("user_agent", sa.String(512), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{audit_log}")),
     )
-    op.create_index("ix_audit_log_at", "audit_log", ["at"])
-    op.create_index("ix_audit_log_user_id", "audit_log", ["user_id"])
+    op.create_index(f"ix_{audit_log}_at", audit_log, ["at"])
+    op.create_index(f"ix_{audit_log}_user_id", audit_log, ["user_id"])
 
 
 def downgrade() -> None:
-    op.drop_table("audit_log")
+    op.drop_table(table_name("audit_log"))

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from authward.storage.naming import table_name
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -37,7 +39,7 @@ def _rebuild_revocations(*, autoincrement: bool) -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     with op.batch_alter_table(
-        "revocations",
+        table_name("revocations"),
         recreate="always",
         table_kwargs={"sqlite_autoincrement": autoincrement},
     ):

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from authward.accounts.emails import skeleton_digest
+from authward.storage.naming import table_name
 
 revision = "0005"
 down_revision = "0004"
@@ -30,19 +31,24 @@ depends_on = None
 BATCH = 1000
 log = logging.getLogger("authward.security")
 
-users = sa.table(
-    "users",
-    sa.column("id", sa.String(36)),
-    sa.column("email", sa.String(320)),
-    sa.column("created_at", sa.DateTime(timezone=True)),
-    sa.column("skeleton_digest", sa.LargeBinary(32)),
-)
+
+def _users() -> sa.TableClause:
+    return sa.table(
+        table_name("users"),
+        sa.column("id", sa.String(36)),
+        sa.column("email", sa.String(320)),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("skeleton_digest", sa.LargeBinary(32)),
+    )
 
 
 def upgrade() -> None:
-    op.add_column("users", sa.Column("skeleton_digest", sa.LargeBinary(32), nullable=True))
-    lookalikes = _backfill(op.get_bind())
-    op.create_index("ix_users_skeleton_digest", "users", ["skeleton_digest"], unique=True)
+    users = _users()
+    op.add_column(users.name, sa.Column("skeleton_digest", sa.LargeBinary(32), nullable=True))
+    lookalikes = _backfill(op.get_bind(), users)
+    op.create_index(
+        f"ix_{users.name}_skeleton_digest", users.name, ["skeleton_digest"], unique=True
+    )
     if lookalikes:
         log.warning(
             "%d existing accounts look like older ones (Unicode TS #39); they keep working,"
@@ -53,12 +59,12 @@ def upgrade() -> None:
         )
 
 
-def _backfill(connection: sa.Connection) -> list[str]:
+def _backfill(connection: sa.Connection, users: sa.TableClause) -> list[str]:
     """Give each user its skeleton digest, oldest first; return the ids left without one."""
     seen: set[bytes] = set()
     lookalikes: list[str] = []
     updates: list[dict[str, object]] = []
-    for user_id, email in _all_users(connection):
+    for user_id, email in _all_users(connection, users):
         digest = skeleton_digest(email)
         if digest in seen:
             lookalikes.append(user_id)
@@ -66,21 +72,23 @@ def _backfill(connection: sa.Connection) -> list[str]:
         seen.add(digest)
         updates.append({"user_id": user_id, "digest": digest})
         if len(updates) == BATCH:
-            _write(connection, updates)
+            _write(connection, users, updates)
             updates = []
     if updates:
-        _write(connection, updates)
+        _write(connection, users, updates)
     return lookalikes
 
 
-def _all_users(connection: sa.Connection) -> Iterator[tuple[str, str]]:
+def _all_users(connection: sa.Connection, users: sa.TableClause) -> Iterator[tuple[str, str]]:
     query = sa.select(users.c.id, users.c.email).order_by(users.c.created_at, users.c.id)
     # Read whole before the first update: no cursor stays open under the writes.
     for row in connection.execute(query).all():
         yield row.id, row.email
 
 
-def _write(connection: sa.Connection, updates: list[dict[str, object]]) -> None:
+def _write(
+    connection: sa.Connection, users: sa.TableClause, updates: list[dict[str, object]]
+) -> None:
     connection.execute(
         users.update()
         .where(users.c.id == sa.bindparam("user_id"))
@@ -90,6 +98,7 @@ def _write(connection: sa.Connection, updates: list[dict[str, object]]) -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_users_skeleton_digest", table_name="users")
-    with op.batch_alter_table("users") as batch:
+    users = table_name("users")
+    op.drop_index(f"ix_{users}_skeleton_digest", table_name=users)
+    with op.batch_alter_table(users) as batch:
         batch.drop_column("skeleton_digest")

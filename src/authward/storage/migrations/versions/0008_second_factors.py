@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_second_factors"
-down_revision = "0006_mail_outbox"
+revision = "0008_second_factors"
+down_revision = "0007_mail_outbox"
 branch_labels = None
 depends_on = None
 
@@ -54,14 +54,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_authward_mfa_challenges_expires_at", "authward_mfa_challenges", ["expires_at"]
     )
-    for table in ("sessions", "refresh_families"):
+    for table in ("authward_sessions", "authward_refresh_families"):
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("auth_time", UTC_TIME, nullable=True))
             batch.add_column(sa.Column("amr", sa.String(32), nullable=False, server_default="pwd"))
 
 
 def downgrade() -> None:
-    for table in ("sessions", "refresh_families"):
+    for table in ("authward_sessions", "authward_refresh_families"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("amr")
             batch.drop_column("auth_time")

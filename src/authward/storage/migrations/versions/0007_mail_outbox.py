@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_mail_outbox"
-down_revision = "0005"
+revision = "0007_mail_outbox"
+down_revision = "0006_authward_table_prefix"
 branch_labels = None
 depends_on = None
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_account_links"
-down_revision = "0007_second_factors"
+revision = "0009_account_links"
+down_revision = "0008_second_factors"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     op.add_column(
-        "users",
+        "authward_users",
         sa.Column("email_verified", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.create_table(
@@ -45,5 +45,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("authward_account_links")
-    with op.batch_alter_table("users") as batch:
+    with op.batch_alter_table("authward_users") as batch:
         batch.drop_column("email_verified")
