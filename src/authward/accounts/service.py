@@ -11,8 +11,8 @@ import logging
 
 from authward import crypto
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
-from authward.accounts.models import User
-from authward.accounts.store import UserStore
+from authward.accounts.models import Account, User
+from authward.accounts.store import KeptAccounts, UserStore
 from authward.clock import Clock
 from authward.errors import (
     InvalidCredentials,
@@ -40,8 +40,12 @@ class AccountService:
         *,
         events: Events | None = None,
         registrations: RegistrationThrottle | None = None,
+        cache: KeptAccounts | None = None,
     ) -> None:
+        """`cache`, when given, is the node's account cache that `users` is (or stands
+        behind): `account` answers from it."""
         self.users = users
+        self._cache = cache
         self._registrations = registrations
         self._hasher = hasher
         self._throttle = throttle
@@ -141,6 +145,20 @@ class AccountService:
                 raise WrongPassword from None
         await self.users.set_password_hash(user_id, await self._hasher.hash(new))
         await self.events.emit("password_change", user_id=user_id)
+
+    def kept_account(self, user_id: UserId) -> Account | None:
+        """The account as this node keeps it fresh; None without one. No I/O, no await."""
+        return None if self._cache is None else self._cache.kept(user_id)
+
+    async def account(self, user_id: UserId) -> Account | None:
+        """The account of this user (disabled or not), None if there is none.
+
+        From the node's cache when there is one (`authward.accounts.cache`), else read.
+        """
+        if self._cache is not None:
+            return await self._cache.account(user_id)
+        user = await self.users.get(user_id)
+        return None if user is None else user.account
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> None:
         if not await self.users.set_disabled(user_id, disabled):

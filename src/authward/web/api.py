@@ -126,10 +126,12 @@ async def session_logout(request: Request, principal: Authenticated) -> Response
 @router.get("/me", response_model=MeOut, responses=ERROR_RESPONSES)
 async def me(request: Request, principal: Authenticated) -> MeOut:
     """Who the session cookie or bearer token belongs to."""
-    user = await runtime_of(request).accounts.users.get(principal.id)
-    if user is None or user.disabled:
+    accounts = runtime_of(request).accounts
+    # A repeat caller's account is in this node's cache (kept true by the revocation bus).
+    account = accounts.kept_account(principal.id) or await accounts.account(principal.id)
+    if account is None or account.disabled:
         raise InvalidCredentials
-    return MeOut(id=user.id, email=user.email, auth=principal.via)
+    return MeOut(id=account.id, email=account.email, auth=principal.via)
 
 
 @router.get("/sessions", response_model=list[DeviceOut], responses=ERROR_RESPONSES)

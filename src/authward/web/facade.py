@@ -28,6 +28,7 @@ from typing import Any, Final, Self, TypeVar
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.requests import Request
 
+from authward.accounts.models import Account
 from authward.accounts.store import UserStore
 from authward.auth import ALL_VIAS, JWT_ONLY
 from authward.auth.transports import credential_headers
@@ -279,20 +280,29 @@ class Authward:
         return self._requirement(frozenset({"jwt"}))
 
     @cached_property
-    def current_account(self) -> Dependency[AuthUser]:
-        """Like `current_user`, with `email` loaded: one user lookup. 401 for a gone account."""
-        require_user = self._requirement(self.strategies)
-        users = self.runtime.accounts.users
+    def current_account(self) -> Dependency[Account]:
+        """The caller's `Account` (id, email, created_at, disabled), by the credentials
+        `current_user` accepts; 401 also for a disabled or deleted account.
 
-        async def current_account(request: Request) -> AuthUser:
+        A repeat caller's account comes from this node's cache (``AUTHWARD_ACCOUNT_CACHE_TTL``),
+        which every change made through authward clears on every node (the revocation
+        bus): no store read. Your own user model is one lookup of yours by `Account.id`.
+        """
+        require_user = self._requirement(self.strategies)
+        accounts = self.runtime.accounts
+        kept, read = accounts.kept_account, accounts.account
+
+        async def current_account(request: Request) -> Account:
             user = await require_user(request)
-            try:
-                account = await users.get(user.id)
-            except AuthwardError as exc:
-                raise http_exception(exc) from None
+            account = kept(user.id)
+            if account is None:
+                try:
+                    account = await read(user.id)
+                except AuthwardError as exc:
+                    raise http_exception(exc, bearer=bearer_expected(request)) from None
             if account is None or account.disabled:
                 raise http_exception(NotAuthenticated(), bearer=bearer_expected(request))
-            return AuthUser(user.id, user.via, user.handle, account.email)
+            return account
 
         return current_account
 
