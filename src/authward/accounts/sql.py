@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, LargeBinary, String, Table, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -10,7 +21,8 @@ from authward.accounts.emails import skeleton_digest
 from authward.accounts.models import User
 from authward.errors import EmailTaken
 from authward.ids import UserId
-from authward.storage.sql import UtcDateTime, metadata, translated_errors
+from authward.storage.reads import RowReader
+from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 
 users = Table(
     "users",
@@ -42,6 +54,8 @@ class SqlUserStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # The account of a caller the node does not keep yet: one hop (storage.reads).
+        self._read = RowReader(engine, select(*_USER_COLUMNS).where(users.c.id == bindparam("id")))
 
     async def add(self, user: User) -> None:
         row = {
@@ -60,7 +74,10 @@ class SqlUserStore:
                 raise EmailTaken from None
 
     async def get(self, user_id: UserId) -> User | None:
-        return await self._one(users.c.id == user_id)
+        if not storable_text(user_id):
+            return None  # no row holds it; PostgreSQL would refuse the statement
+        row = await self._read.one(id=user_id)
+        return None if row is None else User(**row)
 
     async def get_by_email(self, email: str) -> User | None:
         return await self._one(users.c.email == email)
