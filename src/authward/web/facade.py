@@ -43,7 +43,7 @@ from authward.web import api, token_api
 from authward.web.auth import OUTCOME_KEY, Outcome, bind_runtime, presented_csrf_token
 from authward.web.errors import bearer_expected, http_exception, install_error_handlers
 from authward.web.headers import install_middleware
-from authward.web.routing import slash_twins
+from authward.web.routing import GatedRouter, slash_twins
 from authward.web.transports import read_session_cookie
 
 __all__ = ["ALL_STRATEGIES", "Authward", "Strategy"]
@@ -204,7 +204,7 @@ class Authward:
 
         Each route answers authward's errors itself, so the app needs no handlers.
         """
-        router = APIRouter()
+        router = GatedRouter()
         bind = [Depends(self._bind)]
         included = [api.router]
         router.include_router(api.router, dependencies=bind, tags=["accounts and sessions"])
@@ -218,6 +218,7 @@ class Authward:
             router.include_router(token_api.router, dependencies=bind, tags=["tokens"])
         # Last: a 404 for /auth/me/ and the like, never the app's redirect built from Host.
         router.include_router(slash_twins(*included))
+        router.close_gate()  # the app's own routes declared after it no longer walk past it
         return router
 
     @cached_property
