@@ -13,23 +13,26 @@ store two paths take turns, round after round, each round starting with another 
 * Redis, *before*: redis-py's pure-Python reply parser; *after*: hiredis's (what the
   client uses once hiredis is installed).
 
-The clock stands still at the session's last sight, so no check slides the idle deadline
-(a write): this is the read. *Added µs* is the median of per-round differences against
-the memory store; *after / before* the median of per-round ratios. The account read
-(`SqlUserStore.get`, what ``/auth/me`` makes when the account cache misses) is measured
-the same way. PostgreSQL is ``BENCH_POSTGRES_URL``'s server (a database made for the run);
-Redis a private ``redis-server``.
+A *floor* row is the trip alone (a thread hop, ``SELECT 1``, ``PING``): what no read can
+go below on this machine at this load. The clock stands still at the session's last
+sight, so no check slides the idle deadline (a write): this is the read. *Added µs* is
+the median of per-round differences against the memory store; *after / before* the
+median of per-round ratios. The account read (`SqlUserStore.get`, what ``/auth/me``
+makes when the account cache misses) is measured the same way. PostgreSQL is
+``BENCH_POSTGRES_URL``'s server (a database made for the run); Redis a private ``redis-server``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -71,6 +74,31 @@ class SqlAlchemySessionStore(SqlSessionStore):
         async with translated_errors(), self._engine_.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
         return None if row is None else _session(row)
+
+
+# What no read can go below: the trip itself, doing nothing.
+FLOOR = {
+    "SQLite": "floor: a trip to a thread and back, no query",
+    "PostgreSQL": "floor: SELECT 1 on a pooled asyncpg connection",
+    "Redis": "floor: PING",
+}
+
+
+def floor(engine: Any, store: str) -> Op:
+    if store == "SQLite":
+        threads = ThreadPoolExecutor(1)
+
+        async def trip() -> None:
+            await asyncio.get_running_loop().run_in_executor(threads, int)
+
+        return trip
+
+    async def select_1() -> None:
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            await driver.fetchval("SELECT 1")
+
+    return select_1
 
 
 @dataclass
@@ -158,6 +186,7 @@ async def sql_rows(name: str, url: str, rounds: int, target_s: float) -> list[Ro
         on_memory, on_before, on_after = (service(s, clock) for s in (memory, before, after))
         checks: dict[str, Op] = {
             "no store read (memory)": lambda: on_memory.resume(memory_id),
+            FLOOR[name]: floor(engine, name),
             "before: session check": lambda: on_before.resume(sql_id),
             "after: session check": lambda: on_after.resume(sql_id),
             "before: account read": lambda: user_store._one(users.c.id == user.id),
@@ -184,6 +213,7 @@ async def redis_rows(url: str, rounds: int, target_s: float) -> list[Row]:
         on_memory, on_before, on_after = (service(s, clock) for s in (memory, before, after))
         checks: dict[str, Op] = {
             "no store read (memory)": lambda: on_memory.resume(memory_id),
+            FLOOR["Redis"]: fast.ping,
             "before: session check": lambda: on_before.resume(redis_id),
             "after: session check": lambda: on_after.resume(redis_id),
         }
