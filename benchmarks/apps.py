@@ -21,7 +21,7 @@ from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
-from authward.integration import AuthUser, Authward
+from authward.integration import Account, AuthUser, Authward
 from authward.runtime import build_runtime
 from authward.settings import load_settings
 from authward.web.app import create_app
@@ -59,6 +59,30 @@ def library_app() -> FastAPI:
     @app.get("/bench/noop")
     async def noop(user: Annotated[AuthUser, Depends(nobody)]) -> dict[str, str]:
         return {"id": user.id}
+
+    return app
+
+
+def readme_app() -> FastAPI:
+    """The README's ten-line app as it stands (``/notes`` behind ``Depends(auth.current_user)``,
+    default settings), plus ``/bench/bare`` after it, as every bench app has it; and
+    ``/bench/account``, the same behind ``Depends(auth.current_account)`` (loads the user)."""
+    auth = Authward.from_env()
+    app = FastAPI(lifespan=auth.lifespan)
+    app.include_router(auth.router)
+    app.state.authward = auth
+
+    @app.get("/notes")
+    async def notes(user: Annotated[AuthUser, Depends(auth.current_user)]) -> dict[str, str]:
+        return {"owner": user.id}
+
+    @app.get("/bench/bare")
+    async def bare() -> dict[str, str]:
+        return BARE_BODY
+
+    @app.get("/bench/account")
+    async def account(user: Annotated[Account, Depends(auth.current_account)]) -> dict[str, str]:
+        return {"owner": user.id, "email": user.email}
 
     return app
 

@@ -10,7 +10,9 @@ cache; SQLite, as `make bench`'s first configuration):
   nothing, both handed a ready Request: authward's own work, nothing else;
 * **the app**: a whole request through the library app of `apps.py` (ASGI, no server):
   the bare route, the protected route (``Depends``), the same check awaited in the
-  endpoint, and the no-op ``Depends`` with the same headers.
+  endpoint, and the no-op ``Depends`` with the same headers; and the bare route of a
+  plain FastAPI app with no authward routes before it (what an app's own route declared
+  after ``include_router(auth.router)`` pays for walking past them: `GatedRouter`).
 
 Every case runs a batch in turn, round after round, and each figure is the median over
 rounds, so a machine whose speed drifts moves all of them alike. The gap between the
@@ -31,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import Message, Scope
 
@@ -124,11 +127,25 @@ async def main(rounds: int) -> None:
         def request(headers: list[tuple[bytes, bytes]]) -> Request:
             return Request(http_scope(app, "/", headers))
 
+        def through_app_of(asgi: Any, path: str, headers: list[tuple[bytes, bytes]]) -> Case:
+            return lambda: asgi(http_scope(asgi, path, headers), receive, send)
+
         def through_app(path: str, headers: list[tuple[bytes, bytes]]) -> Case:
-            return lambda: app(http_scope(app, path, headers), receive, send)
+            return through_app_of(app, path, headers)
+
+        plain = FastAPI()  # a bare route with no authward routes declared before it
+
+        @plain.get("/bench/bare")
+        async def plain_bare() -> dict[str, str]:
+            return apps.BARE_BODY
+
+        ungated = apps.library_app()  # the same app as before GatedRouter: every path walks in
+        ungated.state.authward.router.gate = ("/",)
 
         cases: dict[str, Case] = {
             "call: no-op": lambda: apps.nobody(request(bearer)),
+            "plain app: bare": through_app_of(plain, "/bench/bare", []),
+            "plain app: bare, ungated authward first": through_app_of(ungated, "/bench/bare", []),
             "call: token": lambda: current_user(request(bearer)),
             "call: session": lambda: current_user(request(cookie)),
             "app: bare": through_app("/bench/bare", []),
@@ -144,8 +161,10 @@ async def main(rounds: int) -> None:
     print(f"{'case':36} {'µs':>8} {'over baseline':>14} {'× bare':>8}")
     for name, times in runs.items():
         baseline = "call: no-op" if name.startswith("call") else "app: bare"
+        if name.startswith("plain"):
+            baseline = "plain app: bare"
         extra = f"{over(runs, name, baseline):+.2f}" if name != baseline else ""
-        share = f"{ratio(runs, name, 'app: bare'):.3f}" if name.startswith("app") else ""
+        share = f"{ratio(runs, name, 'app: bare'):.3f}" if name.startswith(("app", "plain")) else ""
         print(f"{name:36} {statistics.median(times):8.2f} {extra:>14} {share:>8}")
     print(
         "\nauthward's own share, the call against the app:\n"

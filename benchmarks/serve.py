@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 APPS = {
     "authward-library": "apps:library_app",
+    "authward-readme": "apps:readme_app",
     "authward-service": "apps:service_app",
     "fastapi-users-jwt": "peers:jwt_app",
     "fastapi-users-db": "peers:database_app",

@@ -36,6 +36,19 @@ DIRECT = "{route}, called directly"
 CARRYING = "bare, carrying the {credential}"
 
 
+# A route whose check hands over the user's record (authward's `current_account`;
+# fastapi-users' `current_user`, which always loads the user), not only who called.
+LOADS = "{route}, loads the user"
+README = "the README's app (SQLite, default settings)"
+README_NO_ACCOUNT_CACHE = "the README's app (SQLite, account cache off)"
+SERVICE = "authward service, GET /auth/me (SQLite, default settings)"
+
+
+def loads_user(route: str) -> bool:
+    """Whether `route` hands over the user's record (a like-for-like peer of fastapi-users)."""
+    return route.endswith(LOADS.split("}", 1)[1])
+
+
 def is_baseline(route: str) -> bool:
     """Whether `route` is the bare route sent a credential (a baseline, not a target)."""
     return route.startswith(CARRYING.split("{", 1)[0])
@@ -153,11 +166,30 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
             label="FastAPI\nno-op Depends",
         ),
         Config(
-            "authward library, session (SQLite, no cache: the default)",
-            "authward-library",
+            README,
+            "authward-readme",
             authward_env(workdir),
-            lambda c: [bare, Route("session", "/bench/protected", c.cookie)],
-            label="authward\n{route}\n(SQLite, no cache)",
+            lambda c: [
+                bare,
+                Route("JWT", "/notes", c.bearer),
+                Route("session", "/notes", c.cookie),
+                Route(LOADS.format(route="JWT"), "/bench/account", c.bearer),
+                Route(LOADS.format(route="session"), "/bench/account", c.cookie),
+            ],
+            note="no AUTHWARD_SESSION_CACHE_TTL: every session check reads SQLite",
+            label="README app\n{route}",
+        ),
+        Config(
+            README_NO_ACCOUNT_CACHE,
+            "authward-readme",
+            authward_env(workdir, AUTHWARD_ACCOUNT_CACHE_TTL="0"),
+            lambda c: [
+                bare,
+                Route(LOADS.format(route="JWT"), "/bench/account", c.bearer),
+                Route(LOADS.format(route="session"), "/bench/account", c.cookie),
+            ],
+            note="AUTHWARD_ACCOUNT_CACHE_TTL=0: the user row is read on every request",
+            label="README app, no account cache\n{route}",
         ),
     ]
     if redis_url is not None:
@@ -187,29 +219,32 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
         ]
     out += [
         Config(
-            "authward service, GET /auth/me (loads the user row)",
+            SERVICE,
             "authward-service",
-            authward_env(workdir, **cached),
+            authward_env(workdir),
             lambda c: [
                 bare,
                 Route("/auth/me JWT", "/auth/me", c.bearer),
                 Route("/auth/me session", "/auth/me", c.cookie),
             ],
-            note=f"AUTHWARD_SESSION_CACHE_TTL={cache_ttl}",
+            note="default settings: account cache on, session cache off",
             label="service\n{route}",
         ),
         Config(
             "fastapi-users, JWTStrategy (HS256) + BearerTransport",
             "fastapi-users-jwt",
             {"BENCH_PEER_DATABASE": str(workdir / "peer.db")},
-            lambda c: [bare, Route("JWT", "/bench/protected", c.bearer)],
+            lambda c: [bare, Route(LOADS.format(route="JWT"), "/bench/protected", c.bearer)],
             label="fastapi-users\n{route}",
         ),
         Config(
             "fastapi-users, DatabaseStrategy + CookieTransport",
             "fastapi-users-db",
             {"BENCH_PEER_DATABASE": str(workdir / "peer.db")},
-            lambda c: [bare, Route("database token", "/bench/protected", c.cookie)],
+            lambda c: [
+                bare,
+                Route(LOADS.format(route="database token"), "/bench/protected", c.cookie),
+            ],
             label="fastapi-users\n{route}",
         ),
     ]

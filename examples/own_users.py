@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from authward import AuthUser, Authward, EmailTaken, User, UserId
+from authward import Account, AuthUser, Authward, EmailTaken, User, UserId
 
 # --- the app's own model -------------------------------------------------------------
 
@@ -135,8 +135,8 @@ app.include_router(auth.router)
 
 
 @app.get("/me")
-async def me(user: Annotated[AuthUser, Depends(auth.current_account)]) -> dict[str, str]:
-    return {"id": user.id, "email": user.email or ""}
+async def me(user: Annotated[Account, Depends(auth.current_account)]) -> dict[str, str]:
+    return {"id": user.id, "email": user.email}
 
 
 @app.get("/members")

@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from authward.accounts.models import User
+    from authward.accounts.models import Account, User
     from authward.accounts.store import MemoryUserStore, UserStore
     from authward.audit import AuditRecord, SqlAuditLog
     from authward.errors import (
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from authward.settings import Settings, SettingsError, load_settings
 
 __all__ = [
+    "Account",
     "AuditRecord",
     "AuthEvent",
     "AuthUser",
@@ -70,6 +71,7 @@ __all__ = [
 
 # Where each public name is defined: test_public_api.py fetches every name of __all__.
 _HOMES: Final[dict[str, str]] = {
+    "Account": "authward.accounts.models",
     "AuditRecord": "authward.audit",
     "AuthEvent": "authward.events",
     "AuthUser": "authward.integration",

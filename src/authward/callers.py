@@ -21,8 +21,8 @@ class AuthUser:
     `id` and `via` come from the credential itself (the session record or the token's
     claims), so no user lookup is made for them. `handle` is the public name of that
     credential: the session's handle, or the token family's id (the ``sid`` claim).
-    `email` is None unless it was loaded (`Authward.current_account`, or the middleware
-    with ``load_email=True``).
+    `email` is None unless it was loaded (the middleware with ``load_email=True``; a
+    route that wants the account asks `Authward.current_account` for it).
 
     It has the interface of Starlette's ``BaseUser`` without subclassing it (that would
     load Starlette): ``request.user.is_authenticated``, ``display_name`` and ``identity``

@@ -16,9 +16,10 @@ anything, and a refresh rotation is one conditional UPDATE there, which already 
 exactly one winner between racing nodes.
 
 Either way, ``AUTHWARD_SESSION_CACHE_TTL`` puts a `CachedSessionStore` in front of the
-session store. Redis being down at start is no reason not to start: every call that
-needs it answers 503 (StoreUnavailable) until it is back, and the subscriber reconnects
-by itself.
+session store, and ``AUTHWARD_ACCOUNT_CACHE_TTL`` (on by default) a `CachedUserStore` in
+front of the user store; both hear the revocation bus. Redis being down at start is no
+reason not to start: every call that needs it answers 503 (StoreUnavailable) until it is
+back, and the subscriber reconnects by itself.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.accounts.breached import BreachedPasswords
+from authward.accounts.cache import CachedUserStore
 from authward.accounts.link_sql import SqlLinkStore
 from authward.accounts.models import User
 from authward.accounts.policy import PasswordPolicy
@@ -384,8 +386,11 @@ def build_runtime(
     failure_log = timed(failure_log or shared.failure_log or SqlFailureLog(engine), "failure_log")
     policy = ThrottlePolicy.of(settings)
     throttle = LoginThrottle(failure_log, policy, clock)
+    users, account_cache = _user_store(
+        settings, timed(user_store or SqlUserStore(engine), "users"), shared.bus, clock
+    )
     accounts = AccountService(
-        timed(user_store or SqlUserStore(engine), "users"),
+        users,
         hasher,
         throttle,
         clock,
@@ -394,6 +399,7 @@ def build_runtime(
         policy=_password_policy(settings),
         links=timed(SqlLinkStore(engine), "links"),
         require_verified=settings.email_verification == "required",
+        cache=account_cache,
     )
     sessions = _session_service(
         settings,
@@ -462,6 +468,23 @@ def _mail_sender(
     if settings.smtp_url is not None:
         transport = SmtpTransport(SmtpServer.from_url(settings.smtp_url.get_secret_value()))
     return MailSender(outbox, transport, settings.mail_from, clock)
+
+
+def _user_store(
+    settings: Settings, store: UserStore, bus: RevocationBus, clock: Clock
+) -> tuple[UserStore, CachedUserStore | None]:
+    """The user store, behind this node's account cache when AUTHWARD_ACCOUNT_CACHE_TTL is
+    set: every write then goes through the cache, which announces it on the bus."""
+    if settings.account_cache_ttl <= 0:
+        return store, None
+    cache = CachedUserStore(
+        store,
+        bus,
+        clock,
+        ttl=timedelta(seconds=settings.account_cache_ttl),
+        max_entries=settings.account_cache_size,
+    )
+    return cache, cache
 
 
 def _session_service(

@@ -279,6 +279,18 @@ class Settings(BaseSettings):
     session_cache_size: int = Field(
         10_000, ge=1, le=10_000_000, description="Sessions each node's cache holds at most."
     )
+    account_cache_ttl: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="Seconds a node may answer a caller's account (`current_account`, "
+        "/auth/me) from its own memory (0: off, every request reads the user store). A "
+        "change made through authward reaches every node at once through the revocation "
+        "bus; this bounds one the bus never carried (an edit of the users table by hand).",
+    )
+    account_cache_size: int = Field(
+        10_000, ge=1, le=10_000_000, description="Accounts each node's cache holds at most."
+    )
     demo_pages: bool = Field(True, description="Serve the /how demonstration page.")
     metrics_token: SecretStr | None = Field(
         None,

@@ -57,6 +57,7 @@ def every_kind(now: datetime) -> list[Revocation]:
         revocation("user", "0b7c6a8e-2f4d-4c1b-9a3e-5d6f7a8b9c0d", now, timedelta(hours=1)),
         revocation("session", crypto.digest(crypto.new_token()).hex(), now, timedelta(seconds=15)),
         revocation("sessions", "user with spaces: and colons", now),
+        revocation("account", "user with spaces: and colons", now),
     ]
 
 

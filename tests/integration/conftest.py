@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
 
-from authward import AuthUser, Authward
+from authward import Account, AuthUser, Authward
 from authward.runtime import Runtime
 from tests.web.helpers import PASSWORD
 
@@ -53,7 +53,7 @@ def make_app(auth: Authward) -> FastAPI:
 
     @app.get("/account")
     async def account(
-        request: Request, user: Annotated[AuthUser, Depends(auth.current_account)]
+        request: Request, user: Annotated[Account, Depends(auth.current_account)]
     ) -> dict[str, str | None]:
         return {"email": user.email, "csrf": auth.csrf_token(request)}
 

@@ -172,3 +172,26 @@ async def test_a_plain_dbapi_error_with_an_outage_sqlstate_is_translated() -> No
     with pytest.raises(StoreUnavailable):
         async with translated_errors():
             raise DBAPIError("connect", None, StartingUp("the database system is starting up"))
+
+
+async def test_a_read_by_key_is_unavailable_while_the_server_is_down_then_heals(
+    server: PostgresServer, users: SqlUserStore
+) -> None:
+    """`get` goes through the driver itself (authward.storage.reads): a server that went
+    away is still a 503, never a 500, and the pool still heals once it is back."""
+    await users.add(a_user("ada@example.com"))
+    assert await users.get("ada") is not None
+    server.kill_postmaster()
+    await asyncio.sleep(0.1)  # the event loop reads the closed sockets
+    with pytest.raises(StoreUnavailable):
+        await users.get("ada")
+    server.start()
+    for _ in range(HEALS_WITHIN):
+        try:
+            found = await users.get("ada")
+            break
+        except StoreUnavailable:
+            continue
+    else:
+        raise AssertionError("the pool did not heal")
+    assert found is not None and found.email == "ada@example.com"

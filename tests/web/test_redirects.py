@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -120,3 +121,33 @@ def test_the_twins_of_every_path_are_one_route() -> None:
         assert pattern.match(path), path
     for path in ("/auth/me", "/auth/sessions/x", "/notes/", "/auth/men/"):
         assert not pattern.match(path), path
+
+
+async def test_the_apps_own_routes_around_authwards_are_reached(runtime: Runtime) -> None:
+    """authward's router turns away paths outside its segments at once (`GatedRouter`):
+    the app's routes declared after it, even under a look-alike prefix, and the ones
+    declared before it, are all reached; authward's own paths and twins still answer."""
+    auth = Authward.from_runtime(runtime)
+    app = FastAPI()
+
+    @app.get("/first")
+    async def first() -> dict[str, str]:
+        return {"at": "first"}
+
+    app.include_router(auth.router)
+
+    for path in ("/after", "/authors", "/auth-app/x", "/.well-known/other"):
+
+        @app.get(path)
+        async def after(request: Request) -> dict[str, str]:
+            return {"at": request.url.path}
+
+    assert auth.router.gate == ("/.well-known", "/auth")  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.4", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="https://app.test") as client:
+        assert (await client.get("/first")).json() == {"at": "first"}
+        for path in ("/after", "/authors", "/auth-app/x", "/.well-known/other"):
+            assert (await client.get(path)).json() == {"at": path}
+        assert (await client.get("/auth/me")).status_code == 401
+        assert (await client.get("/.well-known/jwks.json")).status_code == 200
+        assert_no_redirect(await client.get("/auth/me/", headers=EVIL))

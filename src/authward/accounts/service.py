@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from authward import crypto
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
 from authward.accounts.links import LinkStore, LinkTokens, MemoryLinkStore
-from authward.accounts.models import User
+from authward.accounts.models import Account, User
 from authward.accounts.policy import PasswordPolicy
-from authward.accounts.store import UserStore
+from authward.accounts.store import KeptAccounts, UserStore
 from authward.clock import Clock
 from authward.errors import (
     EmailNotVerified,
@@ -47,7 +47,10 @@ class AccountService:
         policy: PasswordPolicy | None = None,
         links: LinkStore | None = None,
         require_verified: bool = False,
+        cache: KeptAccounts | None = None,
     ) -> None:
+        """`cache`, when given, is the node's account cache that `users` is (or stands
+        behind): `account` answers from it."""
         self.users = users
         # Public: every way to set a password (a reset too) asks this same policy.
         self.policy = policy or PasswordPolicy()
@@ -56,6 +59,7 @@ class AccountService:
         # is refused (EmailNotVerified), after `on_unverified` (a fresh verification mail).
         self.require_verified = require_verified
         self.on_unverified: Callable[[User], Awaitable[None]] | None = None
+        self._cache = cache
         self._registrations = registrations
         self._hasher = hasher
         self._throttle = throttle
@@ -203,6 +207,20 @@ class AccountService:
         await self.policy.check(new, email=user.email)
         await self.users.set_password_hash(user_id, await self._hasher.hash(new))
         await self.links.store.void(user_id)
+
+    def kept_account(self, user_id: UserId) -> Account | None:
+        """The account as this node keeps it fresh; None without one. No I/O, no await."""
+        return None if self._cache is None else self._cache.kept(user_id)
+
+    async def account(self, user_id: UserId) -> Account | None:
+        """The account of this user (disabled or not), None if there is none.
+
+        From the node's cache when there is one (`authward.accounts.cache`), else read.
+        """
+        if self._cache is not None:
+            return await self._cache.account(user_id)
+        user = await self.users.get(user_id)
+        return None if user is None else user.account
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> None:
         if not await self.users.set_disabled(user_id, disabled):

@@ -9,6 +9,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    bindparam,
     delete,
     false,
     insert,
@@ -22,7 +23,8 @@ from authward.accounts.emails import skeleton_digest
 from authward.accounts.models import User
 from authward.errors import EmailTaken
 from authward.ids import UserId
-from authward.storage.sql import UtcDateTime, metadata, translated_errors
+from authward.storage.reads import RowReader
+from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 
 users = Table(
     "authward_users",
@@ -57,6 +59,8 @@ class SqlUserStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # The account of a caller the node does not keep yet: one hop (storage.reads).
+        self._read = RowReader(engine, select(*_USER_COLUMNS).where(users.c.id == bindparam("id")))
 
     async def add(self, user: User) -> None:
         row = {
@@ -76,7 +80,10 @@ class SqlUserStore:
                 raise EmailTaken from None
 
     async def get(self, user_id: UserId) -> User | None:
-        return await self._one(users.c.id == user_id)
+        if not storable_text(user_id):
+            return None  # no row holds it; PostgreSQL would refuse the statement
+        row = await self._read.one(id=user_id)
+        return None if row is None else User(**row)
 
     async def get_by_email(self, email: str) -> User | None:
         return await self._one(users.c.email == email)

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from authward.accounts.emails import skeleton_digest
-from authward.accounts.models import User
+from authward.accounts.models import Account, User
 from authward.errors import EmailTaken
 from authward.ids import UserId
 
@@ -42,6 +42,20 @@ class UserStore(Protocol):
 
     async def remove(self, user_id: UserId) -> bool:
         """Delete the user; its email is free again. Return False when there is none."""
+
+
+class KeptAccounts(Protocol):
+    """A node's cache of accounts (`authward.accounts.cache.CachedUserStore`).
+
+    The assembly hands it to `AccountService` beside the user store it fronts (the same
+    object), so the service finds it without asking what its store is.
+    """
+
+    def kept(self, user_id: UserId) -> Account | None:
+        """The kept account of this user while it is fresh; no I/O, no await."""
+
+    async def account(self, user_id: UserId) -> Account | None:
+        """The account, from memory or read (and kept); None if there is none."""
 
 
 class MemoryUserStore:

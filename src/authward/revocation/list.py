@@ -16,7 +16,8 @@ tokens of families the revoking node did not see.
 
 The bus also carries the end of sessions (kinds ``session``, by id digest in hex, and
 ``sessions``, every session of a user) for nodes that cache sessions
-(`authward.sessions.cache`); this list ignores them.
+(`authward.sessions.cache`), and the change of an account (kind ``account``, by user id)
+for nodes that cache accounts (`authward.accounts.cache`); this list ignores them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Final, Literal
 
 from authward.ids import UserId
 
-RevocationKind = Literal["family", "user", "session", "sessions"]
+RevocationKind = Literal["family", "user", "session", "sessions", "account"]
 TOKEN_KINDS: Final = frozenset({"family", "user"})
 
 

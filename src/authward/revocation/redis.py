@@ -83,6 +83,7 @@ _KINDS: Final[Mapping[str, RevocationKind]] = {
     "user": "user",
     "session": "session",
     "sessions": "sessions",
+    "account": "account",
 }
 
 # KEYS live, until, seq. ARGV channel, field, at (µs), until (µs), now (µs), message tail.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    bindparam,
     delete,
     func,
     insert,
@@ -25,6 +27,7 @@ from authward.assurance import amr_of, amr_text
 from authward.ids import Device, UserId
 from authward.pacing import DEFAULT_PACING, Pacing
 from authward.sessions.models import Session
+from authward.storage.reads import RowReader
 from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
 
 sessions = Table(
@@ -62,7 +65,7 @@ def _row(session: Session) -> dict[str, Any]:
     }
 
 
-def _session(row: RowMapping) -> Session:
+def _session(row: Mapping[str, Any] | RowMapping) -> Session:
     return Session(
         id_digest=bytes(row["id_digest"]),
         handle=row["handle"],
@@ -83,15 +86,17 @@ class SqlSessionStore:
     def __init__(self, engine: AsyncEngine, *, pacing: Pacing = DEFAULT_PACING) -> None:
         self._engine = engine
         self._pacing = pacing
+        # Every request without a session cache makes this read: one hop (storage.reads).
+        self._read = RowReader(
+            engine, select(sessions).where(sessions.c.id_digest == bindparam("id_digest"))
+        )
 
     async def add(self, session: Session) -> None:
         async with translated_errors(), self._engine.begin() as conn:
             await conn.execute(insert(sessions).values(**_row(session)))
 
     async def get(self, id_digest: bytes) -> Session | None:
-        query = select(sessions).where(sessions.c.id_digest == id_digest)
-        async with translated_errors(), self._engine.connect() as conn:
-            row = (await conn.execute(query)).mappings().first()
+        row = await self._read.one(id_digest=id_digest)
         return None if row is None else _session(row)
 
     async def touch(self, id_digest: bytes, seen_at: datetime, idle_expires_at: datetime) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Final, Self, TypeVar
 from fastapi import APIRouter, Depends, FastAPI
 from starlette.requests import Request
 
+from authward.accounts.models import Account
 from authward.accounts.store import UserStore
 from authward.auth import ALL_VIAS, JWT_ONLY
 from authward.auth.transports import credential_headers
@@ -48,7 +49,7 @@ from authward.web.auth import (
 )
 from authward.web.errors import http_exception, install_error_handlers
 from authward.web.headers import install_middleware
-from authward.web.routing import slash_twins
+from authward.web.routing import GatedRouter, slash_twins
 from authward.web.security import Guard
 from authward.web.transports import read_session_cookie
 
@@ -210,7 +211,7 @@ class Authward:
 
         Each route answers authward's errors itself, so the app needs no handlers.
         """
-        router = APIRouter()
+        router = GatedRouter()
         bind = [Depends(self._bind)]
         included = [api.router, links_api.router]
         router.include_router(api.router, dependencies=bind, tags=["accounts and sessions"])
@@ -227,6 +228,7 @@ class Authward:
         router.include_router(factors_api.router, dependencies=bind, tags=["second factors"])
         # Last: a 404 for /auth/me/ and the like, never the app's redirect built from Host.
         router.include_router(slash_twins(*included))
+        router.close_gate()  # the app's own routes declared after it no longer walk past it
         return router
 
     @cached_property
@@ -289,20 +291,29 @@ class Authward:
         return self._requirement(frozenset({"jwt"}))
 
     @cached_property
-    def current_account(self) -> Dependency[AuthUser]:
-        """Like `current_user`, with `email` loaded: one user lookup. 401 for a gone account."""
-        require_user = self._requirement(self.strategies)
-        users = self.runtime.accounts.users
+    def current_account(self) -> Dependency[Account]:
+        """The caller's `Account` (id, email, created_at, disabled), by the credentials
+        `current_user` accepts; 401 also for a disabled or deleted account.
 
-        async def current_account(request: Request) -> AuthUser:
+        A repeat caller's account comes from this node's cache (``AUTHWARD_ACCOUNT_CACHE_TTL``),
+        which every change made through authward clears on every node (the revocation
+        bus): no store read. Your own user model is one lookup of yours by `Account.id`.
+        """
+        require_user = self._requirement(self.strategies)
+        accounts = self.runtime.accounts
+        kept, read = accounts.kept_account, accounts.account
+
+        async def current_account(request: Request) -> Account:
             user = await require_user(request)
-            try:
-                account = await users.get(user.id)
-            except AuthwardError as exc:
-                raise http_exception(exc) from None
+            account = kept(user.id)
+            if account is None:
+                try:
+                    account = await read(user.id)
+                except AuthwardError as exc:
+                    raise http_exception(exc, bearer=bearer_expected(request)) from None
             if account is None or account.disabled:
                 raise http_exception(NotAuthenticated(), bearer=bearer_expected(request))
-            return AuthUser(user.id, user.via, user.handle, account.email)
+            return account
 
         return Guard(current_account, self.strategies)
 

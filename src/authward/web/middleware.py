@@ -118,7 +118,8 @@ class AuthwardMiddleware:
             return None
         if not self.load_email:
             return caller
-        account = await self.auth.runtime.accounts.users.get(caller.id)
+        accounts = self.auth.runtime.accounts
+        account = accounts.kept_account(caller.id) or await accounts.account(caller.id)
         if account is None or account.disabled:
             return None
         return AuthUser(caller.id, caller.via, caller.handle, account.email)
