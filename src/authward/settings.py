@@ -210,13 +210,15 @@ class Settings(BaseSettings):
         "database, seconds (the staleness bound between workers). With Redis: how often each "
         "node checks that it missed no revocation (at most twice this, usually milliseconds).",
     )
-    session_cache_ttl: float = Field(
-        0.0,
+    session_cache_ttl: float | None = Field(
+        None,
         ge=0,
         le=60,
         description="Seconds a node may answer a session from its own memory without asking "
         "the store (0: off). A session ended elsewhere is refused here within this bound, "
-        "usually at once through the revocation bus.",
+        "usually at once through the revocation bus. Unset: 5 when revocations reach every "
+        "process at once (Redis, PostgreSQL's LISTEN/NOTIFY, or the workers of one machine "
+        "on a SQLite file), else off.",
     )
     session_cache_size: int = Field(
         10_000, ge=1, le=10_000_000, description="Sessions each node's cache holds at most."

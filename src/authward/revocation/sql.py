@@ -23,6 +23,7 @@ this node's next poll, gained more rows than it had lost cannot be told apart by
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from datetime import datetime
@@ -69,22 +70,33 @@ class SqlRevocationBus:
         self._floors: deque[int] = deque([0], maxlen=LOOKBACK_POLLS)
         self._delivered: set[int] = set()
         self._seen = 0  # the highest id known to have been in the table
+        self._syncing = asyncio.Lock()
 
     async def publish(self, revocation: Revocation) -> None:
         # Here first: should the write fail, this node at least is protected.
         self._deliver(revocation)
+        async with translated_errors(), self._engine.begin() as conn:
+            row_id = await self._insert(conn, revocation)
+            await self._written(conn, row_id, revocation)
+        self._delivered.add(row_id)
+        self._seen = max(self._seen, row_id)
+        await self._committed(row_id, revocation)
+
+    async def _insert(self, conn: AsyncConnection, revocation: Revocation) -> int:
         row = {
             "kind": revocation.kind,
             "subject": revocation.subject,
             "at": revocation.at,
             "until": revocation.until,
         }
-        async with translated_errors(), self._engine.begin() as conn:
-            result = await conn.execute(insert(revocations).values(**row))
-        if result.inserted_primary_key is not None:
-            inserted = int(result.inserted_primary_key[0])
-            self._delivered.add(inserted)
-            self._seen = max(self._seen, inserted)
+        result = await conn.execute(insert(revocations).values(**row).returning(revocations.c.id))
+        return int(result.scalar_one())
+
+    async def _written(self, conn: AsyncConnection, row_id: int, revocation: Revocation) -> None:
+        """Inside the transaction that wrote the row: a push path may announce it here."""
+
+    async def _committed(self, row_id: int, revocation: Revocation) -> None:
+        """Once the row is committed: a push path may announce it here."""
 
     def subscribe(self, deliver: Deliver) -> None:
         self._subscribers.append(deliver)
@@ -100,6 +112,11 @@ class SqlRevocationBus:
         return [_revocation(row) for row in rows]
 
     async def sync(self) -> None:
+        # One at a time: a push path resyncs on reconnection while the poll may be reading.
+        async with self._syncing:
+            await self._read_new()
+
+    async def _read_new(self) -> None:
         async with translated_errors(), self._engine.connect() as conn:
             top = await _highest_id(conn)
             if top < self._seen:
@@ -107,12 +124,16 @@ class SqlRevocationBus:
             query = select(revocations).where(revocations.c.id > self._floors[0])
             rows = (await conn.execute(query.order_by(revocations.c.id))).mappings().all()
         for row in rows:
-            if row["id"] not in self._delivered:
-                self._delivered.add(row["id"])
-                self._deliver(_revocation(row))
+            self._heard(int(row["id"]), _revocation(row))
         self._floors.append(max([self._floors[-1], *(int(r["id"]) for r in rows)]))
         self._delivered = {i for i in self._delivered if i > self._floors[0]}
         self._seen = max(self._seen, self._floors[-1])
+
+    def _heard(self, row_id: int, revocation: Revocation) -> None:
+        """Deliver the revocation of row `row_id`, unless this node delivered that row."""
+        if row_id not in self._delivered:
+            self._delivered.add(row_id)
+            self._deliver(revocation)
 
     async def sweep(self, now: datetime) -> int:
         # The newest row stays, run out or not: it keeps the highest id from going down,
