@@ -252,8 +252,8 @@ class _Shared:
 def _shared(settings: Settings, engine: AsyncEngine, clock: Clock) -> _Shared:
     """SQL alone, or Redis too (see the module docstring); nothing connects yet."""
     if settings.redis_url is None:
-        bus = _database_bus(engine, clock)
-        return _Shared(bus, pushes=type(bus) is not SqlRevocationBus)
+        pushed = _database_bus(engine, clock) if settings.revocation_push else None
+        return _Shared(pushed or SqlRevocationBus(engine, clock), pushes=pushed is not None)
     client = create_client(settings.redis_url)
     keys = KeyNames(settings.redis_prefix)
     return _Shared(
@@ -267,14 +267,15 @@ def _shared(settings: Settings, engine: AsyncEngine, clock: Clock) -> _Shared:
     )
 
 
-def _database_bus(engine: AsyncEngine, clock: Clock) -> SqlRevocationBus:
-    """The table, pushed by NOTIFY on PostgreSQL, by datagrams on a SQLite file."""
+def _database_bus(engine: AsyncEngine, clock: Clock) -> SqlRevocationBus | None:
+    """The table, pushed by NOTIFY on PostgreSQL, by datagrams on a SQLite file; None
+    when nothing can push it (the poll alone carries it then)."""
     url = engine.url
     if url.get_backend_name() == "postgresql":
         return PostgresRevocationBus(engine, clock)
     database = url.database
     if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return SqlRevocationBus(engine, clock)  # in memory: no other process can share it
+        return None  # in memory: no other process can share it
     try:
         directory = samehost.prepare(samehost.directory_for(database))
     except (OSError, samehost.UnsafeDirectory) as exc:
@@ -283,7 +284,7 @@ def _database_bus(engine: AsyncEngine, clock: Clock) -> SqlRevocationBus:
             exc,
             extra={"event": "revocation_push_unavailable"},
         )
-        return SqlRevocationBus(engine, clock)
+        return None
     return SameHostRevocationBus(engine, clock, directory)
 
 

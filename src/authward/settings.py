@@ -210,6 +210,13 @@ class Settings(BaseSettings):
         "database, seconds (the staleness bound between workers). With Redis: how often each "
         "node checks that it missed no revocation (at most twice this, usually milliseconds).",
     )
+    revocation_push: bool = Field(
+        True,
+        description="Without Redis: push each revocation to the other processes at once "
+        "(PostgreSQL's LISTEN/NOTIFY; Unix datagrams between the processes on one SQLite "
+        "file), the poll staying the resync. Off: the poll alone (say, behind a PgBouncer "
+        "in transaction mode, where LISTEN does not work).",
+    )
     session_cache_ttl: float | None = Field(
         None,
         ge=0,

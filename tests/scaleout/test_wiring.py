@@ -76,6 +76,15 @@ def test_a_socket_directory_open_to_others_leaves_the_poll_alone(tmp_path: Path)
     assert runtime.staleness()["session_staleness_seconds"] == 0.0
 
 
+def test_without_the_push_the_poll_carries_revocations_alone(tmp_path: Path) -> None:
+    for database_url in (f"sqlite:///{tmp_path}/a.db", "postgresql://postgres@127.0.0.1:1/x"):
+        settings = make_settings(tmp_path, database_url=database_url, revocation_push=False)
+        runtime = build_runtime(settings)
+        assert type(runtime.tokens.bus) is SqlRevocationBus
+        assert runtime.session_cache_ttl == 0.0
+    assert not (tmp_path / "a.db-bus").exists()
+
+
 def test_a_session_cache_ttl_given_is_kept(tmp_path: Path) -> None:
     runtime = build_runtime(make_settings(tmp_path, session_cache_ttl=0))
     assert not isinstance(runtime.sessions.store, CachedSessionStore)
