@@ -1,5 +1,8 @@
 """Revocations in SQL, polled: how the workers of one machine (or nodes sharing a
-database) agree within ``AUTHWARD_REVOCATION_POLL_INTERVAL``.
+database) agree within ``AUTHWARD_REVOCATION_POLL_INTERVAL``. The push paths
+(`authward.revocation.postgres`, `authward.revocation.samehost`) announce each row as it
+is written; this poll stays their resync, and `_heard` keeps a row delivered either way
+from being delivered twice.
 
 Each revocation is a row; `sync` reads the rows added since the last poll. Row ids are
 allocated when a transaction inserts, not when it commits, so on PostgreSQL a row with a
