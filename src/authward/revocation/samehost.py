@@ -72,6 +72,8 @@ def directory_for(database: str) -> Path:
 def prepare(directory: Path) -> Path:
     """Create `directory` (mode 0700) if need be; raise UnsafeDirectory unless it is a real
     directory that this user owns and nobody else may enter. Returns it."""
+    if os.name != "posix":  # no datagram sockets in the file system, no owners to check
+        raise UnsafeDirectory("Unix datagram sockets are not available here")
     with contextlib.suppress(FileExistsError):
         directory.mkdir(mode=0o700)
     info = directory.lstat()
