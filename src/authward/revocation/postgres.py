@@ -29,15 +29,16 @@ import logging
 from typing import Any, Final
 
 import asyncpg
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import String, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.background import stop
 from authward.clock import Clock
 from authward.errors import StoreUnavailable
 from authward.revocation import wire
 from authward.revocation.list import Revocation
-from authward.revocation.sql import SqlRevocationBus
+from authward.revocation.sql import SqlRevocationBus, insert_returning
+from authward.storage.sql import translated_errors
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +104,19 @@ class PostgresRevocationBus(SqlRevocationBus):
         # is read by the next poll: one interval.
         return poll_interval
 
-    async def _written(self, conn: AsyncConnection, row_id: int, revocation: Revocation) -> None:
-        # In the transaction that wrote the row: sent on commit, never without the row.
-        await conn.execute(select(func.pg_notify(self.channel, wire.encode(row_id, revocation))))
+    async def publish(self, revocation: Revocation) -> None:
+        # Here first: should the write fail, this node at least is protected.
+        self._deliver(revocation)
+        # One statement, on its own (autocommit): the row and its NOTIFY, sent when that
+        # statement commits and never without the row. One round trip, not four (BEGIN,
+        # INSERT, NOTIFY, COMMIT): each is a wake-up of the server on a busy machine.
+        written = insert_returning(revocation).cte("written")
+        payload = func.concat(written.c.id, literal(" " + wire.tail(revocation), String))
+        statement = select(written.c.id, func.pg_notify(self.channel, payload))
+        async with translated_errors(), self._engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            row_id = int((await autocommit.execute(statement)).scalars().one())
+        self._recorded(row_id)
 
     # --- the listener ---------------------------------------------------------------------
 

@@ -3,11 +3,12 @@ Unix datagrams.
 
 The workers of one ``authward serve --workers N`` (and any process on the same SQLite
 file: a second server, the command line) share a directory beside the database file.
-Each server binds a datagram socket there; a process that publishes a revocation writes
-the row as on any SQL database (`SqlRevocationBus`), and once it is committed sends one
-datagram (`authward.revocation.wire`: the row's id and what the row holds, never a token
-or a session id) to every other socket in the directory. A worker delivers what it
-receives on its event loop, at once: no poll, no read of the database.
+Each server binds a datagram socket there; a process that publishes a revocation sends
+one datagram (`authward.revocation.wire`: what the row will hold, never a token or a
+session id) to every other socket in the directory, then writes the row as on any SQL
+database (`SqlRevocationBus`). A worker delivers what it receives on its event loop, at
+once: no poll, no read of the database; when its poll reads the row, it knows the row by
+its value and passes it by.
 
 The table stays the record and the poll stays the resync: a datagram is lost only when a
 worker's receive queue is full (the sender does not wait) or the directory cannot be
@@ -39,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward.clock import Clock
 from authward.revocation import wire
 from authward.revocation.list import Revocation
-from authward.revocation.sql import SqlRevocationBus
+from authward.revocation.sql import UNWRITTEN, SqlRevocationBus
 
 log = logging.getLogger(__name__)
 security_log = logging.getLogger("authward.security")
@@ -148,14 +149,21 @@ class SameHostRevocationBus(SqlRevocationBus):
         # is read by the receiver's next poll: one interval.
         return poll_interval
 
-    async def _committed(self, row_id: int, revocation: Revocation) -> None:
-        message = wire.encode(row_id, revocation).encode()
+    async def publish(self, revocation: Revocation) -> None:
+        self._deliver(revocation)  # here first, as on every bus
+        # The others next, before the row is written: the datagram carries all they need,
+        # and a write (a thread hop and a commit) is what a busy machine makes wait. Should
+        # the write fail, publish raises, and the others hold a revocation the table does
+        # not: fail closed, as this node does. Their poll passes the row by once written.
         if self._sender is None:
             self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._sender.setblocking(False)
-        # A directory listing and non-blocking sends: no waiting on anyone, but a listing
-        # is file system I/O, which stays off the event loop.
-        await asyncio.to_thread(self._send_all, self._sender, message)
+        # On the event loop, not in a thread: a listing of a small local directory and
+        # sends that never wait (O_NONBLOCK; a full queue is skipped, the poll carries
+        # it), a few microseconds each, where a hop to a thread and back cost the tail of
+        # the propagation whole milliseconds on a busy machine (benchmarks/fanout.py).
+        self._send_all(self._sender, wire.encode(UNWRITTEN, revocation).encode())
+        await self._record(revocation)
 
     def _send_all(self, sender: socket.socket, message: bytes) -> None:
         try:

@@ -35,6 +35,7 @@ from typing import Final
 from sqlalchemy import Column, Integer, String, Table, delete, func, insert, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import ReturningInsert
 
 from authward.clock import Clock
 from authward.revocation.bus import Deliver
@@ -44,6 +45,8 @@ from authward.storage.sql import UtcDateTime, metadata, translated_errors
 security_log = logging.getLogger("authward.security")
 
 LOOKBACK_POLLS: Final = 30
+UNWRITTEN: Final = 0  # the row id a push gives a revocation sent before its row exists
+MAX_EARLY: Final = 10_000
 RESYNC_LOOKBACK: Final = 1000  # ids below the top at start that may still be committing
 
 revocations = Table(
@@ -74,32 +77,22 @@ class SqlRevocationBus:
         self._delivered: set[int] = set()
         self._seen = 0  # the highest id known to have been in the table
         self._syncing = asyncio.Lock()
+        self._early: dict[Revocation, None] = {}  # pushed before their rows were written
 
     async def publish(self, revocation: Revocation) -> None:
         # Here first: should the write fail, this node at least is protected.
         self._deliver(revocation)
+        await self._record(revocation)
+
+    async def _record(self, revocation: Revocation) -> None:
         async with translated_errors(), self._engine.begin() as conn:
-            row_id = await self._insert(conn, revocation)
-            await self._written(conn, row_id, revocation)
+            result = await conn.execute(insert_returning(revocation))
+        self._recorded(int(result.one()[0]))
+
+    def _recorded(self, row_id: int) -> None:
+        """Row `row_id`, written here, is delivered here already: the poll passes it by."""
         self._delivered.add(row_id)
         self._seen = max(self._seen, row_id)
-        await self._committed(row_id, revocation)
-
-    async def _insert(self, conn: AsyncConnection, revocation: Revocation) -> int:
-        row = {
-            "kind": revocation.kind,
-            "subject": revocation.subject,
-            "at": revocation.at,
-            "until": revocation.until,
-        }
-        result = await conn.execute(insert(revocations).values(**row).returning(revocations.c.id))
-        return int(result.scalar_one())
-
-    async def _written(self, conn: AsyncConnection, row_id: int, revocation: Revocation) -> None:
-        """Inside the transaction that wrote the row: a push path may announce it here."""
-
-    async def _committed(self, row_id: int, revocation: Revocation) -> None:
-        """Once the row is committed: a push path may announce it here."""
 
     def subscribe(self, deliver: Deliver) -> None:
         self._subscribers.append(deliver)
@@ -130,13 +123,35 @@ class SqlRevocationBus:
             self._heard(int(row["id"]), _revocation(row))
         self._floors.append(max([self._floors[-1], *(int(r["id"]) for r in rows)]))
         self._delivered = {i for i in self._delivered if i > self._floors[0]}
+        self._forget_early()
         self._seen = max(self._seen, self._floors[-1])
 
     def _heard(self, row_id: int, revocation: Revocation) -> None:
-        """Deliver the revocation of row `row_id`, unless this node delivered that row."""
-        if row_id not in self._delivered:
-            self._delivered.add(row_id)
-            self._deliver(revocation)
+        """Deliver the revocation of row `row_id` unless this node delivered it already.
+
+        Row id 0: pushed before its row was written (`UNWRITTEN`). It is known by its
+        value until the poll reads its row, which is then passed by.
+        """
+        if row_id == UNWRITTEN:
+            if revocation not in self._early:
+                self._early[revocation] = None
+                self._deliver(revocation)
+            return
+        if row_id in self._delivered:
+            return
+        self._delivered.add(row_id)
+        if revocation in self._early:
+            del self._early[revocation]  # heard before it was written
+            return
+        self._deliver(revocation)
+
+    def _forget_early(self) -> None:
+        """Values heard early whose row never came (a failed write) go once they ran out."""
+        now = self._clock.now()
+        for revocation in [r for r in self._early if r.until <= now]:
+            del self._early[revocation]
+        while len(self._early) > MAX_EARLY:
+            del self._early[next(iter(self._early))]
 
     async def sweep(self, now: datetime) -> int:
         # The newest row stays, run out or not: it keeps the highest id from going down,
@@ -172,6 +187,17 @@ class SqlRevocationBus:
     def _deliver(self, revocation: Revocation) -> None:
         for deliver in self._subscribers:
             deliver(revocation)
+
+
+def insert_returning(revocation: Revocation) -> ReturningInsert[int]:
+    """The row of `revocation`, returning its id."""
+    row = {
+        "kind": revocation.kind,
+        "subject": revocation.subject,
+        "at": revocation.at,
+        "until": revocation.until,
+    }
+    return insert(revocations).values(**row).returning(revocations.c.id)
 
 
 async def _highest_id(conn: AsyncConnection) -> int:

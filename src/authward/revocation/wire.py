@@ -3,7 +3,8 @@
     "<row id> <kind> <at µs> <until µs> <subject>"
 
 The row id is the revocation's id in the SQL table (what lets a node tell a message it
-already read from the table apart from a new one); the times are microseconds since the
+already read from the table apart from a new one), or 0 when it is sent before its row
+is written (a node then knows the row by its value); the times are microseconds since the
 epoch, UTC; the subject comes last, so that it may hold spaces. It carries what the table
 holds and nothing more: a family id, a user id or the SHA-256 of a session id (never a
 token or a session id in clear).
@@ -27,8 +28,13 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def encode(row_id: int, revocation: Revocation) -> str:
+    return f"{row_id} {tail(revocation)}"
+
+
+def tail(revocation: Revocation) -> str:
+    """The message but its row id (for a database that prefixes the id it allocates)."""
     at, until = _micros(revocation.at), _micros(revocation.until)
-    return f"{row_id} {revocation.kind} {at} {until} {revocation.subject}"
+    return f"{revocation.kind} {at} {until} {revocation.subject}"
 
 
 def decode(message: str | bytes) -> tuple[int, Revocation] | None:
