@@ -164,7 +164,7 @@ async def test_what_was_published_while_the_listener_was_away_arrives_on_reconne
                 database,
                 APPLICATION_NAME,
             )
-            assert killed == 2
+            assert killed >= 2  # ours (a listener some other test left would come back too)
             await until(lambda: not (here.live or there.live))
             sent = family(clock, "in-the-gap")
             await here.publish(sent)  # through a connection of the engine's pool
