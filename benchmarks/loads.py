@@ -53,11 +53,18 @@ def load_tool() -> str:
 
 @contextlib.contextmanager
 def server(
-    app: str, env: dict[str, str], workdir: Path, *, cpu: int | None, python: str = sys.executable
+    app: str,
+    env: dict[str, str],
+    workdir: Path,
+    *,
+    cpu: int | None,
+    python: str = sys.executable,
+    workers: int = 1,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run `benchmarks/serve.py app` until the block ends; yield its URL and process."""
     port = free_port()
     command = [python, str(HERE / "serve.py"), app, "--port", str(port)]
+    command += ["--workers", str(workers)]
     preexec = None
     if cpu is not None and shutil.which("taskset"):
         command = ["taskset", "-c", str(cpu), *command]
@@ -193,14 +200,24 @@ def compare(
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """CPU time the process has used so far, every thread (user + system), seconds."""
+    """CPU time the process and its live children (uvicorn's workers) have used so far,
+    every thread (user + system), seconds."""
     if pid is None:
         return float("nan")
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in children(pid))
+
+
+def children(pid: int) -> list[int]:
+    try:
+        listed = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in listed]
 
 
 def post_load(

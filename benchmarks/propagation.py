@@ -7,19 +7,29 @@ revokes it on the first, and polls the other two (``GET /auth/me``, back to back
 each refuses it. The figure is the time from the 204 of the revoke to the first 401 on a
 node, one sample per node per round; a round-trip of the polling client is the
 resolution. With ``--sessions``, the same for a logout (sessions cached on every node).
-In the sql mode each round starts after a random pause of up to one poll interval, so
-that revocations land anywhere in the nodes' poll cycles.
+In every mode but redis each round starts after a random pause of up to one poll
+interval, so that revocations land anywhere in the nodes' poll cycles.
 
-Modes: ``redis`` (pub/sub bus, the default) and ``sql`` (no Redis: the polled
-revocation table, ``AUTHWARD_REVOCATION_POLL_INTERVAL`` apart). Everything it made is
-removed at the end (the database dropped, its Redis keys deleted).
+Modes, each a deployment of its own measured the same way:
+
+* ``redis``: PostgreSQL and Redis, the pub/sub bus (the default);
+* ``postgres``: PostgreSQL without Redis: the revocation table, pushed by LISTEN/NOTIFY;
+* ``sql``: the same with ``AUTHWARD_REVOCATION_PUSH=0``: the table polled
+  ``AUTHWARD_REVOCATION_POLL_INTERVAL`` apart, the baseline of both others;
+* ``workers``: three processes on one SQLite file, as the workers of one
+  ``authward serve --workers 3`` (each on a port of its own, so each can be asked): the
+  table, pushed by Unix datagrams between the processes;
+* ``workers-poll``: the same with the push off.
+
+Everything it made is removed at the end (the database dropped, its Redis keys deleted).
 
     .venv/bin/python benchmarks/propagation.py                  # redis, 200 rounds
-    .venv/bin/python benchmarks/propagation.py --mode sql --mode redis --sessions
+    .venv/bin/python benchmarks/propagation.py --mode sql --mode postgres --mode redis --sessions
+    .venv/bin/python benchmarks/propagation.py --mode workers --mode workers-poll --sessions
     .venv/bin/python benchmarks/propagation.py --rounds 50      # quicker
 
 Needs PostgreSQL (``--postgres``, default postgresql://postgres@127.0.0.1:5432/postgres)
-and, for the redis mode, Redis (``--redis``, default redis://127.0.0.1:6379/0).
+(but for the workers modes) and, for the redis mode, Redis (``--redis``, default redis://127.0.0.1:6379/0).
 """
 
 from __future__ import annotations
@@ -200,23 +210,39 @@ def report(mode: str, poll: float, samples: dict[str, list[float]]) -> None:
     for kind, values in samples.items():
         ms = [v * 1000 for v in values]
         print(
-            f"{mode:<6} {kind:<26} n={len(ms):<5} p50={statistics.median(ms):7.1f} ms  "
+            f"{mode:<12} {kind:<26} n={len(ms):<5} p50={statistics.median(ms):7.1f} ms  "
             f"p90={percentile(ms, 0.90):7.1f} ms  p99={percentile(ms, 0.99):7.1f} ms  "
             f"max={max(ms):7.1f} ms"
         )
     resolution = statistics.median(ROUND_TRIPS) * 1000
     print(
-        f"{mode:<6} (one polling GET takes {resolution:.1f} ms at the median; "
+        f"{mode:<12} (one polling GET takes {resolution:.1f} ms at the median; "
         f"AUTHWARD_REVOCATION_POLL_INTERVAL={poll:g} s)"
     )
     ROUND_TRIPS.clear()
 
 
+MODES = ["redis", "postgres", "sql", "workers", "workers-poll"]
+POLLED = {"sql", "workers-poll"}
+ON_SQLITE = {"workers", "workers-poll"}
+
+
 async def run_mode(mode: str, args: argparse.Namespace) -> None:
-    database = await create_database(args.postgres)
+    with tempfile.TemporaryDirectory() as workdir:
+        sqlite = f"sqlite:///{workdir}/authward.db"
+        database = sqlite if mode in ON_SQLITE else await create_database(args.postgres)
+        try:
+            await run_nodes(mode, args, database, Path(workdir))
+        finally:
+            if mode not in ON_SQLITE:
+                await drop_database(args.postgres, database)
+
+
+async def run_nodes(mode: str, args: argparse.Namespace, database: str, workdir: Path) -> None:
     prefix = f"authward-bench-{secrets.token_hex(6)}:"
     env = {
         "AUTHWARD_DATABASE_URL": database,
+        "AUTHWARD_REVOCATION_PUSH": "0" if mode in POLLED else "1",
         "AUTHWARD_SECRET_KEY": SECRET,
         "AUTHWARD_INSECURE_COOKIES": "1",
         "AUTHWARD_REVOCATION_POLL_INTERVAL": str(args.poll),
@@ -230,26 +256,33 @@ async def run_mode(mode: str, args: argparse.Namespace) -> None:
     if mode == "redis":
         env |= {"AUTHWARD_REDIS_URL": args.redis, "AUTHWARD_REDIS_PREFIX": prefix}
     try:
-        with tempfile.TemporaryDirectory() as workdir, nodes(env, Path(workdir)) as bases:
-            jitter = args.poll if mode == "sql" else 0.0
+        if mode in ON_SQLITE:
+            # One after the other, as `--workers N` starts its workers after one migration.
+            with nodes(env, workdir, count=1):
+                pass
+        with nodes(env, workdir) as bases:
+            jitter = 0.0 if mode == "redis" else args.poll
             samples = await measure(bases, args.rounds, args.sessions, jitter)
         report(mode, args.poll, samples)
     finally:
-        await drop_database(args.postgres, database)
         if mode == "redis":
             delete_keys(args.redis, prefix)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", action="append", choices=["redis", "sql"])
+    parser.add_argument("--mode", action="append", choices=MODES)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--poll", type=float, default=1.0, help="revocation poll interval, s")
     parser.add_argument("--sessions", action="store_true", help="also time logouts")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
-    print(f"{args.rounds} rounds, 3 nodes; samples are per receiving node, from the 204")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"{args.rounds} rounds, 3 nodes; samples are per receiving node, from the 204; "
+        f"{os.cpu_count()} CPUs, load average {load}"
+    )
     for mode in args.mode or ["redis"]:
         asyncio.run(run_mode(mode, args))
 

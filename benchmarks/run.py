@@ -255,7 +255,9 @@ def stage_propagation(
         )
         return
     rounds = "5" if plan.quick else "40"
-    command = [sys.executable, str(script), "--rounds", rounds, "--mode", "sql", "--sessions"]
+    modes = ["sql", "postgres", "workers-poll", "workers"]
+    command = [sys.executable, str(script), "--rounds", rounds, "--sessions"]
+    command += [arg for mode in modes for arg in ("--mode", mode)]
     if redis_url is not None:
         command += ["--mode", "redis", "--redis", redis_url]
     with progress.stage("revocation propagation (benchmarks/propagation.py)", 1) as tick:
@@ -271,8 +273,7 @@ def stage_propagation(
         tick()
     results["propagation"] = output
     results["propagation_note"] = (
-        f"Output of `{' '.join(['benchmarks/propagation.py', *command[2:]])}` "
-        "(another engineer's script), run as is:"
+        f"Output of `{' '.join(['benchmarks/propagation.py', *command[2:]])}` run as is:"
     )
 
 

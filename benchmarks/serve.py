@@ -26,12 +26,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("app", choices=sorted(APPS))
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     uvicorn.run(
         APPS[args.app],
         factory=True,
         host="127.0.0.1",
         port=args.port,
+        workers=args.workers,
         loop="uvloop",
         http="httptools",
         access_log=False,

@@ -50,8 +50,9 @@ def loads_user(route: str) -> bool:
 
 
 def is_baseline(route: str) -> bool:
-    """Whether `route` is the bare route sent a credential (a baseline, not a target)."""
-    return route.startswith(CARRYING.split("{", 1)[0])
+    """Whether `route` is a baseline, not a target: the bare route sent a credential, or
+    the no-op dependency (the floor under any Depends-based check)."""
+    return route == FLOOR_ROUTE or route.startswith(CARRYING.split("{", 1)[0])
 
 
 def carried_by(route: str) -> str:
@@ -70,6 +71,7 @@ class Config:
     target: bool = False  # counts toward target 1
     note: str = ""
     label: str = ""  # short, for the plots
+    workers: int = 1  # uvicorn worker processes
 
 
 @dataclass
@@ -136,26 +138,43 @@ def peer_credentials(url: str, app: str) -> Credentials:
         return Credentials(cookie={"Cookie": cookie})
 
 
+def default_routes(c: Credentials) -> list[Route]:
+    """Target 1 on the embedded default: both forms, both credentials, and their floors."""
+    return [
+        Route("bare", "/bench/bare"),
+        Route("JWT", "/bench/protected", c.bearer),
+        Route("session", "/bench/protected", c.cookie),
+        Route(DIRECT.format(route="JWT"), "/bench/direct", c.bearer),
+        Route(DIRECT.format(route="session"), "/bench/direct", c.cookie),
+        Route(FLOOR_ROUTE, "/bench/noop", c.cookie),
+        Route(CARRYING.format(credential="token"), "/bench/bare", c.bearer),
+        Route(CARRYING.format(credential="cookie"), "/bench/bare", c.cookie),
+    ]
+
+
 def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config]:
     cached = {"AUTHWARD_SESSION_CACHE_TTL": cache_ttl}
     bare = Route("bare", "/bench/bare")
     out = [
         Config(
-            "authward library, JWT (EdDSA) + session (SQLite, cache)",
+            "authward library, JWT (EdDSA) + session, no settings (SQLite, its cache on)",
             "authward-library",
-            authward_env(workdir, **cached),
-            lambda c: [
-                bare,
-                Route("JWT", "/bench/protected", c.bearer),
-                Route("session", "/bench/protected", c.cookie),
-                Route(DIRECT.format(route="JWT"), "/bench/direct", c.bearer),
-                Route(DIRECT.format(route="session"), "/bench/direct", c.cookie),
-                Route(CARRYING.format(credential="token"), "/bench/bare", c.bearer),
-                Route(CARRYING.format(credential="cookie"), "/bench/bare", c.cookie),
-            ],
+            authward_env(workdir),
+            default_routes,
             target=True,
-            note=f"AUTHWARD_SESSION_CACHE_TTL={cache_ttl}",
-            label="authward\n{route}\n(SQLite, cache)",
+            note="the embedded default: the session cache on (5 s), revocations pushed "
+            "between the processes on the SQLite file",
+            label="authward\n{route}\n(defaults)",
+        ),
+        Config(
+            "authward library, no settings, --workers 2",
+            "authward-library",
+            authward_env(workdir),
+            default_routes,
+            target=True,
+            note="two uvicorn workers on one SQLite file",
+            label="authward\n{route}\n(defaults, 2 workers)",
+            workers=2,
         ),
         Config(
             "FastAPI alone, a dependency that checks nothing",
@@ -190,6 +209,13 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
             ],
             note="AUTHWARD_ACCOUNT_CACHE_TTL=0: the user row is read on every request",
             label="README app, no account cache\n{route}",
+        ),
+        Config(
+            "authward library, session (SQLite, no cache)",
+            "authward-library",
+            authward_env(workdir, AUTHWARD_SESSION_CACHE_TTL="0"),
+            lambda c: [bare, Route("session", "/bench/protected", c.cookie)],
+            label="authward\n{route}\n(SQLite, no cache)",
         ),
     ]
     if redis_url is not None:
@@ -306,7 +332,10 @@ def run_config(
     credentials = None
     if config.app.startswith("authward"):
         credentials = authward_credentials(config.env)
-    with server(config.app, config.env, workdir, cpu=placement.server) as (url, process):
+    with server(config.app, config.env, workdir, cpu=placement.server, workers=config.workers) as (
+        url,
+        process,
+    ):
         if credentials is None:
             credentials = peer_credentials(url, config.app)
         comparison = compare(

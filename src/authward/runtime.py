@@ -6,8 +6,12 @@ the CLI: both get the same stores, the same rules and the same cascade of revoca
 (password change, disable, sign out everywhere: `authward.lifecycle`).
 
 Without ``AUTHWARD_REDIS_URL`` everything shared lives in the database, and revocations
-travel through its polled table (`SqlRevocationBus`): the workers of one machine, or
-nodes on one PostgreSQL, agree within ``AUTHWARD_REVOCATION_POLL_INTERVAL``.
+are rows of its table, read again by every process each
+``AUTHWARD_REVOCATION_POLL_INTERVAL`` (`SqlRevocationBus`), and pushed at once: on
+PostgreSQL by LISTEN/NOTIFY to every node (`PostgresRevocationBus`), on a SQLite file by
+Unix datagrams to every process on it (`SameHostRevocationBus`, the workers of one
+``authward serve --workers N`` and the command line). Should the push have no way (a socket
+directory others may enter), the poll carries them alone.
 
 With it, sessions (`RedisSessionStore`), failed-login counts (`RedisFailureLog`) and the
 revocation bus (`RedisRevocationBus`) move to Redis, one node or a Redis Cluster. Users,
@@ -16,10 +20,12 @@ anything, and a refresh rotation is one conditional UPDATE there, which already 
 exactly one winner between racing nodes.
 
 Either way, ``AUTHWARD_SESSION_CACHE_TTL`` puts a `CachedSessionStore` in front of the
-session store, and ``AUTHWARD_ACCOUNT_CACHE_TTL`` (on by default) a `CachedUserStore` in
-front of the user store; both hear the revocation bus. Redis being down at start is no
-reason not to start: every call that needs it answers 503 (StoreUnavailable) until it is
-back, and the subscriber reconnects by itself.
+session store (unset, it is `DEFAULT_SESSION_CACHE_TTL` when the bus pushes, so that a
+session's end reaches every process at once, and off when only the poll carries it), and
+``AUTHWARD_ACCOUNT_CACHE_TTL`` (on by default) a `CachedUserStore` in front of the user
+store; both hear the revocation bus. Redis being down at start is no reason not to start:
+every call that needs it answers 503 (StoreUnavailable) until it is back, and the
+subscriber reconnects by itself.
 """
 
 from __future__ import annotations
@@ -65,8 +71,11 @@ from authward.mail.templates import checked_renderer
 from authward.masterkey import MasterSecret, load_master_secret
 from authward.metrics import observe_live_sessions, observe_sweep
 from authward.passwords import PasswordHasher
+from authward.revocation import samehost
 from authward.revocation.bus import LocalRevocationBus, RevocationBus
+from authward.revocation.postgres import PostgresRevocationBus
 from authward.revocation.redis import RedisRevocationBus
+from authward.revocation.samehost import SameHostRevocationBus
 from authward.revocation.sql import SqlRevocationBus
 from authward.sessions.cache import CachedSessionStore
 from authward.sessions.redis import RedisSessionStore
@@ -98,6 +107,10 @@ log = logging.getLogger("authward")
 security_log = logging.getLogger("authward.security")
 
 HEALTH_TIMEOUT: Final = 2.0  # seconds
+# The session cache's TTL when AUTHWARD_SESSION_CACHE_TTL is unset and the bus pushes:
+# the bound on a session ended elsewhere should every push and poll fail, well below the
+# revocation feed's own limit before tokens fail closed (tokens/service.py).
+DEFAULT_SESSION_CACHE_TTL: Final = 5.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,7 @@ class Runtime:
     audit: SqlAuditLog | None = None
     redis: RedisClient | None = None
     mail_throttle: MailThrottle | None = None
+    session_cache_ttl: float = 0.0  # seconds; 0: every session is read from its store
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -255,13 +269,15 @@ class Runtime:
         still verify here (the bus says: the polled table, one interval; Redis,
         milliseconds as a rule, two intervals when a message is lost).
         ``session_staleness_seconds``: how long a session ended on another node may
-        still be accepted here (0 without a session cache: every request asks the store).
+        still be accepted here: the session cache's TTL, whatever happens to the bus (at
+        once as a rule, when the bus pushes); 0 without a cache, every request asks the
+        store.
         """
         return {
             "revocation_staleness_seconds": self.bus.staleness(
                 self.settings.revocation_poll_interval
             ),
-            "session_staleness_seconds": self.settings.session_cache_ttl,
+            "session_staleness_seconds": self.session_cache_ttl,
         }
 
     async def _sweep_forever(self) -> None:
@@ -293,6 +309,7 @@ class _Shared:
     """What the nodes of a deployment share, chosen from Settings; None: it stays in SQL."""
 
     bus: RevocationBus
+    pushes: bool  # whether a revocation reaches every process at once, not at its next poll
     redis: RedisClient | None = None
     session_store: SessionStore | None = None
     failure_log: FailureLog | None = None
@@ -301,17 +318,40 @@ class _Shared:
 def _shared(settings: Settings, engine: AsyncEngine, clock: Clock) -> _Shared:
     """SQL alone, or Redis too (see the module docstring); nothing connects yet."""
     if settings.redis_url is None:
-        return _Shared(SqlRevocationBus(engine, clock))
+        pushed = _database_bus(engine, clock) if settings.revocation_push else None
+        return _Shared(pushed or SqlRevocationBus(engine, clock), pushes=pushed is not None)
     client = create_client(settings.redis_url)
     keys = KeyNames(settings.redis_prefix)
     return _Shared(
         RedisRevocationBus(client, clock, keys=keys),
+        pushes=True,
         redis=client,
         session_store=RedisSessionStore(client, keys=keys, pacing=settings.sweep_pacing),
         failure_log=RedisFailureLog(
             client, window=timedelta(seconds=settings.login_window), keys=keys
         ),
     )
+
+
+def _database_bus(engine: AsyncEngine, clock: Clock) -> SqlRevocationBus | None:
+    """The table, pushed by NOTIFY on PostgreSQL, by datagrams on a SQLite file; None
+    when nothing can push it (the poll alone carries it then)."""
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        return PostgresRevocationBus(engine, clock)
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None  # in memory: no other process can share it
+    try:
+        directory = samehost.prepare(samehost.directory_for(database))
+    except (OSError, samehost.UnsafeDirectory) as exc:
+        security_log.warning(
+            "revocations reach the other processes by the poll only: %s",
+            exc,
+            extra={"event": "revocation_push_unavailable"},
+        )
+        return None
+    return SameHostRevocationBus(engine, clock, directory)
 
 
 def build_tokens(
@@ -401,8 +441,12 @@ def build_runtime(
         require_verified=settings.email_verification == "required",
         cache=account_cache,
     )
+    cache_ttl = settings.session_cache_ttl
+    if cache_ttl is None:
+        cache_ttl = DEFAULT_SESSION_CACHE_TTL if shared.pushes else 0.0
     sessions = _session_service(
         settings,
+        cache_ttl,
         timed(
             session_store
             or shared.session_store
@@ -448,6 +492,7 @@ def build_runtime(
         audit=audit,
         redis=shared.redis,
         mail_throttle=MailThrottle(failure_log, policy, clock),
+        session_cache_ttl=cache_ttl,
     )
 
 
@@ -489,6 +534,7 @@ def _user_store(
 
 def _session_service(
     settings: Settings,
+    cache_ttl: float,
     store: SessionStore,
     bus: RevocationBus,
     clock: Clock,
@@ -496,20 +542,20 @@ def _session_service(
     csrf_key: bytes,
     events: Events,
 ) -> SessionService:
-    """Sessions on `store`, behind this node's cache when AUTHWARD_SESSION_CACHE_TTL is set:
+    """Sessions on `store`, behind this node's cache for `cache_ttl` seconds (0: none):
     the service is handed the cache twice, as its store and as the fast path of `held`."""
     policy = SessionPolicy(
         idle_ttl=timedelta(seconds=settings.session_idle_ttl),
         absolute_ttl=timedelta(seconds=settings.session_absolute_ttl),
         max_per_user=settings.max_sessions_per_user,
     )
-    if settings.session_cache_ttl <= 0:
+    if cache_ttl <= 0:
         return SessionService(store, policy, clock, csrf_key=csrf_key, events=events)
     cache = CachedSessionStore(
         store,
         bus,
         clock,
-        ttl=timedelta(seconds=settings.session_cache_ttl),
+        ttl=timedelta(seconds=cache_ttl),
         max_entries=settings.session_cache_size,
     )
     return SessionService(cache, policy, clock, csrf_key=csrf_key, events=events, cache=cache)

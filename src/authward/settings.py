@@ -268,13 +268,22 @@ class Settings(BaseSettings):
         "database, seconds (the staleness bound between workers). With Redis: how often each "
         "node checks that it missed no revocation (at most twice this, usually milliseconds).",
     )
-    session_cache_ttl: float = Field(
-        0.0,
+    revocation_push: bool = Field(
+        True,
+        description="Without Redis: push each revocation to the other processes at once "
+        "(PostgreSQL's LISTEN/NOTIFY; Unix datagrams between the processes on one SQLite "
+        "file), the poll staying the resync. Off: the poll alone (say, behind a PgBouncer "
+        "in transaction mode, where LISTEN does not work).",
+    )
+    session_cache_ttl: float | None = Field(
+        None,
         ge=0,
         le=60,
         description="Seconds a node may answer a session from its own memory without asking "
         "the store (0: off). A session ended elsewhere is refused here within this bound, "
-        "usually at once through the revocation bus.",
+        "usually at once through the revocation bus. Unset: 5 when revocations reach every "
+        "process at once (Redis, PostgreSQL's LISTEN/NOTIFY, or the workers of one machine "
+        "on a SQLite file), else off.",
     )
     session_cache_size: int = Field(
         10_000, ge=1, le=10_000_000, description="Sessions each node's cache holds at most."

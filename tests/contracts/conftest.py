@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,8 +21,11 @@ from authward.clock import FrozenClock
 from authward.factors.sql import SqlFactorStore
 from authward.factors.store import FactorStore, MemoryFactorStore
 from authward.pacing import Pacing
+from authward.revocation import samehost
 from authward.revocation.bus import LocalRevocationBus, RevocationBus
+from authward.revocation.postgres import PostgresRevocationBus
 from authward.revocation.redis import RedisRevocationBus
+from authward.revocation.samehost import SameHostRevocationBus
 from authward.revocation.sql import SqlRevocationBus
 from authward.sessions.cache import CachedSessionStore
 from authward.sessions.redis import RedisSessionStore
@@ -56,6 +60,11 @@ BACKENDS = [
     pytest.param("postgres", marks=pytest.mark.postgres),
     pytest.param("redis", marks=pytest.mark.redis),
     pytest.param("redis-cluster", marks=pytest.mark.redis),
+]
+# The buses that push the SQL table's rows (each node started, as a server starts it).
+PUSHED_BUSES = [
+    "sqlite-samehost",
+    pytest.param("postgres-notify", marks=pytest.mark.postgres),
 ]
 # Users, signing keys and refresh families live in the database only.
 SQL_BACKENDS = BACKENDS[:3]
@@ -112,14 +121,14 @@ def factor_store(request: pytest.FixtureRequest) -> FactorStore:
     return store
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[*BACKENDS, *PUSHED_BUSES])
 def new_bus(request: pytest.FixtureRequest) -> NewBus:
     """Make a node's bus; call it inside the test (a Redis node starts its subscriber)."""
     new: NewBus = request.getfixturevalue(_fixture(request, "new_bus"))
     return new
 
 
-@pytest.fixture(params=SHARED_BACKENDS)
+@pytest.fixture(params=[*SHARED_BACKENDS, *PUSHED_BUSES])
 def new_shared_bus(request: pytest.FixtureRequest) -> NewBus:
     """Make a node's bus over the one store that every node made here shares."""
     new: NewBus = request.getfixturevalue(_fixture(request, "new_bus"))
@@ -282,6 +291,41 @@ def sqlite_new_bus(sqlite_engine: AsyncEngine, clock: FrozenClock) -> NewBus:
 @pytest.fixture
 def postgres_new_bus(postgres_engine: AsyncEngine, clock: FrozenClock) -> NewBus:
     return lambda: SqlRevocationBus(postgres_engine, clock)
+
+
+@pytest.fixture
+async def sqlite_samehost_new_bus(
+    sqlite_engine: AsyncEngine, clock: FrozenClock, tmp_path: Path
+) -> AsyncIterator[NewBus]:
+    directory = samehost.prepare(tmp_path / "bus")
+    async with started(lambda: SameHostRevocationBus(sqlite_engine, clock, directory)) as new:
+        yield new
+
+
+@pytest.fixture
+async def postgres_notify_new_bus(
+    postgres_engine: AsyncEngine, clock: FrozenClock
+) -> AsyncIterator[NewBus]:
+    async with started(lambda: PostgresRevocationBus(postgres_engine, clock)) as new:
+        yield new
+
+
+@asynccontextmanager
+async def started(make: NewBus) -> AsyncIterator[NewBus]:
+    """Nodes whose push path runs, as a server's does; all stopped after the test."""
+    made: list[RevocationBus] = []
+
+    def new() -> RevocationBus:
+        bus = make()
+        bus.start()
+        made.append(bus)
+        return bus
+
+    try:
+        yield new
+    finally:
+        for bus in made:
+            await bus.close()
 
 
 @pytest.fixture

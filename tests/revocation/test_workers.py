@@ -13,7 +13,10 @@ The probe is ``GET /auth/sessions``: it trusts the credential alone, as an appli
 own routes do (``/auth/me`` also reads the account, and would refuse a disabled user's
 token without any revocation). The module runs twice: with every session read from the
 database, and with the session cache on, where the end of a session reaches the other
-worker through the same table.
+worker through the same table. It runs a third time on the defaults but for a poll
+interval far past the deadline: the session cache is then on by default, and a refusal
+in time comes by the datagrams between the processes on the file (the command line's
+included), not by a poll, 60 s apart.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from tests.scaleout.nodes import (
 )
 
 POLL = 0.2  # AUTHWARD_REVOCATION_POLL_INTERVAL of the workers
+NO_POLL = 60.0  # a poll interval no test here waits for: only the push can be in time
 # A session cache TTL far above the deadline: a cached session refused in time was
 # refused because the end of it came through the table, not because its copy aged out.
 CACHE_TTL = 30.0
@@ -76,7 +80,15 @@ class Holder:
         return {"token": credential(token=self.token), "session": credential(cookie=self.cookie)}
 
 
-@pytest.fixture(scope="module", params=[0.0, CACHE_TTL], ids=["store", "session-cache"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        {"revocation_poll_interval": str(POLL), "session_cache_ttl": "0"},
+        {"revocation_poll_interval": str(POLL), "session_cache_ttl": str(CACHE_TTL)},
+        {"revocation_poll_interval": str(NO_POLL)},  # and the session cache's default
+    ],
+    ids=["store", "session-cache", "pushed-defaults"],
+)
 def workers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Workers]:
@@ -84,8 +96,7 @@ def workers(
     database_url = f"sqlite:///{workdir}/authward.db"
     env = node_env(
         database_url,
-        revocation_poll_interval=str(POLL),
-        session_cache_ttl=str(request.param),
+        **request.param,
         sweep_interval="86400",  # the test sweeps, when it needs to
     )
     # One after the other, as `--workers 2` starts its workers after one migration: two

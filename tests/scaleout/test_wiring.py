@@ -16,9 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from authward.revocation.postgres import PostgresRevocationBus
 from authward.revocation.redis import RedisRevocationBus
+from authward.revocation.samehost import SameHostRevocationBus
 from authward.revocation.sql import SqlRevocationBus
-from authward.runtime import Runtime, build_runtime
+from authward.runtime import DEFAULT_SESSION_CACHE_TTL, Runtime, build_runtime
 from authward.sessions.cache import CachedSessionStore
 from authward.sessions.redis import RedisSessionStore
 from authward.sessions.sql import SqlSessionStore
@@ -42,18 +44,56 @@ def unwrapped(store: object) -> object:
 
 
 def test_without_redis_everything_shared_is_in_sql(tmp_path: Path) -> None:
+    """A SQLite file: the table, pushed to the other processes on it by datagrams, and so
+    the session cache on by default."""
     runtime = build_runtime(make_settings(tmp_path))
+    assert isinstance(runtime.sessions.store, CachedSessionStore)
     assert isinstance(unwrapped(runtime.sessions.store), SqlSessionStore)
-    assert isinstance(runtime.tokens.bus, SqlRevocationBus)
+    assert isinstance(runtime.tokens.bus, SameHostRevocationBus)
+    assert runtime.tokens.bus.directory == tmp_path / "authward.db-bus"
     assert isinstance(failure_log_of(runtime), SqlFailureLog)
     assert runtime.staleness() == {
         "revocation_staleness_seconds": 1.0,
-        "session_staleness_seconds": 0.0,
+        "session_staleness_seconds": DEFAULT_SESSION_CACHE_TTL,
     }
 
 
+def test_postgresql_without_redis_listens(tmp_path: Path) -> None:
+    url = "postgresql://postgres@127.0.0.1:1/none"  # connects to nothing yet
+    runtime = build_runtime(make_settings(tmp_path, database_url=url))
+    assert isinstance(runtime.tokens.bus, PostgresRevocationBus)
+    assert runtime.session_cache_ttl == DEFAULT_SESSION_CACHE_TTL
+
+
+def test_a_socket_directory_open_to_others_leaves_the_poll_alone(tmp_path: Path) -> None:
+    """Nobody else may reach the workers' sockets: rather no push, and no session cache
+    by default (a session ended elsewhere would wait for the poll), than a shared one."""
+    (tmp_path / "authward.db-bus").mkdir(mode=0o777)
+    (tmp_path / "authward.db-bus").chmod(0o777)
+    runtime = build_runtime(make_settings(tmp_path))
+    assert type(runtime.tokens.bus) is SqlRevocationBus
+    assert not isinstance(runtime.sessions.store, CachedSessionStore)
+    assert runtime.staleness()["session_staleness_seconds"] == 0.0
+
+
+def test_without_the_push_the_poll_carries_revocations_alone(tmp_path: Path) -> None:
+    for database_url in (f"sqlite:///{tmp_path}/a.db", "postgresql://postgres@127.0.0.1:1/x"):
+        settings = make_settings(tmp_path, database_url=database_url, revocation_push=False)
+        runtime = build_runtime(settings)
+        assert type(runtime.tokens.bus) is SqlRevocationBus
+        assert runtime.session_cache_ttl == 0.0
+    assert not (tmp_path / "a.db-bus").exists()
+
+
+def test_a_session_cache_ttl_given_is_kept(tmp_path: Path) -> None:
+    runtime = build_runtime(make_settings(tmp_path, session_cache_ttl=0))
+    assert not isinstance(runtime.sessions.store, CachedSessionStore)
+    assert runtime.staleness()["session_staleness_seconds"] == 0.0
+
+
 async def test_healthz_states_the_bound_between_workers(tmp_path: Path) -> None:
-    """`authward serve --workers N` without Redis: the polled table's interval."""
+    """`authward serve --workers N` without Redis: the polled table's interval (the push
+    is at once as a rule; a datagram lost waits for the poll)."""
     runtime = build_runtime(make_settings(tmp_path, revocation_poll_interval=0.5))
     await runtime.open()
     try:
@@ -63,7 +103,7 @@ async def test_healthz_states_the_bound_between_workers(tmp_path: Path) -> None:
         await runtime.close()
     assert health["stores"] == {"database": "ok", "revocations": "ok"}
     assert health["revocation_staleness_seconds"] == 0.5
-    assert health["session_staleness_seconds"] == 0.0
+    assert health["session_staleness_seconds"] == DEFAULT_SESSION_CACHE_TTL
 
 
 def test_with_redis_sessions_throttle_and_bus_move_there(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
 A node's `RevocationList` subscribes to the bus; whatever any node publishes must reach
 every subscriber within the bus's propagation bound, and stay retrievable by `resync`
 until its `until`, so that a node starting later still learns of it. The SQL bus
-(`authward.revocation.sql`) polls a table; a Redis pub/sub bus is one more implementation.
+(`authward.revocation.sql`) polls a table, which PostgreSQL's LISTEN/NOTIFY
+(`authward.revocation.postgres`) or Unix datagrams between the processes of one machine
+(`authward.revocation.samehost`) push; Redis pub/sub (`authward.revocation.redis`) is
+one more implementation.
 """
 
 from __future__ import annotations

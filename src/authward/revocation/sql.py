@@ -1,5 +1,8 @@
 """Revocations in SQL, polled: how the workers of one machine (or nodes sharing a
-database) agree within ``AUTHWARD_REVOCATION_POLL_INTERVAL``.
+database) agree within ``AUTHWARD_REVOCATION_POLL_INTERVAL``. The push paths
+(`authward.revocation.postgres`, `authward.revocation.samehost`) announce each row as it
+is written; this poll stays their resync, and `_heard` keeps a row delivered either way
+from being delivered twice.
 
 Each revocation is a row; `sync` reads the rows added since the last poll. Row ids are
 allocated when a transaction inserts, not when it commits, so on PostgreSQL a row with a
@@ -23,6 +26,7 @@ this node's next poll, gained more rows than it had lost cannot be told apart by
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from datetime import datetime
@@ -31,6 +35,7 @@ from typing import Final
 from sqlalchemy import Column, Integer, String, Table, delete, func, insert, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import ReturningInsert
 
 from authward.clock import Clock
 from authward.revocation.bus import Deliver
@@ -40,6 +45,8 @@ from authward.storage.sql import UtcDateTime, metadata, translated_errors
 security_log = logging.getLogger("authward.security")
 
 LOOKBACK_POLLS: Final = 30
+UNWRITTEN: Final = 0  # the row id a push gives a revocation sent before its row exists
+MAX_EARLY: Final = 10_000
 RESYNC_LOOKBACK: Final = 1000  # ids below the top at start that may still be committing
 
 revocations = Table(
@@ -69,22 +76,23 @@ class SqlRevocationBus:
         self._floors: deque[int] = deque([0], maxlen=LOOKBACK_POLLS)
         self._delivered: set[int] = set()
         self._seen = 0  # the highest id known to have been in the table
+        self._syncing = asyncio.Lock()
+        self._early: dict[Revocation, None] = {}  # pushed before their rows were written
 
     async def publish(self, revocation: Revocation) -> None:
         # Here first: should the write fail, this node at least is protected.
         self._deliver(revocation)
-        row = {
-            "kind": revocation.kind,
-            "subject": revocation.subject,
-            "at": revocation.at,
-            "until": revocation.until,
-        }
+        await self._record(revocation)
+
+    async def _record(self, revocation: Revocation) -> None:
         async with translated_errors(), self._engine.begin() as conn:
-            result = await conn.execute(insert(revocations).values(**row))
-        if result.inserted_primary_key is not None:
-            inserted = int(result.inserted_primary_key[0])
-            self._delivered.add(inserted)
-            self._seen = max(self._seen, inserted)
+            result = await conn.execute(insert_returning(revocation))
+        self._recorded(int(result.one()[0]))
+
+    def _recorded(self, row_id: int) -> None:
+        """Row `row_id`, written here, is delivered here already: the poll passes it by."""
+        self._delivered.add(row_id)
+        self._seen = max(self._seen, row_id)
 
     def subscribe(self, deliver: Deliver) -> None:
         self._subscribers.append(deliver)
@@ -100,6 +108,11 @@ class SqlRevocationBus:
         return [_revocation(row) for row in rows]
 
     async def sync(self) -> None:
+        # One at a time: a push path resyncs on reconnection while the poll may be reading.
+        async with self._syncing:
+            await self._read_new()
+
+    async def _read_new(self) -> None:
         async with translated_errors(), self._engine.connect() as conn:
             top = await _highest_id(conn)
             if top < self._seen:
@@ -107,12 +120,38 @@ class SqlRevocationBus:
             query = select(revocations).where(revocations.c.id > self._floors[0])
             rows = (await conn.execute(query.order_by(revocations.c.id))).mappings().all()
         for row in rows:
-            if row["id"] not in self._delivered:
-                self._delivered.add(row["id"])
-                self._deliver(_revocation(row))
+            self._heard(int(row["id"]), _revocation(row))
         self._floors.append(max([self._floors[-1], *(int(r["id"]) for r in rows)]))
         self._delivered = {i for i in self._delivered if i > self._floors[0]}
+        self._forget_early()
         self._seen = max(self._seen, self._floors[-1])
+
+    def _heard(self, row_id: int, revocation: Revocation) -> None:
+        """Deliver the revocation of row `row_id` unless this node delivered it already.
+
+        Row id 0: pushed before its row was written (`UNWRITTEN`). It is known by its
+        value until the poll reads its row, which is then passed by.
+        """
+        if row_id == UNWRITTEN:
+            if revocation not in self._early:
+                self._early[revocation] = None
+                self._deliver(revocation)
+            return
+        if row_id in self._delivered:
+            return
+        self._delivered.add(row_id)
+        if revocation in self._early:
+            del self._early[revocation]  # heard before it was written
+            return
+        self._deliver(revocation)
+
+    def _forget_early(self) -> None:
+        """Values heard early whose row never came (a failed write) go once they ran out."""
+        now = self._clock.now()
+        for revocation in [r for r in self._early if r.until <= now]:
+            del self._early[revocation]
+        while len(self._early) > MAX_EARLY:
+            del self._early[next(iter(self._early))]
 
     async def sweep(self, now: datetime) -> int:
         # The newest row stays, run out or not: it keeps the highest id from going down,
@@ -148,6 +187,17 @@ class SqlRevocationBus:
     def _deliver(self, revocation: Revocation) -> None:
         for deliver in self._subscribers:
             deliver(revocation)
+
+
+def insert_returning(revocation: Revocation) -> ReturningInsert[int]:
+    """The row of `revocation`, returning its id."""
+    row = {
+        "kind": revocation.kind,
+        "subject": revocation.subject,
+        "at": revocation.at,
+        "until": revocation.until,
+    }
+    return insert(revocations).values(**row).returning(revocations.c.id)
 
 
 async def _highest_id(conn: AsyncConnection) -> int:

@@ -7,8 +7,9 @@ memory instead, and stays honest about logouts made anywhere:
 * A session ended here (logout, sign out everywhere, a password change, the per-user
   limit) is forgotten here at once, and announced on the revocation bus: a ``session``
   event (its id digest) or a ``sessions`` event (every session of a user). Every node
-  forgets it on delivery: within milliseconds through Redis, within one
-  ``AUTHWARD_REVOCATION_POLL_INTERVAL`` through the SQL table.
+  forgets it on delivery: within milliseconds through Redis, PostgreSQL's LISTEN/NOTIFY
+  or the datagrams between the processes of one machine, within one
+  ``AUTHWARD_REVOCATION_POLL_INTERVAL`` through the SQL table alone.
 * Whatever happens to the bus, no entry is served once it is ``ttl`` old
   (``AUTHWARD_SESSION_CACHE_TTL``): that is the bound on how long a session ended on
   another node may still be accepted here.

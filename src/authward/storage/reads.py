@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
-import asyncpg  # type: ignore[import-untyped]  # ships no type hints
+import asyncpg
 from sqlalchemy import Select, event
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
