@@ -56,6 +56,8 @@ EventKind = Literal[
     "recovery_codes_generated",
     "recovery_code_used",
     "mfa_failed",
+    "passkey_added",
+    "passkey_removed",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 # Each kind's security log line; a warning where an operator may need to act.
@@ -73,6 +75,8 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "recovery_codes_generated": (logging.INFO, "new recovery codes; the old set is void"),
     "recovery_code_used": (logging.WARNING, "recovery code used"),
     "mfa_failed": (logging.WARNING, "second factor refused"),
+    "passkey_added": (logging.INFO, "passkey added"),
+    "passkey_removed": (logging.WARNING, "passkey removed"),
 }
 
 

@@ -44,6 +44,8 @@ from authward.clock import Clock, SystemClock
 from authward.errors import StoreUnavailable
 from authward.events import Events
 from authward.factors import totp
+from authward.factors.passkey_sql import SqlPasskeyStore
+from authward.factors.passkeys import PasskeyService, RelyingParty
 from authward.factors.service import FactorService
 from authward.factors.sql import SqlFactorStore
 from authward.ids import UserId
@@ -115,6 +117,15 @@ class Runtime:
         # Events (or none) each service was built with.
         self.accounts.events = self.sessions.events = self.tokens.events = self.events
         self.factors.events = self.events
+        if self.factors.passkeys is not None:
+            self.factors.passkeys.events = self.events
+
+    @property
+    def passkeys(self) -> PasskeyService:
+        """Passkeys: the factor service's, which the second step of a login shares."""
+        if self.factors.passkeys is None:  # build_runtime always gives it one
+            raise RuntimeError("this runtime's factor service has no passkeys")
+        return self.factors.passkeys
 
     @property
     def bus(self) -> RevocationBus:
@@ -157,6 +168,7 @@ class Runtime:
             "login_failures": await self.throttle.prune(),
             "token_records": await self.tokens.sweep(),
             "mfa_challenges": await self.factors.sweep(),
+            "passkey_challenges": await self.passkeys.sweep(),
         }
         if self.audit is not None:
             retention = timedelta(days=self.settings.audit_retention_days)
@@ -359,6 +371,12 @@ def build_runtime(
         events=events,
         throttle=RefreshThrottle(failure_log, policy, clock),
     )
+    passkeys = PasskeyService(
+        timed(SqlPasskeyStore(engine), "passkeys"),
+        RelyingParty.of(settings.public_url, settings.rp_id, settings.issuer),
+        clock,
+        events,
+    )
     factors = FactorService(
         timed(SqlFactorStore(engine), "factors"),
         master.derive(totp.KEY_PURPOSE),
@@ -366,6 +384,7 @@ def build_runtime(
         clock,
         issuer=settings.issuer,
         events=events,
+        passkeys=passkeys,
     )
     return Runtime(
         settings=settings,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from authward import audit as _audit
 from authward.accounts import sql as _accounts
+from authward.factors import passkey_sql as _passkeys
 from authward.factors import sql as _factors
 from authward.revocation import sql as _revocations
 from authward.sessions import sql as _sessions
@@ -18,4 +19,13 @@ from authward.tokens import sql as _tokens
 
 __all__ = ["metadata"]
 
-_TABLE_MODULES = (_accounts, _throttle, _sessions, _tokens, _revocations, _audit, _factors)
+_TABLE_MODULES = (
+    _accounts,
+    _throttle,
+    _sessions,
+    _tokens,
+    _revocations,
+    _audit,
+    _factors,
+    _passkeys,
+)

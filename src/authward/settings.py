@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -101,6 +102,16 @@ class Settings(BaseSettings):
     jwt_alg: Algorithm = Field("EdDSA", description="Access token algorithm.")
     issuer: str = Field("authward", min_length=1, description="The iss claim.")
     audience: str = Field("authward", min_length=1, description="The aud claim.")
+    public_url: str = Field(
+        "http://localhost:8000",
+        description="The URL people reach authward at (scheme, host and port, no path): "
+        "passkeys are bound to its origin.",
+    )
+    rp_id: str | None = Field(
+        None,
+        description="The WebAuthn relying party id: the host of AUTHWARD_PUBLIC_URL (the "
+        "default) or a domain it ends with. Passkeys made for one RP id work for no other.",
+    )
     access_ttl: int = Field(300, ge=10, le=86_400, description="Access token lifetime, seconds.")
     refresh_ttl: int = Field(
         1_209_600,
@@ -278,6 +289,16 @@ class Settings(BaseSettings):
             raise ValueError("may not contain '{' or '}'")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_origin(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+            raise ValueError("must be an origin: scheme, host and port, nothing more")
+        return value.rstrip("/")
+
     @field_validator("secret_key")
     @classmethod
     def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -303,6 +324,12 @@ class Settings(BaseSettings):
             raise ValueError("AUTHWARD_JWT_ALG=HS256 needs AUTHWARD_SECRET_KEY (the shared key)")
         if not self.database_url.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("AUTHWARD_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        host = (urlsplit(self.public_url).hostname or "").lower()
+        if self.rp_id is not None and not (
+            host == self.rp_id.lower() or host.endswith("." + self.rp_id.lower())
+        ):
+            # WebAuthn §5.1.4.1: a browser refuses an RP id the page's host does not end with.
+            raise ValueError("AUTHWARD_RP_ID must be the host of AUTHWARD_PUBLIC_URL or a suffix")
         return self
 
     @property

@@ -53,7 +53,7 @@ _BASE64URL: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 _LAST: Final = {2: frozenset(_BASE64URL[::16]), 3: frozenset(_BASE64URL[::4])}
 _HEADER_MEMO_SIZE: Final = 64
 # What `issue` may write in amr and acr; anything else is not a token of ours.
-_AMR_VALUES: Final = frozenset({"pwd", "otp", "rc"})
+_AMR_VALUES: Final = frozenset({"pwd", "otp", "rc", "hwk", "user"})
 _ACR_VALUES: Final = frozenset({"aal1", "aal2"})
 _MAX_AMR: Final = 8
 

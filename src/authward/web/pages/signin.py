@@ -112,7 +112,7 @@ async def login_mfa_submit(request: Request) -> Response:
     user = await runtime.accounts.users.get(done.user_id)
     if user is None or user.disabled:
         return redirect("/login")
-    return await _signed_in(request, user, again["next"], amr=("pwd", done.method))
+    return await _signed_in(request, user, again["next"], amr=("pwd", *done.methods))
 
 
 @router.get("/register")
