@@ -81,10 +81,7 @@ async def test_the_counter_moves_only_from_the_value_it_was_checked_against(
     ada = passkey("ada", clock, count=5)
     await passkey_store.add(ada)
     results = await asyncio.gather(
-        *(
-            passkey_store.record_use(ada.id, 5, 6 + i, True, clock.now())
-            for i in range(RACERS)
-        )
+        *(passkey_store.record_use(ada.id, 5, 6 + i, True, clock.now()) for i in range(RACERS))
     )
     assert sorted(results) == [False] * (RACERS - 1) + [True]
     stored = await passkey_store.by_credential(ada.credential_id)

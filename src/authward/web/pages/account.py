@@ -51,7 +51,7 @@ class DeviceRow:
 @router.get("/account")
 async def account_page(request: Request) -> Response:
     if (person := await visitor(request)) is None:
-        return _to_login(request, "/account")
+        return to_login(request, "/account")
     notice = NOTICES.get(request.query_params.get("notice", ""))
     return await _account(request, person, notice=notice)
 
@@ -59,13 +59,13 @@ async def account_page(request: Request) -> Response:
 @router.post("/account/sign-out")
 async def sign_out_one(request: Request) -> Response:
     """Sign out one session or token family of yours, by its handle."""
-    if (person := await _poster(request)) is None:
-        return _to_login(request, "/account")
+    if (person := await poster(request)) is None:
+        return to_login(request, "/account")
     runtime = runtime_of(request)
     handle = field(await request.form(), "handle")
     if handle == person.session.handle:
         await runtime.sessions.log_out(person.session_id)
-        return _to_login(request, None)
+        return to_login(request, None)
     try:
         await runtime.lifecycle.end_by_handle(person.user.id, handle)
     except NotFound:
@@ -76,8 +76,8 @@ async def sign_out_one(request: Request) -> Response:
 @router.post("/account/sign-out-everywhere")
 async def sign_out_everywhere(request: Request) -> Response:
     """End every session and token family of the user, this one included."""
-    if (person := await _poster(request)) is None:
-        return _to_login(request, "/account")
+    if (person := await poster(request)) is None:
+        return to_login(request, "/account")
     await runtime_of(request).lifecycle.sign_out_everywhere(person.user.id)
     response = redirect("/login?notice=everywhere")
     clear_session_cookie(response, runtime_of(request).settings)
@@ -87,8 +87,8 @@ async def sign_out_everywhere(request: Request) -> Response:
 @router.post("/account/password")
 async def change_password(request: Request) -> Response:
     """Change the password; every other session and token family is signed out."""
-    if (person := await _poster(request)) is None:
-        return _to_login(request, "/account")
+    if (person := await poster(request)) is None:
+        return to_login(request, "/account")
     runtime = runtime_of(request)
     form = await request.form()
     try:
@@ -112,13 +112,13 @@ async def change_password(request: Request) -> Response:
     return redirect("/account?notice=password")
 
 
-async def _poster(request: Request) -> Visitor | None:
+async def poster(request: Request) -> Visitor | None:
     """The signed-in visitor behind a POST, once it passed the CSRF checks."""
     checked = await signed_in_form(request)
     return None if checked is None else await visitor_of(runtime_of(request), checked[0])
 
 
-def _to_login(request: Request, next_path: str | None) -> Response:
+def to_login(request: Request, next_path: str | None) -> Response:
     response = redirect(login_url(next_path))
     clear_session_cookie(response, runtime_of(request).settings)
     return response
