@@ -94,7 +94,7 @@ async def test_several_named_passkeys_are_listed_with_their_backup_state(
     assert first.json()["name"] == "Laptop" and first.json()["backed_up"] is False
     second = await add(client, csrf, phone, "  Phone ")
     assert second.status_code == 201
-    listed = (await client.get("/auth/factors")).json()["passkeys"]
+    listed = sorted((await client.get("/auth/factors")).json()["passkeys"], key=lambda p: p["name"])
     assert [(p["name"], p["backed_up"], p["backup_eligible"]) for p in listed] == [
         ("Laptop", False, False),
         ("Phone", True, True),
