@@ -13,7 +13,9 @@ import re
 import httpx
 from playwright.async_api import Browser, expect
 
-from tests.pages.test_pages_browser import (  # noqa: F401 - fixtures, used by name
+# The browser and the served authward are test_pages_browser's module fixtures, taken
+# in by name: pytest finds a fixture where it is imported.
+from tests.pages.test_pages_browser import (  # noqa: F401 - fixtures, requested by name
     PASSWORD,
     _context,
     _shoot,
@@ -25,11 +27,11 @@ from tests.pages.test_pages_browser import (  # noqa: F401 - fixtures, used by n
 EMAIL = "mfa@example.com"
 
 
-def turn_totp_on(server: str) -> list[str]:
+def turn_totp_on(base: str) -> list[str]:
     """Register, turn TOTP on over the API; return the recovery codes."""
     import pyotp
 
-    with httpx.Client(base_url=server) as api:
+    with httpx.Client(base_url=base) as api:
         assert api.post("/auth/register", json={"email": EMAIL, "password": PASSWORD}).is_success
         login = api.post("/auth/session/login", json={"email": EMAIL, "password": PASSWORD})
         headers = {"X-CSRF-Token": login.json()["csrf_token"]}
@@ -41,7 +43,10 @@ def turn_totp_on(server: str) -> list[str]:
         return codes
 
 
-async def test_signing_in_asks_for_a_code_after_the_password(browser: Browser, server: str) -> None:
+async def test_signing_in_asks_for_a_code_after_the_password(
+    browser: Browser,  # noqa: F811 - the imported fixture, requested by name
+    server: str,  # noqa: F811 - likewise
+) -> None:
     codes = turn_totp_on(server)
     context = await _context(browser, server)
     page = await context.new_page()

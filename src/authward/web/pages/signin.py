@@ -1,4 +1,5 @@
-"""Sign in, create an account, sign out: the pages before (and at the end of) a session."""
+"""Sign in (and its second step), create an account, sign out: the pages before (and at the
+end of) a session."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ async def login_mfa_submit(request: Request) -> Response:
         PreSessionCsrf(runtime).check(request, form)
     except CsrfRejected:
         return _form_page(request, "login_mfa.html", 403, problem="expired", **again)
-    # A passkey's answer when the script filled it; else six digits are a TOTP code, and
+    # A passkey's answer when the script filled it; else digits are a TOTP code, and
     # anything else is tried as a recovery code.
     passkey = field(form, "credential") != ""
     totp = not passkey and code.replace(" ", "").isdigit()
