@@ -63,6 +63,8 @@ EventKind = Literal[
     "user_disabled",
     "user_enabled",
     "user_deleted",
+    "passkey_added",
+    "passkey_removed",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 # Each kind's security log line; a warning where an operator may need to act.
@@ -87,6 +89,8 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "user_disabled": (logging.INFO, "account disabled"),
     "user_enabled": (logging.INFO, "account enabled"),
     "user_deleted": (logging.INFO, "account deleted"),
+    "passkey_added": (logging.INFO, "passkey added"),
+    "passkey_removed": (logging.WARNING, "passkey removed"),
 }
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from authward.web.pages import account, how, signin
+from authward.web.pages import account, how, security, signin
 from authward.web.pages.render import STATIC_DIR
 
 router = APIRouter(include_in_schema=False)
 router.include_router(signin.router)
 router.include_router(account.router)
+router.include_router(security.router)
 
 how_router = APIRouter(include_in_schema=False)
 how_router.include_router(how.router)

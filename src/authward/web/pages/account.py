@@ -51,7 +51,7 @@ async def home() -> Response:
 @router.get("/account")
 async def account_page(request: Request) -> Response:
     if (caller := await signed_in(request)) is None:
-        return _to_login(request, "/account")
+        return to_login(request, "/account")
     notice = NOTICES.get(request.query_params.get("notice", ""))
     return await _account(request, caller, notice=notice)
 
@@ -60,12 +60,12 @@ async def account_page(request: Request) -> Response:
 async def sign_out_one(request: Request) -> Response:
     """Sign out one session or token family of yours, by its handle."""
     if (caller := await signed_in(request)) is None:
-        return _to_login(request, "/account")
+        return to_login(request, "/account")
     runtime = runtime_of(request)
     handle = field(await request.form(), "handle")
     if handle == caller.handle and (session_id := session_id_of(request, caller)) is not None:
         await runtime.sessions.log_out(session_id)
-        return _to_login(request, None)
+        return to_login(request, None)
     try:
         await runtime.lifecycle.end_by_handle(caller.id, handle)
     except NotFound:
@@ -77,7 +77,7 @@ async def sign_out_one(request: Request) -> Response:
 async def sign_out_everywhere(request: Request) -> Response:
     """End every session and token family of the user, this one included."""
     if (caller := await signed_in(request)) is None:
-        return _to_login(request, "/account")
+        return to_login(request, "/account")
     await runtime_of(request).lifecycle.sign_out_everywhere(caller.id)
     response = redirect("/login?notice=everywhere")
     clear_session_cookie(response, runtime_of(request).settings)
@@ -88,7 +88,7 @@ async def sign_out_everywhere(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     """Change the password; every other session and token family is signed out."""
     if (caller := await signed_in(request)) is None:
-        return _to_login(request, "/account")
+        return to_login(request, "/account")
     runtime = runtime_of(request)
     form = await request.form()
     try:
@@ -112,7 +112,7 @@ async def change_password(request: Request) -> Response:
     return redirect("/account?notice=password")
 
 
-def _to_login(request: Request, next_path: str | None) -> Response:
+def to_login(request: Request, next_path: str | None) -> Response:
     response = redirect(login_url(next_path))
     clear_session_cookie(response, runtime_of(request).settings)
     return response
@@ -126,7 +126,7 @@ async def _account(request: Request, caller: AuthUser, status: int = 200, **extr
     current = next((s for s in sessions if s.handle == caller.handle), None)
     session_id = session_id_of(request, caller)
     if account is None or account.disabled or current is None or session_id is None:
-        return _to_login(request, "/account")  # ended or disabled since it was checked
+        return to_login(request, "/account")  # ended or disabled since it was checked
     families = await runtime.tokens.list_families(caller.id)
     agents = [s.device.user_agent for s in sessions] + [f.device.user_agent for f in families]
     names = await describe_all(agents)
