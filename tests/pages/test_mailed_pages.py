@@ -293,3 +293,19 @@ async def test_the_account_page_tells_nothing_about_a_taken_new_address(
         )
         answers.append((answer.status_code, answer.headers["location"]))
     assert answers[0] == answers[1] == (303, "/account?notice=email")
+
+
+@pytest.mark.parametrize("token", ["", "not-a-token", "A" * 43, "x" * 5000, "é\u0000"])
+async def test_any_unusable_verification_token_gets_the_same_page(
+    runtime: Runtime, client: httpx.AsyncClient, token: str
+) -> None:
+    await sign_up(client, "ada@example.com")
+    good = token_of(await only_mail(runtime, "ada@example.com", "verify_email"))
+    csrf = await form_token(client, f"/verify?token={good}")
+    response = await post_form(client, "/verify", {"token": token, "csrf_token": csrf})
+    assert response.status_code == 400
+    assert VOID in response.text
+    shown = await client.get("/verify", params={"token": token})
+    assert shown.status_code == 200
+    # No button for what cannot be a token; one that might be is only known by using it.
+    assert (VOID in shown.text) is (token != "A" * 43)
