@@ -37,6 +37,8 @@ NOTICES: Final = {
     "ended": "That session has ended. Sign in to continue.",
     "mfa": "That sign-in took too long or was already finished. Please sign in again.",
     "check-mail": "Check your mail: a link to confirm your address is on its way.",
+    "reset": "Your password was changed and every device signed out. Sign in with it now.",
+    "verified": "Your email is confirmed. Sign in to continue.",
 }
 
 
