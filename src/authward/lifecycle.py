@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from authward.accounts.service import AccountService
 from authward.errors import NotFound
 from authward.events import Events
+from authward.factors.service import FactorService
 from authward.ids import UserId
 from authward.sessions.service import SessionService
 from authward.tokens.service import TokenService
@@ -26,6 +27,7 @@ class AccountLifecycle:
     sessions: SessionService
     tokens: TokenService
     events: Events
+    factors: FactorService
 
     async def sign_out_everywhere(
         self,
@@ -66,6 +68,21 @@ class AccountLifecycle:
         """Let a disabled account sign in again; it gets back nothing that was ended."""
         await self.accounts.set_disabled(user_id, False)
         await self.events.emit("user_enabled", user_id=user_id)
+
+    async def reset_factors(self, user_id: UserId) -> None:
+        """Turn every second factor of the account off (an operator's ``users mfa-reset``
+        for an owner who lost them), and end everything it holds, on every node.
+
+        Whoever holds a session or token may be the one the owner lost the device to:
+        each ends, so the owner starts again from the password. The recovery codes go
+        with the factor; a login halfway through its second step cannot finish. Raises
+        NotFound when there is no such account.
+        """
+        if await self.accounts.users.get(user_id) is None:
+            raise NotFound
+        await self.factors.remove_all(user_id)
+        await self.sign_out_everywhere(user_id)
+        await self.events.emit("mfa_reset", user_id=user_id)
 
     async def delete(self, user_id: UserId) -> None:
         """Delete the account, after ending everything it holds, on every node.
