@@ -89,15 +89,19 @@ class AccountLifecycle:
 
         Disabled first, so that no login can start anything between the steps; then its
         sessions end and its token families are revoked (the revocations reach every
-        node through the bus) and dropped; then the row goes. Second factors are to be
-        stored in tables that reference ``users.id`` with ``ON DELETE CASCADE``, so they
-        go with the row; a store that cannot cascade removes them here, before
-        `accounts.remove`. Raises NotFound when there is no such account; a failure
-        midway leaves it disabled and signed out, never half deleted and still usable.
+        node through the bus) and dropped; its second factors, recovery codes and
+        half-finished second steps go, and its mailed links are voided; then the row
+        goes. The factor and link tables have no foreign key to ``users`` (each concept
+        keeps its own tables, and Redis or an embedder's store could not cascade anyway),
+        so this is the one place that removes them. Raises NotFound when there is no
+        such account; a failure midway leaves it disabled and signed out, never half
+        deleted and still usable, and running the delete again finishes it.
         """
         await self.accounts.set_disabled(user_id, True)
         await self.sessions.end_all(user_id)
         await self.tokens.forget_user(user_id)
+        await self.factors.remove_all(user_id)
+        await self.accounts.links.store.void(user_id)
         await self.accounts.remove(user_id)
         await self.events.emit("user_deleted", user_id=user_id)
 
