@@ -12,18 +12,45 @@ they go to the old address, which the ``email_changed`` event no longer knows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from authward.accounts.store import UserStore
 from authward.events import AuthEvent, EventKind, Events
 from authward.flows.mailer import LinkMailer
 
-# The sentence each event's notice says (the ``security_notice`` template's ``event``).
-NOTICES: Final[Mapping[EventKind, str]] = {
-    "mfa_reset": (
-        "An administrator turned off every second factor of your account (authenticator "
-        "app and recovery codes) and signed it out everywhere."
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice's template, and the sentence it says (``security_notice``'s ``event``)."""
+
+    template: str = "security_notice"
+    sentence: str | None = None
+
+
+NOTICES: Final[Mapping[EventKind, Notice]] = {
+    "totp_enabled": Notice(sentence="Sign-in codes from an authenticator app were turned on."),
+    "totp_disabled": Notice(
+        sentence=(
+            "Sign-in codes from an authenticator app were turned off, and the recovery "
+            "codes with them."
+        )
     ),
+    "recovery_codes_generated": Notice(
+        sentence="A new set of recovery codes was made; the old set no longer works."
+    ),
+    "recovery_code_used": Notice(sentence="A recovery code was used to sign in."),
+    "mfa_reset": Notice(
+        sentence=(
+            "An administrator turned off every second factor of your account (authenticator "
+            "app and recovery codes) and signed it out everywhere."
+        )
+    ),
+    "password_change": Notice(
+        sentence="The password was changed, and every other session was signed out."
+    ),
+    # A reset ends every session: the template that says so.
+    "password_reset": Notice("password_changed"),
 }
 
 
@@ -43,11 +70,13 @@ class NoticeMailer:
         A failure here is logged by `Events` and does not undo the change: the change is
         what protects the account, the mail only tells of it.
         """
-        sentence = NOTICES.get(event.kind)
-        if sentence is None or event.user_id is None:
+        notice = NOTICES.get(event.kind)
+        if notice is None or event.user_id is None:
             return
         user = await self._users.get(event.user_id)
         if user is None:
             return
-        values = {"email": user.email, "event": sentence}
-        await self._mailer.send(user.email, "security_notice", values)
+        values = {"email": user.email}
+        if notice.sentence is not None:
+            values["event"] = notice.sentence
+        await self._mailer.send(user.email, notice.template, values)

@@ -101,6 +101,6 @@ class PasswordReset:
         user = await self._accounts.users.get(redeemed.user_id)
         if user is None or user.disabled or user.email != redeemed.email:
             raise InvalidLink
+        # Its notice mail follows the password_reset event (`authward.flows.notices`).
         await self._lifecycle.reset_password(user.id, new_password)
-        await self._mailer.send(user.email, "password_changed", {"email": user.email})
         return user.id
