@@ -84,7 +84,7 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "mfa_failed": (logging.WARNING, "second factor refused"),
     "password_reset": (logging.WARNING, "password reset through a mailed link"),
     "password_reset_sent": (logging.INFO, "an operator mailed a password reset link"),
-    "mfa_reset": (logging.WARNING, "an operator turned every second factor off"),
+    "mfa_reset": (logging.INFO, "an operator turned every second factor off"),
     "email_verified": (logging.INFO, "email verified"),
     "email_change_requested": (logging.INFO, "email change requested"),
     "email_changed": (logging.WARNING, "email changed"),
