@@ -18,13 +18,22 @@ import pytest
 from sqlalchemy import String, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.accounts.link_sql import account_links
+from authward.accounts.sql import users
+from authward.audit import audit_log
 from authward.clock import FrozenClock
+from authward.factors.sql import mfa_challenges, recovery_codes, totp_factors
 from authward.ids import Device
+from authward.mail.sql import outbox
+from authward.revocation.sql import revocations
 from authward.runtime import Runtime, build_runtime
 from authward.schema import metadata
+from authward.sessions.sql import sessions
+from authward.tokens.sql import refresh_families
 from tests.conftest import make_settings
 
-KEPT_ON_PURPOSE = {"audit_log", "revocations"}
+# By the Table objects, not their names: a rename of the tables keeps this test true.
+KEPT_ON_PURPOSE = {audit_log.name, revocations.name}
 PASSWORD = "correct horse battery staple"
 
 
@@ -46,7 +55,7 @@ async def rows_naming(engine: AsyncEngine, values: set[str]) -> dict[str, int]:
             if table.name in KEPT_ON_PURPOSE:
                 continue
             columns = [c for c in table.columns if isinstance(c.type, String)]
-            if table.name == "authward_mail_outbox":
+            if table.name == outbox.name:
                 columns = [c for c in columns if c.name != "recipient"]
             if not columns:
                 continue
@@ -70,14 +79,9 @@ async def test_delete_leaves_nothing_of_the_account(node: Runtime, clock: Frozen
         await node.flows.verification.send(user)
     await node.flows.email_change.send(ada.id, "ada.new@example.com")
     values = {ada.id, ada.email, "ada.new@example.com"}
+    held = (users, sessions, refresh_families, totp_factors, recovery_codes, mfa_challenges)
     assert set(await rows_naming(node.engine, values)) >= {
-        "users",
-        "sessions",
-        "refresh_families",
-        "authward_totp_factors",
-        "authward_recovery_codes",
-        "authward_mfa_challenges",
-        "authward_account_links",
+        table.name for table in (*held, account_links)
     }
 
     await node.lifecycle.delete(ada.id)
