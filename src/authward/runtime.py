@@ -60,7 +60,8 @@ from authward.factors.passkey_sql import SqlPasskeyStore
 from authward.factors.passkeys import PasskeyService, RelyingParty
 from authward.factors.service import FactorService
 from authward.factors.sql import SqlFactorStore
-from authward.flows import AccountFlows
+from authward.flows import AccountFlows, LinkMailer
+from authward.flows.notices import NoticeMailer
 from authward.ids import UserId
 from authward.instrument import timed
 from authward.lifecycle import AccountLifecycle
@@ -156,6 +157,9 @@ class Runtime:
         # AUTHWARD_EMAIL_VERIFICATION=required: a sign-in refused for an unverified email
         # mails a fresh link first.
         self.accounts.on_unverified = self._remind
+        # Every change to how the account signs in mails it a notice, whoever made it.
+        mailer = LinkMailer(self.outbox, self.settings.public_url)
+        NoticeMailer(self.accounts.users, mailer).subscribe(self.events)
 
     async def _remind(self, user: User) -> None:
         await self.flows.verification.remind(user)
@@ -193,7 +197,9 @@ class Runtime:
     @cached_property
     def lifecycle(self) -> AccountLifecycle:
         """The rules that end what a user holds (sign out everywhere, disable, password)."""
-        return AccountLifecycle(self.accounts, self.sessions, self.tokens, self.events)
+        return AccountLifecycle(
+            self.accounts, self.sessions, self.tokens, self.events, self.factors
+        )
 
     @cached_property
     def authenticator(self) -> Authenticator:

@@ -158,6 +158,16 @@ class FactorService:
         await self.store.remove_codes(user_id)
         await self.events.emit("totp_disabled", user_id=user_id)
 
+    async def remove_all(self, user_id: UserId) -> FactorStatus:
+        """Remove every second factor of the user (passkeys too), with its recovery codes
+        and any login halfway through its second step; return what was on before. No
+        event: the caller (an operator's reset, an account's deletion) emits its own."""
+        before = await self.status(user_id)
+        await self.store.remove_user(user_id)
+        if self.passkeys is not None:
+            await self.passkeys.store.remove_user(user_id)
+        return before
+
     async def new_recovery_codes(self, user_id: UserId) -> list[str]:
         """A new set of ten; the old set is void. NotFound without a factor to recover."""
         if not await self.required(user_id):
