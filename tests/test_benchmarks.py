@@ -125,3 +125,14 @@ async def test_authward_bench_app_answers_both_forms_of_current_user_alike(
                     path, headers={"Cookie": f"authward_session={fixture.session_id}"}
                 )
                 assert by_token.json() == by_cookie.json() == {"id": fixture.user.id}
+
+
+def test_enumeration_summary_gives_both_medians_and_their_ratio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import enumeration
+
+    line = enumeration.summarize("forgot", [0.004, 0.006, 0.005], [0.002, 0.003, 0.0025])
+    assert "existing     5.00 ms" in line and "unknown     2.50 ms" in line
+    assert "ratio 2.000" in line and "(n=3 each)" in line

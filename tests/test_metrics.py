@@ -152,7 +152,7 @@ async def test_store_latency_is_timed_by_store_and_operation(client: httpx.Async
     count = "authward_store_seconds_count"
     delta = Delta(
         (count, {"store": "users", "operation": "add"}),
-        (count, {"store": "sessions", "operation": "get"}),
+        (count, {"store": "sessions", "operation": "add"}),
         (count, {"store": "failure_log", "operation": "reserve"}),
         (count, {"store": "families", "operation": "add"}),
     )
@@ -161,7 +161,8 @@ async def test_store_latency_is_timed_by_store_and_operation(client: httpx.Async
     await client.get("/auth/me")
     await _token(client)
     assert delta(count, store="users", operation="add") == 1
-    assert delta(count, store="sessions", operation="get") >= 1
+    # Added (the login); /auth/me may answer from the node's session cache, read nothing.
+    assert delta(count, store="sessions", operation="add") == 1
     assert delta(count, store="failure_log", operation="reserve") >= 2
     assert delta(count, store="families", operation="add") == 1
 

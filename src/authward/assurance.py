@@ -1,10 +1,13 @@
 """How a login proved who it was: when, by which methods, and so at which level.
 
-`amr` holds RFC 8176 method names (``pwd``, ``otp``) and ``rc`` for a recovery code,
-which RFC 8176 does not name. The level is NIST SP 800-63B's: a password alone is
-AAL1; a password and a second factor of another kind (a TOTP code, a look-up secret
-such as a recovery code) is AAL2. Sessions and token families keep the login's
-`Assurance`; access tokens carry it as ``auth_time``, ``amr`` and ``acr`` (RFC 9068 §2.2.1).
+`amr` holds RFC 8176 method names (``pwd``, ``otp``, ``hwk`` for a passkey, ``user``
+for the authenticator's own check of its user) and ``rc`` for a recovery code, which
+RFC 8176 does not name. The level is NIST SP 800-63B's: a password alone is AAL1; a
+password and a second factor of another kind (a TOTP code, a look-up secret such as a
+recovery code, a passkey) is AAL2, and so is a passkey verified with user verification
+(a PIN or biometric unlocks the key: a multi-factor cryptographic authenticator).
+Sessions and token families keep the login's `Assurance`; access tokens carry it as
+``auth_time``, ``amr`` and ``acr`` (RFC 9068 §2.2.1).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Final, Literal
 __all__ = ["SECOND_FACTORS", "Assurance", "Level", "amr_of", "amr_text"]
 
 Level = Literal["aal1", "aal2"]
-SECOND_FACTORS: Final = frozenset({"otp", "rc"})
-_KNOWN: Final = frozenset({"pwd", *SECOND_FACTORS})
+SECOND_FACTORS: Final = frozenset({"otp", "rc", "hwk"})
+USER_VERIFIED: Final = "user"
+_KNOWN: Final = frozenset({"pwd", USER_VERIFIED, *SECOND_FACTORS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +33,10 @@ class Assurance:
 
     @property
     def acr(self) -> Level:
-        return "aal2" if SECOND_FACTORS.intersection(self.amr) else "aal1"
+        # Two factors: the password and one more, or a key its authenticator unlocked.
+        with_password = "pwd" in self.amr and SECOND_FACTORS.intersection(self.amr)
+        verified_key = "hwk" in self.amr and USER_VERIFIED in self.amr
+        return "aal2" if with_password or verified_key else "aal1"
 
 
 def amr_text(amr: tuple[str, ...]) -> str:

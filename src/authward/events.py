@@ -57,12 +57,16 @@ EventKind = Literal[
     "recovery_code_used",
     "mfa_failed",
     "password_reset",
+    "password_reset_sent",
+    "mfa_reset",
     "email_verified",
     "email_change_requested",
     "email_changed",
     "user_disabled",
     "user_enabled",
     "user_deleted",
+    "passkey_added",
+    "passkey_removed",
 ]
 EVENT_KINDS: Final[tuple[EventKind, ...]] = get_args(EventKind)
 # Each kind's security log line; a warning where an operator may need to act.
@@ -81,12 +85,16 @@ _LOG_LINES: Final[dict[EventKind, tuple[int, str]]] = {
     "recovery_code_used": (logging.WARNING, "recovery code used"),
     "mfa_failed": (logging.WARNING, "second factor refused"),
     "password_reset": (logging.WARNING, "password reset through a mailed link"),
+    "password_reset_sent": (logging.INFO, "an operator mailed a password reset link"),
+    "mfa_reset": (logging.INFO, "an operator turned every second factor off"),
     "email_verified": (logging.INFO, "email verified"),
     "email_change_requested": (logging.INFO, "email change requested"),
     "email_changed": (logging.WARNING, "email changed"),
     "user_disabled": (logging.INFO, "account disabled"),
     "user_enabled": (logging.INFO, "account enabled"),
     "user_deleted": (logging.INFO, "account deleted"),
+    "passkey_added": (logging.INFO, "passkey added"),
+    "passkey_removed": (logging.WARNING, "passkey removed"),
 }
 
 

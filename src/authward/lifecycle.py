@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from authward.accounts.service import AccountService
 from authward.errors import NotFound
 from authward.events import Events
+from authward.factors.service import FactorService
 from authward.ids import UserId
 from authward.sessions.service import SessionService
 from authward.tokens.service import TokenService
@@ -26,6 +27,7 @@ class AccountLifecycle:
     sessions: SessionService
     tokens: TokenService
     events: Events
+    factors: FactorService
 
     async def sign_out_everywhere(
         self,
@@ -67,20 +69,39 @@ class AccountLifecycle:
         await self.accounts.set_disabled(user_id, False)
         await self.events.emit("user_enabled", user_id=user_id)
 
+    async def reset_factors(self, user_id: UserId) -> None:
+        """Turn every second factor of the account off (an operator's ``users mfa-reset``
+        for an owner who lost them), and end everything it holds, on every node.
+
+        Whoever holds a session or token may be the one the owner lost the device to:
+        each ends, so the owner starts again from the password. The recovery codes go
+        with the factor; a login halfway through its second step cannot finish. Raises
+        NotFound when there is no such account.
+        """
+        if await self.accounts.users.get(user_id) is None:
+            raise NotFound
+        await self.factors.remove_all(user_id)
+        await self.sign_out_everywhere(user_id)
+        await self.events.emit("mfa_reset", user_id=user_id)
+
     async def delete(self, user_id: UserId) -> None:
         """Delete the account, after ending everything it holds, on every node.
 
         Disabled first, so that no login can start anything between the steps; then its
         sessions end and its token families are revoked (the revocations reach every
-        node through the bus) and dropped; then the row goes. Second factors are to be
-        stored in tables that reference ``users.id`` with ``ON DELETE CASCADE``, so they
-        go with the row; a store that cannot cascade removes them here, before
-        `accounts.remove`. Raises NotFound when there is no such account; a failure
-        midway leaves it disabled and signed out, never half deleted and still usable.
+        node through the bus) and dropped; its second factors, recovery codes and
+        half-finished second steps go, and its mailed links are voided; then the row
+        goes. The factor and link tables have no foreign key to ``users`` (each concept
+        keeps its own tables, and Redis or an embedder's store could not cascade anyway),
+        so this is the one place that removes them. Raises NotFound when there is no
+        such account; a failure midway leaves it disabled and signed out, never half
+        deleted and still usable, and running the delete again finishes it.
         """
         await self.accounts.set_disabled(user_id, True)
         await self.sessions.end_all(user_id)
         await self.tokens.forget_user(user_id)
+        await self.factors.remove_all(user_id)
+        await self.accounts.links.store.void(user_id)
         await self.accounts.remove(user_id)
         await self.events.emit("user_deleted", user_id=user_id)
 

@@ -56,9 +56,12 @@ from authward.clock import Clock, SystemClock
 from authward.errors import StoreUnavailable
 from authward.events import Events
 from authward.factors import totp
+from authward.factors.passkey_sql import SqlPasskeyStore
+from authward.factors.passkeys import PasskeyService, RelyingParty
 from authward.factors.service import FactorService
 from authward.factors.sql import SqlFactorStore
-from authward.flows import AccountFlows
+from authward.flows import AccountFlows, LinkMailer
+from authward.flows.notices import NoticeMailer
 from authward.ids import UserId
 from authward.instrument import timed
 from authward.lifecycle import AccountLifecycle
@@ -111,6 +114,9 @@ HEALTH_TIMEOUT: Final = 2.0  # seconds
 # the bound on a session ended elsewhere should every push and poll fail, well below the
 # revocation feed's own limit before tokens fail closed (tokens/service.py).
 DEFAULT_SESSION_CACHE_TTL: Final = 5.0
+# Passkeys' origin when AUTHWARD_PUBLIC_URL is not set (the library without mail): a
+# browser takes no IP address as a relying party id, so not 127.0.0.1.
+DEFAULT_PASSKEY_ORIGIN: Final = "http://localhost:8000"
 
 
 @dataclass(frozen=True)
@@ -146,9 +152,14 @@ class Runtime:
         # Events (or none) each service was built with.
         self.accounts.events = self.sessions.events = self.tokens.events = self.events
         self.factors.events = self.events
+        if self.factors.passkeys is not None:
+            self.factors.passkeys.events = self.events
         # AUTHWARD_EMAIL_VERIFICATION=required: a sign-in refused for an unverified email
         # mails a fresh link first.
         self.accounts.on_unverified = self._remind
+        # Every change to how the account signs in mails it a notice, whoever made it.
+        mailer = LinkMailer(self.outbox, self.settings.public_url)
+        NoticeMailer(self.accounts.users, mailer).subscribe(self.events)
 
     async def _remind(self, user: User) -> None:
         await self.flows.verification.remind(user)
@@ -172,6 +183,13 @@ class Runtime:
         return self.mail.queue
 
     @property
+    def passkeys(self) -> PasskeyService:
+        """Passkeys: the factor service's, which the second step of a login shares."""
+        if self.factors.passkeys is None:  # build_runtime always gives it one
+            raise RuntimeError("this runtime's factor service has no passkeys")
+        return self.factors.passkeys
+
+    @property
     def bus(self) -> RevocationBus:
         """The revocation bus: the token service's, which the session cache shares."""
         return self.tokens.bus
@@ -179,7 +197,9 @@ class Runtime:
     @cached_property
     def lifecycle(self) -> AccountLifecycle:
         """The rules that end what a user holds (sign out everywhere, disable, password)."""
-        return AccountLifecycle(self.accounts, self.sessions, self.tokens, self.events)
+        return AccountLifecycle(
+            self.accounts, self.sessions, self.tokens, self.events, self.factors
+        )
 
     @cached_property
     def authenticator(self) -> Authenticator:
@@ -228,6 +248,7 @@ class Runtime:
                 self.clock.now() - timedelta(days=self.settings.mail_retention_days)
             ),
             "mfa_challenges": await self.factors.sweep(),
+            "passkey_challenges": await self.passkeys.sweep(),
         }
         if self.audit is not None:
             retention = timedelta(days=self.settings.audit_retention_days)
@@ -468,6 +489,14 @@ def build_runtime(
         events=events,
         throttle=RefreshThrottle(failure_log, policy, clock),
     )
+    passkeys = PasskeyService(
+        timed(SqlPasskeyStore(engine), "passkeys"),
+        RelyingParty.of(
+            settings.public_url or DEFAULT_PASSKEY_ORIGIN, settings.rp_id, settings.issuer
+        ),
+        clock,
+        events,
+    )
     factors = FactorService(
         timed(SqlFactorStore(engine), "factors"),
         master.derive(totp.KEY_PURPOSE),
@@ -475,6 +504,7 @@ def build_runtime(
         clock,
         issuer=settings.issuer,
         events=events,
+        passkeys=passkeys,
     )
     return Runtime(
         settings=settings,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from authward import audit as _audit
 from authward.accounts import link_sql as _links
 from authward.accounts import sql as _accounts
+from authward.factors import passkey_sql as _passkeys
 from authward.factors import sql as _factors
 from authward.mail import sql as _mail
 from authward.revocation import sql as _revocations
@@ -30,4 +31,5 @@ _TABLE_MODULES = (
     _audit,
     _mail,
     _factors,
+    _passkeys,
 )

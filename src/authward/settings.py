@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     jwt_alg: Algorithm = Field("EdDSA", description="Access token algorithm.")
     issuer: str = Field("authward", min_length=1, description="The iss claim.")
     audience: str = Field("authward", min_length=1, description="The aud claim.")
+    rp_id: str | None = Field(
+        None,
+        description="The WebAuthn relying party id: the host of AUTHWARD_PUBLIC_URL (the "
+        "default) or a domain it ends with. Passkeys made for one RP id work for no other; "
+        "a browser takes no IP address as one (use localhost in development).",
+    )
     access_ttl: int = Field(300, ge=10, le=86_400, description="Access token lifetime, seconds.")
     refresh_ttl: int = Field(
         1_209_600,
@@ -471,6 +477,12 @@ class Settings(BaseSettings):
             )
         if not self.database_url.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("AUTHWARD_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        host = (urlsplit(self.public_url or "").hostname or "").lower()
+        if self.rp_id is not None and not (
+            host == self.rp_id.lower() or host.endswith("." + self.rp_id.lower())
+        ):
+            # WebAuthn §5.1.4.1: a browser refuses an RP id the page's host does not end with.
+            raise ValueError("AUTHWARD_RP_ID must be the host of AUTHWARD_PUBLIC_URL or a suffix")
         return self
 
     @property

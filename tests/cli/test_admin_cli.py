@@ -201,6 +201,8 @@ def test_each_admin_command_prints_one_line_and_nothing_else(tmp_path: Path) -> 
         (("users", "create", "ada@example.com", "--password-stdin"), "a good password\n"),
         (("users", "disable", "ada@example.com"), ""),
         (("users", "enable", "ada@example.com"), ""),
+        (("users", "reset-password", "ada@example.com"), ""),
+        (("users", "mfa-reset", "ada@example.com", "--yes"), ""),
         (("keys", "rotate"), ""),
         (("sessions", "revoke", "ada@example.com", "--all"), ""),
         (("users", "delete", "ada@example.com", "--yes"), ""),

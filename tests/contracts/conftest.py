@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import MemoryUserStore, UserStore
 from authward.clock import FrozenClock
+from authward.factors.passkey_sql import SqlPasskeyStore
+from authward.factors.passkey_store import MemoryPasskeyStore, PasskeyStore
 from authward.factors.sql import SqlFactorStore
 from authward.factors.store import FactorStore, MemoryFactorStore
 from authward.pacing import Pacing
@@ -118,6 +120,12 @@ def family_store(request: pytest.FixtureRequest) -> FamilyStore:
 @pytest.fixture(params=SQL_BACKENDS)
 def factor_store(request: pytest.FixtureRequest) -> FactorStore:
     store: FactorStore = request.getfixturevalue(_fixture(request, "factor_store"))
+    return store
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def passkey_store(request: pytest.FixtureRequest) -> PasskeyStore:
+    store: PasskeyStore = request.getfixturevalue(_fixture(request, "passkey_store"))
     return store
 
 
@@ -377,3 +385,18 @@ def sqlite_factor_store(sqlite_engine: AsyncEngine) -> SqlFactorStore:
 @pytest.fixture
 def postgres_factor_store(postgres_engine: AsyncEngine) -> SqlFactorStore:
     return SqlFactorStore(postgres_engine)
+
+
+@pytest.fixture
+def memory_passkey_store() -> MemoryPasskeyStore:
+    return MemoryPasskeyStore()
+
+
+@pytest.fixture
+def sqlite_passkey_store(sqlite_engine: AsyncEngine) -> SqlPasskeyStore:
+    return SqlPasskeyStore(sqlite_engine)
+
+
+@pytest.fixture
+def postgres_passkey_store(postgres_engine: AsyncEngine) -> SqlPasskeyStore:
+    return SqlPasskeyStore(postgres_engine)

@@ -248,11 +248,12 @@ async def test_a_form_without_its_csrf_token_is_refused(browser: Browser, server
     context = await browser.new_context(base_url=server, viewport=DESKTOP)  # JS, for the test
     page = await context.new_page()
     await page.goto("/login")
-    await page.locator("input[name=csrf_token]").evaluate("field => field.remove()")
+    password_form = page.locator("form[action='/login']")
+    await password_form.locator("input[name=csrf_token]").evaluate("field => field.remove()")
     await page.get_by_label("Email").fill("csrf@example.com")
     await page.get_by_label("Password").fill(PASSWORD)
     async with page.expect_navigation() as navigation:
-        await page.get_by_role("button", name="Sign in").click()
+        await page.get_by_role("button", name="Sign in", exact=True).click()
     assert (await navigation.value).status == 403  # type: ignore[union-attr]
     await expect(page.get_by_role("alert")).to_contain_text("This form expired")
 

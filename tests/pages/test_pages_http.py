@@ -13,7 +13,7 @@ import pytest
 from authward.clock import FrozenClock
 from authward.runtime import Runtime, build_runtime
 from authward.web.pages.guard import TOKEN_TTL
-from authward.web.pages.render import CONTENT_SECURITY_POLICY
+from authward.web.pages.render import CONTENT_SECURITY_POLICY, SCRIPT_POLICY
 from tests.conftest import http_client, make_settings
 from tests.pages.helpers import (
     PASSWORD,
@@ -68,17 +68,24 @@ async def test_an_open_form_keeps_its_nonce_so_two_tabs_both_work(
     assert (await post_form(client, "/register", fields)).status_code == 303
 
 
-@pytest.mark.parametrize("path", ["/login", "/register", "/account", "/how"])
-async def test_every_page_has_strict_headers_and_no_script(
+# The pages with a passkey form load the one first-party script; every other page none.
+SCRIPTED = {"/login", "/account/security"}
+
+
+@pytest.mark.parametrize("path", ["/login", "/register", "/account", "/how", "/account/security"])
+async def test_every_page_has_strict_headers_and_no_script_but_the_passkey_one(
     client: httpx.AsyncClient, path: str
 ) -> None:
-    if path in {"/account", "/how"}:
+    if path in {"/account", "/how", "/account/security"}:
         await sign_up(client, "ada@example.com")
     response = await client.get(path)
     assert response.status_code == 200, response.text
     headers = response.headers
-    assert headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    policy = SCRIPT_POLICY if path in SCRIPTED else CONTENT_SECURITY_POLICY
+    assert headers["content-security-policy"] == policy
     assert "script-src" not in CONTENT_SECURITY_POLICY  # default-src 'none': no script at all
+    assert "script-src 'self';" in SCRIPT_POLICY and "unsafe" not in SCRIPT_POLICY
+    assert "require-trusted-types-for 'script'" in SCRIPT_POLICY
     assert headers["referrer-policy"] == "same-origin"  # nothing leaves for other sites
     assert headers["cache-control"] == "no-store"
     assert "cookie" in headers["vary"].lower()
@@ -86,7 +93,9 @@ async def test_every_page_has_strict_headers_and_no_script(
     assert headers["x-frame-options"] == "DENY"
     assert headers["strict-transport-security"].startswith("max-age=")
     html = response.text.lower()
-    assert "<script" not in html
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", html, re.S)
+    assert scripts == ([""] if path in SCRIPTED else [])  # no inline script, ever
+    assert ('<script src="/static/passkeys.js" defer>' in html) == (path in SCRIPTED)
     assert " style=" not in html  # style-src 'self' would block it anyway
     assert not re.search(r"\son[a-z]+=", html)
     assert "<html lang=" in html and 'name="viewport"' in html

@@ -115,3 +115,29 @@ async def test_an_account_disabled_between_the_steps_gets_nothing(
         "/auth/mfa", json={"mfa_token": token, "code": ada.code(clock.now())}
     )
     assert refused.status_code == 401 and "access_token" not in refused.text
+
+
+async def test_recovery_codes_are_counted_by_outcome_too(
+    client: httpx.AsyncClient, clock: FrozenClock, runtime: Runtime
+) -> None:
+    ada = await enrolled(client, clock, EMAIL)
+    before = {k: count(*k) for k in (("rc", "ok"), ("rc", "failed"), ("rc", "throttled"))}
+    for _ in range(runtime.settings.mfa_max_failures + 1):
+        await client.post(
+            "/auth/mfa",
+            json={"mfa_token": await first_step(client, EMAIL), "recovery_code": "aaaa-bbbb-cccc"},
+        )
+    clock.advance(runtime.settings.login_window)
+    token = await first_step(client, EMAIL)
+    ok = await client.post(
+        "/auth/mfa", json={"mfa_token": token, "recovery_code": ada.recovery_codes[0]}
+    )
+    assert ok.status_code == 200
+    spent = await client.post(  # the same code again: used once only
+        "/auth/mfa",
+        json={"mfa_token": await first_step(client, EMAIL), "recovery_code": ada.recovery_codes[0]},
+    )
+    assert spent.status_code == 401
+    assert count("rc", "ok") - before[("rc", "ok")] == 1
+    assert count("rc", "failed") - before[("rc", "failed")] == runtime.settings.mfa_max_failures + 1
+    assert count("rc", "throttled") - before[("rc", "throttled")] == 1

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from authward.cli.context import console, run_with_runtime
+from authward.cli.listing import AsJson, show
 from authward.errors import NotFound
 from authward.mail.message import STATES, Entry, State
 from authward.runtime import Runtime
 
 app = typer.Typer(help="The mail outbox.", no_args_is_help=True)
 
-# Wide enough for every column whole: an id or a date cut at 80 columns cannot be copied
-# (the table takes the width it needs, no more).
-_WIDTH = 1000
+MAIL_COLUMNS = {
+    "id": "id",
+    "to": "to",
+    "template": "template",
+    "state": "state",
+    "attempts": "attempts",
+    "created_at": "queued (UTC)",
+    "next": "next / sent (UTC)",
+    "last_error": "last error",
+}
 
 
 @app.command("list")
@@ -27,11 +32,12 @@ def list_mail(
     state: Annotated[
         str | None, typer.Option(help=f"Only mails in this state: {', '.join(STATES)}.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """List the outbox, oldest first: recipient, template, state, attempts, times.
 
-    Never a mail's body: until it is sent it holds a live link.
+    Never a mail's body: until it is sent it holds a live link. Read-only: it writes
+    nothing and creates no database.
     """
     if state is not None and state not in STATES:
         raise typer.BadParameter(f"one of {', '.join(STATES)}", param_hint="--state")
@@ -39,28 +45,13 @@ def list_mail(
     async def action(runtime: Runtime) -> list[Entry]:
         return await runtime.mail_queue.entries(_state(state))
 
-    entries = run_with_runtime(action)
+    entries = run_with_runtime(action, read_only=True)
     if as_json:
-        for entry in entries:
-            typer.echo(json.dumps(_fields(entry)))
+        show([_fields(entry) for entry in entries], MAIL_COLUMNS, as_json=True)
         return
-    table = Table("id", "to", "template", "state", "attempts", "queued (UTC)", "next / sent (UTC)")
-    table.add_column("last error")
-    for e in entries:
-        when = e.sent_at if e.state == "sent" else e.next_attempt_at
-        table.add_row(
-            e.id,
-            e.to,
-            e.template,
-            e.state,
-            str(e.attempts),
-            _time(e.created_at),
-            _time(when) if e.state != "failed" else "",
-            e.last_error or "",
-        )
-    # Its own console: the shared one is as wide as the terminal, and rich would cut the
-    # values to fit. Lines wider than the terminal wrap there, whole.
-    Console(width=_WIDTH).print(table)
+    rows = [{**_fields(entry), "next": _next(entry)} for entry in entries]
+    # Every column whole, the SMTP server's last words too (at most 300 characters).
+    show(rows, MAIL_COLUMNS, as_json=False)
 
 
 # An id may start with "-" (URL-safe base64): kept as the argument it is, not refused as an
@@ -81,8 +72,11 @@ def _state(value: str | None) -> State | None:
     return value if value in STATES else None
 
 
-def _time(value: datetime | None) -> str:
-    return "" if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
+def _next(entry: Entry) -> datetime | None:
+    """When the mail is next tried, or when it was sent; nothing for a failed one."""
+    if entry.state == "sent":
+        return entry.sent_at
+    return None if entry.state == "failed" else entry.next_attempt_at
 
 
 def _fields(entry: Entry) -> dict[str, object]:
@@ -92,8 +86,8 @@ def _fields(entry: Entry) -> dict[str, object]:
         "template": entry.template,
         "state": entry.state,
         "attempts": entry.attempts,
-        "created_at": entry.created_at.isoformat(),
-        "next_attempt_at": entry.next_attempt_at.isoformat(),
-        "sent_at": None if entry.sent_at is None else entry.sent_at.isoformat(),
+        "created_at": entry.created_at,
+        "next_attempt_at": entry.next_attempt_at,
+        "sent_at": entry.sent_at,
         "last_error": entry.last_error,
     }

@@ -1,4 +1,5 @@
-"""``authward users``: create, list, disable, enable and delete accounts."""
+"""``authward users``: create, list, disable, enable and delete accounts; mail a reset link;
+turn an account's second factors off."""
 
 from __future__ import annotations
 
@@ -119,6 +120,49 @@ def delete(
     user = run_with_runtime(action)
     console.print(
         f"deleted {user.email} ({user.id}); its sessions and tokens are revoked",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("reset-password")
+def reset_password(email_or_id: EmailOrId) -> None:
+    """Mail the user a password reset link (nobody chooses another's password)."""
+
+    async def action(runtime: Runtime) -> User:
+        user = await find_user(runtime, email_or_id)
+        await runtime.flows.reset.send_for_operator(user)
+        return user
+
+    user = run_with_runtime(action)
+    console.print(
+        f"mailed a password reset link to {user.email}; a running authward sends it",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("mfa-reset")
+def mfa_reset(
+    email_or_id: EmailOrId,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Turn off the account's second factors (TOTP, recovery codes) and end its sessions
+    and tokens on every node; a notice mail goes to the account."""
+    if not yes:
+        typer.confirm(
+            f"Turn off every second factor of {email_or_id} and end its sessions and tokens?",
+            abort=True,
+        )
+
+    async def action(runtime: Runtime) -> User:
+        user = await find_user(runtime, email_or_id)
+        await runtime.lifecycle.reset_factors(user.id)
+        return user
+
+    user = run_with_runtime(action)
+    console.print(
+        f"turned off the second factors of {user.email}; its sessions and tokens are revoked",
         highlight=False,
         markup=False,
     )

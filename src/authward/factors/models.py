@@ -58,3 +58,44 @@ class FactorStatus:
 
     totp: bool
     recovery_codes_left: int
+    passkeys: tuple[Passkey, ...] = ()
+
+
+PasskeyPurpose = Literal["register", "authenticate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Passkey:
+    """A WebAuthn credential of a user: its public key, never a secret.
+
+    `id` is our public handle (routes and pages name it); `credential_id` is the
+    authenticator's. `sign_count` is the authenticator's counter as last seen (0 for
+    those that keep none). `backup_eligible` and `backed_up` are the BE and BS flags:
+    a synced passkey (iCloud Keychain, Google Password Manager) is both.
+    """
+
+    id: str
+    user_id: UserId
+    credential_id: bytes
+    public_key: bytes = field(repr=False)
+    sign_count: int
+    name: str
+    transports: tuple[str, ...]
+    backup_eligible: bool
+    backed_up: bool
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyChallenge:
+    """A WebAuthn challenge handed out, by its digest: single use, for one purpose.
+
+    A registration's is bound to the user it registers for; a sign-in's to nothing else
+    (discoverable credentials: the passkey says whose it is).
+    """
+
+    digest: bytes
+    purpose: PasskeyPurpose
+    user_id: UserId | None
+    expires_at: datetime

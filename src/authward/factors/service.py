@@ -26,6 +26,7 @@ from authward.errors import (
 from authward.events import Events
 from authward.factors import recovery, totp
 from authward.factors.models import Challenge, FactorStatus, LoginMode, RecoveryCode, TotpFactor
+from authward.factors.passkeys import CredentialJson, PasskeyService
 from authward.factors.recovery import RecoveryHasher
 from authward.factors.store import FactorStore
 from authward.ids import UserId
@@ -54,7 +55,12 @@ class Completed:
 
     user_id: UserId
     mode: LoginMode
-    method: str  # "otp" or "rc" (RFC 8176 names; "rc" is ours)
+    method: str  # "otp", "rc" or "hwk" (RFC 8176 names; "rc" is ours)
+    amr: tuple[str, ...] = ()  # the second factor's methods; `(method,)` when empty
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return self.amr or (self.method,)
 
 
 class FactorService:
@@ -68,6 +74,7 @@ class FactorService:
         issuer: str,
         hasher: RecoveryHasher | None = None,
         events: Events | None = None,
+        passkeys: PasskeyService | None = None,
     ) -> None:
         self.store = store
         self._sealing_key = sealing_key
@@ -76,17 +83,33 @@ class FactorService:
         self._issuer = issuer
         self._hasher = hasher or RecoveryHasher()
         self.events = events or Events(clock)
+        self.passkeys = passkeys
 
     async def status(self, user_id: UserId) -> FactorStatus:
         factor = await self.store.get_totp(user_id)
         on = factor is not None and factor.confirmed
+        passkeys = tuple(await self.passkeys.of_user(user_id)) if self.passkeys else ()
         left = len(await self.store.unused_codes(user_id)) if on else 0
-        return FactorStatus(totp=on, recovery_codes_left=left)
+        return FactorStatus(totp=on, recovery_codes_left=left, passkeys=passkeys)
 
     async def required(self, user_id: UserId) -> bool:
-        """Whether a login of this user owes a second factor."""
+        """Whether a password login of this user owes a second factor: TOTP is on.
+
+        A passkey alone does not turn the second step on: it is a way to sign in by
+        itself, and an account with no TOTP has no recovery codes, so a lost passkey
+        would lock its owner out. With TOTP on, a passkey is one of the second factors.
+        """
         factor = await self.store.get_totp(user_id)
         return factor is not None and factor.confirmed
+
+    async def methods(self, user_id: UserId) -> list[str]:
+        """The second factors a password login of this user may finish with."""
+        if not await self.required(user_id):
+            return []
+        methods = ["totp", "recovery_code"]
+        if self.passkeys is not None and await self.passkeys.of_user(user_id):
+            methods.append("passkey")
+        return methods
 
     # --- enrolment ------------------------------------------------------------------
 
@@ -135,6 +158,16 @@ class FactorService:
         await self.store.remove_codes(user_id)
         await self.events.emit("totp_disabled", user_id=user_id)
 
+    async def remove_all(self, user_id: UserId) -> FactorStatus:
+        """Remove every second factor of the user (passkeys too), with its recovery codes
+        and any login halfway through its second step; return what was on before. No
+        event: the caller (an operator's reset, an account's deletion) emits its own."""
+        before = await self.status(user_id)
+        await self.store.remove_user(user_id)
+        if self.passkeys is not None:
+            await self.passkeys.store.remove_user(user_id)
+        return before
+
     async def new_recovery_codes(self, user_id: UserId) -> list[str]:
         """A new set of ten; the old set is void. NotFound without a factor to recover."""
         if not await self.required(user_id):
@@ -167,9 +200,10 @@ class FactorService:
         *,
         code: str | None = None,
         recovery_code: str | None = None,
+        credential: CredentialJson | None = None,
         mode: LoginMode | None = None,
     ) -> Completed:
-        """Finish the second step with a TOTP code or a recovery code.
+        """Finish the second step with a TOTP code, a recovery code or a passkey.
 
         InvalidToken for an unknown, expired or spent ``mfa_token`` (or one of another
         `mode` than the one given, checked before any code); TooManyAttempts past
@@ -178,15 +212,16 @@ class FactorService:
         """
         if not crypto.is_token_shaped(mfa_token):
             raise InvalidToken
-        if (code is None) == (recovery_code is None):
-            raise InvalidInput("Send exactly one of 'code' and 'recovery_code'.")
+        if sum(x is not None for x in (code, recovery_code, credential)) != 1:
+            raise InvalidInput("Send exactly one of 'code', 'recovery_code' and 'credential'.")
         digest = crypto.digest(mfa_token)
         challenge = await self.store.get_challenge(digest)
         if challenge is None or challenge.expires_at <= self._clock.now():
             raise InvalidToken
         if mode is not None and challenge.mode != mode:
             raise InvalidToken
-        method = "otp" if code is not None else "rc"
+        method = "otp" if code is not None else "rc" if recovery_code is not None else "hwk"
+        amr: tuple[str, ...] = ()
         try:
             attempt = await self._throttle.attempt(challenge.user_id)
         except TooManyAttempts:
@@ -196,8 +231,10 @@ class FactorService:
             async with judged(attempt, InvalidCode):
                 if code is not None:
                     await self._check_totp(challenge.user_id, code)
+                elif recovery_code is not None:
+                    await self._spend_recovery_code(challenge.user_id, recovery_code)
                 else:
-                    await self._spend_recovery_code(challenge.user_id, recovery_code or "")
+                    amr = await self._check_passkey(challenge.user_id, credential or {})
         except InvalidCode:
             MFA.labels(method, "failed").inc()
             await self.events.emit("mfa_failed", user_id=challenge.user_id)
@@ -207,7 +244,15 @@ class FactorService:
         MFA.labels(method, "ok").inc()
         if method == "rc":
             await self.events.emit("recovery_code_used", user_id=challenge.user_id)
-        return Completed(challenge.user_id, challenge.mode, method)
+        return Completed(challenge.user_id, challenge.mode, method, amr)
+
+    async def _check_passkey(self, user_id: UserId, credential: CredentialJson) -> tuple[str, ...]:
+        """One of this user's passkeys; UV is not required after a password (one factor
+        is already proven), but counted in `amr` when the authenticator did it."""
+        if self.passkeys is None:
+            raise InvalidCode
+        used = await self.passkeys.authenticate(credential, require_uv=False, user_id=user_id)
+        return used.amr
 
     async def _check_totp(self, user_id: UserId, code: str) -> None:
         factor = await self.store.get_totp(user_id)

@@ -191,6 +191,15 @@ class SqlFactorStore:
     async def sweep(self, now: datetime) -> int:
         return await self._delete(mfa_challenges, mfa_challenges.c.expires_at <= now)
 
+    async def remove_user(self, user_id: UserId) -> int:
+        # One transaction: a reader sees the user with every factor or with none.
+        removed = 0
+        async with translated_errors(), self._engine.begin() as conn:
+            for table in (totp_factors, recovery_codes, mfa_challenges):
+                result = await conn.execute(delete(table).where(table.c.user_id == user_id))
+                removed += int(result.rowcount or 0)
+        return removed
+
     async def _update(self, table: Table, conditions: tuple[Any, ...], **values: Any) -> bool:
         async with translated_errors(), self._engine.begin() as conn:
             result = await conn.execute(update(table).where(*conditions).values(**values))

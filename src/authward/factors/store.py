@@ -53,6 +53,10 @@ class FactorStore(Protocol):
     async def sweep(self, now: datetime) -> int:
         """Remove expired challenges; return how many went."""
 
+    async def remove_user(self, user_id: UserId) -> int:
+        """Remove every factor, code and challenge of the user, at once; return how many
+        rows went."""
+
 
 class MemoryFactorStore:
     """The reference store: dicts, for tests and single-process embedding."""
@@ -121,3 +125,11 @@ class MemoryFactorStore:
         for digest in doomed:
             del self._challenges[digest]
         return len(doomed)
+
+    async def remove_user(self, user_id: UserId) -> int:
+        totp = 1 if self._totp.pop(user_id, None) is not None else 0
+        codes = len(self._codes.pop(user_id, []))
+        doomed = [d for d, c in self._challenges.items() if c.user_id == user_id]
+        for digest in doomed:
+            del self._challenges[digest]
+        return totp + codes + len(doomed)

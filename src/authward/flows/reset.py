@@ -13,9 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 from authward.accounts.emails import lookup_key
+from authward.accounts.models import User
 from authward.accounts.service import AccountService
 from authward.clock import Clock
-from authward.errors import InvalidLink
+from authward.errors import InvalidInput, InvalidLink
 from authward.flows.mailer import LinkMailer
 from authward.ids import UserId
 from authward.lifecycle import AccountLifecycle
@@ -61,6 +62,23 @@ class PasswordReset:
             return
         if not await self._throttle.allows_mail(ACTION, user.id):
             return
+        await self._mail_link(user)
+
+    async def send_for_operator(self, user: User) -> None:
+        """Mail `user` a reset link because an operator asked (``authward users
+        reset-password``): the operator chooses no password, the account's owner does.
+
+        Not counted against the account's mail ceiling (that ceiling stops strangers
+        flooding an inbox, and an operator is not one); a disabled account is refused, since
+        its link could not be used. Audited as ``password_reset_sent``.
+        """
+        if user.disabled:
+            raise InvalidInput("The account is disabled: enable it first.")
+        await self._mail_link(user)
+        await self._lifecycle.events.emit("password_reset_sent", user_id=user.id)
+
+    async def _mail_link(self, user: User) -> None:
+        """Issue a reset link (voiding older ones) and queue its mail in the same transaction."""
 
         async def deliver(token: str, within: Any) -> None:
             values = {"link": self._mailer.link(RESET_PATH, token), "email": user.email}
@@ -83,6 +101,6 @@ class PasswordReset:
         user = await self._accounts.users.get(redeemed.user_id)
         if user is None or user.disabled or user.email != redeemed.email:
             raise InvalidLink
+        # Its notice mail follows the password_reset event (`authward.flows.notices`).
         await self._lifecycle.reset_password(user.id, new_password)
-        await self._mailer.send(user.email, "password_changed", {"email": user.email})
         return user.id

@@ -106,7 +106,7 @@ class SigningKeys(VerifyingKeys, Protocol):
 
 
 # What `issue` may write in amr and acr; anything else is not a token of ours.
-_AMR_VALUES: Final = frozenset({"pwd", "otp", "rc"})
+_AMR_VALUES: Final = frozenset({"pwd", "otp", "rc", "hwk", "user"})
 _ACR_VALUES: Final = frozenset({"aal1", "aal2"})
 _MAX_AMR: Final = 8
 

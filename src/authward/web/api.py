@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -81,7 +82,15 @@ async def login(request: Request, strategy: str, email: str, password: str) -> U
     return user
 
 
-async def second_step(request: Request, user: User, mode: LoginMode) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """A second step opened: the ``mfa_token`` the client holds, and how it may finish."""
+
+    mfa_token: str = field(repr=False)
+    methods: list[str]
+
+
+async def second_step(request: Request, user: User, mode: LoginMode) -> Owed | None:
     """The password was right: if the account has a second factor, open the second step
     and return its ``mfa_token``; None when the login may finish now.
 
@@ -89,14 +98,15 @@ async def second_step(request: Request, user: User, mode: LoginMode) -> str | No
     and the session or tokens: no way in skips the factor.
     """
     factors = runtime_of(request).factors
-    if not await factors.required(user.id):
+    methods = await factors.methods(user.id)
+    if not methods:
         return None
-    return await factors.challenge(user.id, mode)
+    return Owed(await factors.challenge(user.id, mode), methods)
 
 
-def mfa_required(mfa_token: str) -> JSONResponse:
+def mfa_required(owed: Owed) -> JSONResponse:
     """The first step's answer when a second factor is owed: no cookie, no token."""
-    body = MfaRequiredOut(mfa_token=mfa_token, methods=["totp", "recovery_code"])
+    body = MfaRequiredOut.model_validate({"mfa_token": owed.mfa_token, "methods": owed.methods})
     return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store"})
 
 
@@ -157,8 +167,8 @@ async def session_login(request: Request) -> JSONResponse:
     check_origin(request)
     fields = await read_fields(request, "email", "password")
     user = await login(request, "session", fields["email"], fields["password"])
-    if (mfa_token := await second_step(request, user, "session")) is not None:
-        return mfa_required(mfa_token)
+    if (owed := await second_step(request, user, "session")) is not None:
+        return mfa_required(owed)
     return await session_answer(request, user)
 
 

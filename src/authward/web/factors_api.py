@@ -18,6 +18,7 @@ from authward.web.addresses import client_address
 from authward.web.api import ERROR_RESPONSES, device_of, session_answer
 from authward.web.auth import require, runtime_of
 from authward.web.origin import check_origin
+from authward.web.passkeys_api import passkey_out
 from authward.web.routing import AuthwardRoute
 from authward.web.schemas import (
     CurrentPasswordIn,
@@ -45,9 +46,13 @@ async def _confirm_password(request: Request, principal: AuthUser, password: str
 
 @router.get("/factors", response_model=FactorsOut, responses=ERROR_RESPONSES)
 async def factors(request: Request, principal: Authenticated) -> FactorsOut:
-    """Which second factors are on, and how many recovery codes are left."""
+    """Which second factors are on, how many recovery codes are left, and the passkeys."""
     status = await runtime_of(request).factors.status(principal.id)
-    return FactorsOut(totp=status.totp, recovery_codes_left=status.recovery_codes_left)
+    return FactorsOut(
+        totp=status.totp,
+        recovery_codes_left=status.recovery_codes_left,
+        passkeys=[passkey_out(p) for p in status.passkeys],
+    )
 
 
 @router.post("/factors/totp", response_model=TotpEnrolmentOut, responses=ERROR_RESPONSES)
@@ -94,7 +99,8 @@ async def new_recovery_codes(
 
 @router.post("/mfa", response_model=SessionLoginOut | TokenOut, responses=ERROR_RESPONSES)
 async def second_step(body: MfaIn, request: Request) -> JSONResponse:
-    """Finish a login with the first step's ``mfa_token`` and a TOTP or recovery code.
+    """Finish a login with the first step's ``mfa_token`` and a TOTP code, a recovery
+    code or a passkey's assertion (``credential``, for `POST /auth/passkey/options`).
 
     The answer is the one the first step would have given: a session cookie for a
     session login, a token pair for a token login. 401 for a spent, expired or unknown
@@ -103,12 +109,15 @@ async def second_step(body: MfaIn, request: Request) -> JSONResponse:
     check_origin(request)  # it may set a cookie: a forged one would be login CSRF
     runtime = runtime_of(request)
     done = await runtime.factors.complete(
-        body.mfa_token, code=body.code, recovery_code=body.recovery_code
+        body.mfa_token,
+        code=body.code,
+        recovery_code=body.recovery_code,
+        credential=body.credential,
     )
     user = await runtime.accounts.users.get(done.user_id)
     if user is None or user.disabled:
         raise InvalidCredentials  # disabled between the two steps
-    amr = ("pwd", done.method)
+    amr = ("pwd", *done.methods)
     if done.mode == "session":
         return await session_answer(request, user, amr)
     pair = await runtime.tokens.issue(user.id, device_of(request), amr=amr)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,8 @@ class MeOut(UserOut):
     auth: Literal["session", "jwt"]
     auth_time: datetime = Field(description="When the login behind this credential happened.")
     amr: list[str] = Field(
-        description="How it authenticated (RFC 8176): pwd, otp (TOTP), rc (recovery code)."
+        description="How it authenticated (RFC 8176): pwd, otp (TOTP), rc (recovery code), "
+        "hwk (a passkey), user (the passkey's authenticator verified its user)."
     )
     aal: Literal["aal1", "aal2"] = Field(
         description="NIST SP 800-63B level: aal2 with a second factor, else aal1."
@@ -35,7 +36,7 @@ class MfaRequiredOut(BaseModel):
     mfa_token: str = Field(
         description="Single use, five minutes: it grants nothing but POST /auth/mfa."
     )
-    methods: list[Literal["totp", "recovery_code"]]
+    methods: list[Literal["totp", "recovery_code", "passkey"]]
 
 
 class MfaIn(BaseModel):
@@ -44,6 +45,11 @@ class MfaIn(BaseModel):
     mfa_token: str = Field(max_length=64)
     code: str | None = Field(None, max_length=16, description="A TOTP code (six digits).")
     recovery_code: str | None = Field(None, max_length=32)
+    credential: dict[str, Any] | None = Field(
+        None,
+        description="A passkey's assertion (PublicKeyCredential.toJSON()) for a challenge "
+        "from POST /auth/passkey/options.",
+    )
 
 
 class CurrentPasswordIn(BaseModel):
@@ -56,12 +62,34 @@ class TotpConfirmIn(BaseModel):
     code: str = Field(max_length=16, description="The authenticator app's code now.")
 
 
+class PasskeyOut(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool = Field(description="The BS flag: the passkey is synced to a backup.")
+    backup_eligible: bool = Field(description="The BE flag: the passkey may be synced.")
+
+
 class FactorsOut(BaseModel):
     totp: bool
     recovery_codes_left: int
-    passkeys: list[dict[str, str]] = Field(
-        default_factory=list, description="Always empty: passkeys are not built yet."
-    )
+    passkeys: list[PasskeyOut] = Field(default_factory=list)
+
+
+class PasskeyIn(BaseModel):
+    """A new passkey: navigator.credentials.create()'s answer, named, with the password."""
+
+    credential: dict[str, Any] = Field(description="PublicKeyCredential.toJSON() of create().")
+    name: str = Field(max_length=256, description="What the user calls it (1 to 64 characters).")
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
+class PasskeyLoginIn(BaseModel):
+    """A sign-in with a passkey alone: an assertion for a challenge of /auth/passkey/options."""
+
+    credential: dict[str, Any] = Field(description="PublicKeyCredential.toJSON() of get().")
+    mode: Literal["session", "token"] = "session"
 
 
 class TotpEnrolmentOut(BaseModel):

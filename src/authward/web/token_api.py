@@ -100,8 +100,8 @@ async def token(request: Request) -> JSONResponse:
         check_origin(request)
     fields = await read_fields(request, "email", "password", aliases={"username": "email"})
     user = await login(request, "jwt", fields["email"], fields["password"])
-    if (mfa_token := await second_step(request, user, "jwt")) is not None:
-        return mfa_required(mfa_token)
+    if (owed := await second_step(request, user, "jwt")) is not None:
+        return mfa_required(owed)
     return token_answer(request, runtime, await runtime.tokens.issue(user.id, device_of(request)))
 
 

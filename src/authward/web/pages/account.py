@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from authward.callers import AuthUser
 from authward.errors import InvalidInput, NotFound, TooManyAttempts, WrongPassword
+from authward.web.accepted import later
+from authward.web.addresses import client_address
 from authward.web.auth import runtime_of, session_id_of
 from authward.web.pages.devices import describe_all
 from authward.web.pages.guard import field
@@ -26,6 +28,10 @@ NOTICES: Final = {
     "ended": "That session was signed out.",
     "gone": "That session had already ended.",
     "password": "Password changed. Every other session and token was signed out.",
+    "verified": "Your email is confirmed.",
+    "resent": "A new confirmation link is on its way to your address.",
+    "email": "Check the new address: the change takes effect when you open the link mailed "
+    "there. Your current address was told.",
 }
 
 
@@ -51,7 +57,7 @@ async def home() -> Response:
 @router.get("/account")
 async def account_page(request: Request) -> Response:
     if (caller := await signed_in(request)) is None:
-        return _to_login(request, "/account")
+        return to_login(request, "/account")
     notice = NOTICES.get(request.query_params.get("notice", ""))
     return await _account(request, caller, notice=notice)
 
@@ -60,12 +66,12 @@ async def account_page(request: Request) -> Response:
 async def sign_out_one(request: Request) -> Response:
     """Sign out one session or token family of yours, by its handle."""
     if (caller := await signed_in(request)) is None:
-        return _to_login(request, "/account")
+        return to_login(request, "/account")
     runtime = runtime_of(request)
     handle = field(await request.form(), "handle")
     if handle == caller.handle and (session_id := session_id_of(request, caller)) is not None:
         await runtime.sessions.log_out(session_id)
-        return _to_login(request, None)
+        return to_login(request, None)
     try:
         await runtime.lifecycle.end_by_handle(caller.id, handle)
     except NotFound:
@@ -77,7 +83,7 @@ async def sign_out_one(request: Request) -> Response:
 async def sign_out_everywhere(request: Request) -> Response:
     """End every session and token family of the user, this one included."""
     if (caller := await signed_in(request)) is None:
-        return _to_login(request, "/account")
+        return to_login(request, "/account")
     await runtime_of(request).lifecycle.sign_out_everywhere(caller.id)
     response = redirect("/login?notice=everywhere")
     clear_session_cookie(response, runtime_of(request).settings)
@@ -88,7 +94,7 @@ async def sign_out_everywhere(request: Request) -> Response:
 async def change_password(request: Request) -> Response:
     """Change the password; every other session and token family is signed out."""
     if (caller := await signed_in(request)) is None:
-        return _to_login(request, "/account")
+        return to_login(request, "/account")
     runtime = runtime_of(request)
     form = await request.form()
     try:
@@ -112,7 +118,62 @@ async def change_password(request: Request) -> Response:
     return redirect("/account?notice=password")
 
 
-def _to_login(request: Request, next_path: str | None) -> Response:
+@router.post("/account/verify/resend")
+async def resend_verification(request: Request) -> Response:
+    """Mail a fresh confirmation link to the account's address (after the answer)."""
+    if (caller := await signed_in(request)) is None:
+        return to_login(request, "/account")
+    runtime = runtime_of(request)
+    verification = runtime.flows.verification
+    try:
+        await verification.admit(client_address(request.scope, runtime.settings.trusted_proxies))
+    except TooManyAttempts as exc:
+        problem = f"Too many requests. Please try again in {duration(exc.retry_after)}."
+        response = await _account(request, caller, status=429, verify_problem=problem)
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
+    response = redirect("/account?notice=resent")
+    response.background = later(verification.resend_for, caller.id)
+    return response
+
+
+@router.post("/account/email")
+async def change_email(request: Request) -> Response:
+    """Ask to move the account to a new address: nothing changes until its link is used.
+
+    The same notice follows whether the new address is free or taken (the mail says which,
+    to the right person): the page tells nobody whether an address has an account.
+    """
+    if (caller := await signed_in(request)) is None:
+        return to_login(request, "/account")
+    runtime = runtime_of(request)
+    form = await request.form()
+    email_change = runtime.flows.email_change
+    try:
+        new_email = await email_change.admit(
+            caller.id,
+            field(form, "new_email"),
+            field(form, "current_password"),
+            address=device_of(request).ip,
+        )
+    except TooManyAttempts as exc:
+        problem = f"Too many wrong passwords. Please try again in {duration(exc.retry_after)}."
+        response = await _account(request, caller, status=429, email_problem=problem)
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
+    except WrongPassword:
+        problem = "Your current password is not correct."
+        return await _account(request, caller, status=400, email_problem=problem)
+    except InvalidInput as exc:
+        return await _account(request, caller, status=400, email_problem=exc.message)
+    except NotFound:  # disabled since the session was checked
+        return to_login(request, "/account")
+    response = redirect("/account?notice=email")
+    response.background = later(email_change.send, caller.id, new_email)
+    return response
+
+
+def to_login(request: Request, next_path: str | None) -> Response:
     response = redirect(login_url(next_path))
     clear_session_cookie(response, runtime_of(request).settings)
     return response
@@ -126,7 +187,7 @@ async def _account(request: Request, caller: AuthUser, status: int = 200, **extr
     current = next((s for s in sessions if s.handle == caller.handle), None)
     session_id = session_id_of(request, caller)
     if account is None or account.disabled or current is None or session_id is None:
-        return _to_login(request, "/account")  # ended or disabled since it was checked
+        return to_login(request, "/account")  # ended or disabled since it was checked
     families = await runtime.tokens.list_families(caller.id)
     agents = [s.device.user_agent for s in sessions] + [f.device.user_agent for f in families]
     names = await describe_all(agents)
@@ -154,7 +215,13 @@ async def _account(request: Request, caller: AuthUser, status: int = 200, **extr
         for f in families
     ]
     rows.sort(key=lambda row: row.last_seen_at, reverse=True)
-    context: dict[str, Any] = {"notice": None, "password_problem": None, **extra}
+    context: dict[str, Any] = {
+        "notice": None,
+        "password_problem": None,
+        "email_problem": None,
+        "verify_problem": None,
+        **extra,
+    }
     return page(
         request,
         "account.html",
@@ -166,6 +233,7 @@ async def _account(request: Request, caller: AuthUser, status: int = 200, **extr
         others=[row for row in rows if not row.current],
         session=current,
         idle_ttl=runtime.settings.session_idle_ttl,
+        verification=runtime.settings.email_verification,
         now=runtime.clock.now(),
         **context,
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from typing import Final
 
 from starlette.datastructures import FormData
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from authward import crypto
+from authward.errors import InvalidInput
 from authward.runtime import Runtime
 from authward.web.origin import reject
 from authward.web.transports import CSRF_FIELD
@@ -35,12 +37,28 @@ KEY_PURPOSE: Final = "authward/page-csrf"
 SECURE_COOKIE: Final = "__Host-authward_csrf"
 INSECURE_COOKIE: Final = "authward_csrf"
 TOKEN_TTL: Final = 2 * 60 * 60  # seconds a sign-in form stays usable
+MAX_CREDENTIAL_TEXT: Final = 16_384  # a passkey's assertion or attestation is a few KiB
 
 
 def field(form: FormData, name: str) -> str:
     """A text field of the form; absent or a file upload reads as empty."""
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+def credential_of(form: FormData) -> dict[str, object]:
+    """The passkey answer the script put in a form's `credential` field, as JSON;
+    InvalidInput when it is no JSON object (or is larger than any real one)."""
+    text = field(form, "credential")
+    if not text or len(text) > MAX_CREDENTIAL_TEXT:
+        raise InvalidInput("No passkey answer.")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…", nested too deep
+        raise InvalidInput("No passkey answer.") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("No passkey answer.")
+    return value
 
 
 class PreSessionCsrf:

@@ -23,7 +23,7 @@ from authward.events import request_origin
 from authward.web.auth import presented_csrf_token, runtime_of
 from authward.web.origin import check_origin
 from authward.web.pages.guard import field
-from authward.web.pages.render import render
+from authward.web.pages.render import SCRIPT_POLICY, render
 from authward.web.routing import device_of
 from authward.web.transports import CSRF_FIELD, read_session_cookie
 
@@ -72,8 +72,15 @@ def page(
     headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """Render a page, with what the site-wide navigation needs."""
+    """Render a page, with what the site-wide navigation needs.
+
+    With ``passkey_script=True`` the page loads the passkey script, and its CSP allows
+    that one same-origin script (every other page allows none).
+    """
     context.setdefault("active", None)
+    context.setdefault("passkey_script", False)
+    if context["passkey_script"]:
+        headers = {**(headers or {}), "content-security-policy": SCRIPT_POLICY}
     demo_pages = runtime_of(request).settings.demo_pages
     return render(template, status, headers, demo_pages=demo_pages, **context)
 

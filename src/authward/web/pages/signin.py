@@ -24,7 +24,7 @@ from authward.web.accepted import later
 from authward.web.api import device_of, login, second_step
 from authward.web.auth import runtime_of, session_id_of
 from authward.web.origin import check_origin
-from authward.web.pages.guard import PreSessionCsrf, field
+from authward.web.pages.guard import PreSessionCsrf, credential_of, field
 from authward.web.pages.render import duration, redirect, safe_next
 from authward.web.pages.route import PageRoute, page, signed_in
 from authward.web.transports import clear_session_cookie, read_session_cookie, set_session_cookie
@@ -37,6 +37,8 @@ NOTICES: Final = {
     "ended": "That session has ended. Sign in to continue.",
     "mfa": "That sign-in took too long or was already finished. Please sign in again.",
     "check-mail": "Check your mail: a link to confirm your address is on its way.",
+    "reset": "Your password was changed and every device signed out. Sign in with it now.",
+    "verified": "Your email is confirmed. Sign in to continue.",
 }
 
 
@@ -46,7 +48,7 @@ async def login_page(request: Request, next: str | None = None) -> Response:
     if await signed_in(request) is not None:
         return redirect(target)
     notice = NOTICES.get(request.query_params.get("notice", ""))
-    return _form_page(request, "login.html", next=target, notice=notice)
+    return _form_page(request, "login.html", next=target, notice=notice, passkey_script=True)
 
 
 @router.post("/login")
@@ -60,6 +62,7 @@ async def login_submit(request: Request) -> Response:
         PreSessionCsrf(runtime_of(request)).check(request, form)
     except CsrfRejected:
         return _form_page(request, "login.html", 403, problem="expired", **again)
+    again["passkey_script"] = True
     try:
         user = await login(request, "session", email, password)
     except EmailNotVerified as exc:  # AUTHWARD_EMAIL_VERIFICATION=required; a link went out
@@ -71,10 +74,31 @@ async def login_submit(request: Request) -> Response:
     except (InvalidCredentials, InvalidInput):
         # One message for an unknown email and a wrong password alike.
         return _form_page(request, "login.html", 400, problem="credentials", **again)
-    if (mfa_token := await second_step(request, user, "session")) is not None:
+    if (owed := await second_step(request, user, "session")) is not None:
         # The password was right; the session waits for the second factor.
-        return _form_page(request, "login_mfa.html", mfa_token=mfa_token, next=again["next"])
+        return _mfa_page(request, owed.mfa_token, again["next"], "passkey" in owed.methods)
     return await _signed_in(request, user, again["next"])
+
+
+@router.post("/login/passkey")
+async def login_passkey_submit(request: Request) -> Response:
+    """Sign in with a passkey alone (the script filled `credential`): 303 to `next`."""
+    check_origin(request)
+    runtime = runtime_of(request)
+    form = await request.form()
+    again: dict[str, Any] = {"next": safe_next(field(form, "next")), "passkey_script": True}
+    try:
+        PreSessionCsrf(runtime).check(request, form)
+    except CsrfRejected:
+        return _form_page(request, "login.html", 403, problem="expired", **again)
+    try:
+        used = await runtime.passkeys.authenticate(credential_of(form), require_uv=True)
+    except (InvalidCode, InvalidInput):
+        return _form_page(request, "login.html", 400, problem="passkey", **again)
+    user = await runtime.accounts.users.get(used.passkey.user_id)
+    if user is None or user.disabled:
+        return _form_page(request, "login.html", 400, problem="passkey", **again)
+    return await _signed_in(request, user, again["next"], amr=used.amr)
 
 
 @router.get("/login/mfa")
@@ -93,18 +117,23 @@ async def login_mfa_submit(request: Request) -> Response:
     again: dict[str, Any] = {
         "mfa_token": field(form, "mfa_token"),
         "next": safe_next(field(form, "next")),
+        "passkeys": True,
+        "passkey_script": True,
     }
     try:
         PreSessionCsrf(runtime).check(request, form)
     except CsrfRejected:
         return _form_page(request, "login_mfa.html", 403, problem="expired", **again)
-    # Digits are a TOTP code; anything else is tried as a recovery code.
-    totp = code.replace(" ", "").isdigit()
+    # A passkey's answer when the script filled it; else digits are a TOTP code, and
+    # anything else is tried as a recovery code.
+    passkey = field(form, "credential") != ""
+    totp = not passkey and code.replace(" ", "").isdigit()
     try:
         done = await runtime.factors.complete(
             again["mfa_token"],
             code=code if totp else None,
-            recovery_code=None if totp else code,
+            recovery_code=code if not (totp or passkey) else None,
+            credential=credential_of(form) if passkey else None,
             mode="session",
         )
     except InvalidToken:
@@ -114,11 +143,12 @@ async def login_mfa_submit(request: Request) -> Response:
         again.update(problem="throttled", wait=duration(exc.retry_after))
         return _form_page(request, "login_mfa.html", 429, headers, **again)
     except (InvalidCode, InvalidInput):
-        return _form_page(request, "login_mfa.html", 400, problem="code", **again)
+        problem = "passkey" if passkey else "code"
+        return _form_page(request, "login_mfa.html", 400, problem=problem, **again)
     user = await runtime.accounts.users.get(done.user_id)
     if user is None or user.disabled:
         return redirect("/login")
-    return await _signed_in(request, user, again["next"], amr=("pwd", done.method))
+    return await _signed_in(request, user, again["next"], amr=("pwd", *done.methods))
 
 
 @router.get("/register")
@@ -176,6 +206,17 @@ async def logout(request: Request) -> Response:
     response = redirect("/login")
     clear_session_cookie(response, runtime.settings)
     return response
+
+
+def _mfa_page(request: Request, mfa_token: str, next_path: str, passkeys: bool) -> Response:
+    return _form_page(
+        request,
+        "login_mfa.html",
+        mfa_token=mfa_token,
+        next=next_path,
+        passkeys=passkeys,
+        passkey_script=passkeys,
+    )
 
 
 def _form_page(

@@ -1,0 +1,136 @@
+// authward's one script: passkeys through navigator.credentials, nothing else.
+//
+// Every passkey form is an ordinary form (its CSRF token included) with an empty hidden
+// "credential" field. This script asks the server for options, lets the browser make or
+// use the passkey, puts the answer (PublicKeyCredential JSON) in that field and submits
+// the form: the server checks the form as it checks every other. Without this script,
+// or without WebAuthn in the browser, the passkey forms stay hidden. It writes text
+// only (textContent, value), so the pages keep a strict CSP with Trusted Types on.
+"use strict";
+
+(() => {
+  if (!window.PublicKeyCredential || !navigator.credentials) return;
+
+  const bytes = (text) => {
+    const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
+    return Uint8Array.from(atob(padded), (c) => c.charCodeAt(0)).buffer;
+  };
+  const text = (buffer) => {
+    let binary = "";
+    for (const b of new Uint8Array(buffer)) binary += String.fromCharCode(b);
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  };
+  const descriptors = (list) => (list || []).map((d) => ({ ...d, id: bytes(d.id) }));
+
+  // The Level 3 parsers where the browser has them; the same by hand where it does not.
+  const creationOptions = (json) =>
+    PublicKeyCredential.parseCreationOptionsFromJSON
+      ? PublicKeyCredential.parseCreationOptionsFromJSON(json)
+      : {
+          ...json,
+          challenge: bytes(json.challenge),
+          user: { ...json.user, id: bytes(json.user.id) },
+          excludeCredentials: descriptors(json.excludeCredentials),
+        };
+  const requestOptions = (json) =>
+    PublicKeyCredential.parseRequestOptionsFromJSON
+      ? PublicKeyCredential.parseRequestOptionsFromJSON(json)
+      : { ...json, challenge: bytes(json.challenge), allowCredentials: descriptors(json.allowCredentials) };
+
+  const asJson = (credential) => {
+    if (typeof credential.toJSON === "function") return credential.toJSON();
+    const r = credential.response;
+    const response = { clientDataJSON: text(r.clientDataJSON) };
+    if (r.attestationObject) {
+      response.attestationObject = text(r.attestationObject);
+      response.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      response.authenticatorData = text(r.authenticatorData);
+      response.signature = text(r.signature);
+      if (r.userHandle) response.userHandle = text(r.userHandle);
+    }
+    return {
+      id: credential.id,
+      rawId: text(credential.rawId),
+      type: credential.type,
+      response,
+      authenticatorAttachment: credential.authenticatorAttachment,
+      clientExtensionResults: credential.getClientExtensionResults(),
+    };
+  };
+
+  const fetchOptions = async (url, csrfToken) => {
+    const headers = { "Content-Type": "application/json" };
+    if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+    const answer = await fetch(url, { method: "POST", headers, body: "{}", credentials: "same-origin" });
+    if (!answer.ok) throw new Error("options " + answer.status);
+    return answer.json();
+  };
+
+  const send = (form, credential) => {
+    form.elements.credential.value = JSON.stringify(asJson(credential));
+    form.submit(); // not a submit event: this handler does not run again
+  };
+
+  const say = (form, message) => {
+    const status = form.querySelector("[data-passkey-status]");
+    if (status) {
+      status.textContent = message;
+      status.hidden = false;
+    }
+  };
+
+  let waiting = null; // the autofill request, aborted when a button asks instead
+
+  const signIn = async (form) => {
+    if (waiting) waiting.abort();
+    try {
+      const options = await fetchOptions("/auth/passkey/options");
+      const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
+      if (credential) send(form, credential);
+    } catch (error) {
+      say(form, "No passkey was used. Try again, or use your password.");
+    }
+  };
+
+  const register = async (form) => {
+    if (!form.reportValidity()) return;
+    try {
+      const options = await fetchOptions("/auth/factors/passkeys/options", form.elements.csrf_token.value);
+      const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
+      if (credential) send(form, credential);
+    } catch (error) {
+      say(form, "No passkey was made. If this device already holds one for this account, use it instead.");
+    }
+  };
+
+  const autofill = async (form) => {
+    if (!PublicKeyCredential.isConditionalMediationAvailable) return;
+    if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+    waiting = new AbortController();
+    try {
+      const options = await fetchOptions("/auth/passkey/options");
+      const credential = await navigator.credentials.get({
+        publicKey: requestOptions(options),
+        mediation: "conditional",
+        signal: waiting.signal,
+      });
+      if (credential) send(form, credential);
+    } catch (error) {
+      // Aborted for the button, or dismissed: the forms are still there.
+    }
+  };
+
+  for (const form of document.querySelectorAll("form[data-passkey]")) {
+    const kind = form.dataset.passkey;
+    const hidden = form.closest("[data-passkey-only]");
+    if (hidden) hidden.hidden = false;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (kind === "register") register(form);
+      else signIn(form);
+    });
+    if (kind === "login") autofill(form);
+  }
+})();
