@@ -180,8 +180,8 @@ class Settings(BaseSettings):
         ge=1,
         le=86_400,
         description="Seconds an authentication counts as recent for sensitive changes "
-        "(step-up: password, email, factors, recovery codes); older, 401 with the RFC 9470 "
-        "challenge.",
+        "(step-up); older, 401 with the RFC 9470 challenge, and `POST /auth/reauth` makes "
+        "a token login recent again.",
     )
     login_window: int = Field(
         900,
