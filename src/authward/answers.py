@@ -20,11 +20,12 @@ from authward.errors import (
     NotAuthenticated,
     NotFound,
     PayloadTooLarge,
+    ReauthRequired,
     StoreUnavailable,
     TooManyAttempts,
 )
 
-__all__ = ["error_parts", "public_code", "status_of"]
+__all__ = ["error_parts", "public_code", "status_of", "step_up_challenge"]
 
 _STATUS: Final[Mapping[type[AuthwardError], int]] = {
     InvalidInput: 422,
@@ -52,6 +53,10 @@ def error_parts(exc: AuthwardError, *, bearer: bool = False) -> tuple[int, str, 
     if status == 401 and bearer:
         invalid = isinstance(exc, InvalidToken)
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"' if invalid else "Bearer"
+    if isinstance(exc, ReauthRequired):
+        # RFC 9470 §3: the challenge goes to cookie callers too, so a browser app's code
+        # learns why and how recent the login must be.
+        headers["WWW-Authenticate"] = step_up_challenge(exc)
     if isinstance(exc, TooManyAttempts):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, StoreUnavailable):
@@ -74,3 +79,15 @@ def public_code(exc: AuthwardError) -> str:
             break
         chosen = cls
     return chosen.code
+
+
+def step_up_challenge(exc: ReauthRequired) -> str:
+    """The RFC 9470 ``WWW-Authenticate`` value for a login too old or too weak."""
+    parts = [
+        'Bearer error="insufficient_user_authentication"',
+        f'error_description="{exc.detail}"',
+    ]
+    if exc.acr is not None:
+        parts.append(f'acr_values="{exc.acr}"')
+    parts.append(f"max_age={exc.max_age}")
+    return ", ".join(parts)

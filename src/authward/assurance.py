@@ -13,10 +13,12 @@ Sessions and token families keep the login's `Assurance`; access tokens carry it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
-__all__ = ["SECOND_FACTORS", "Assurance", "Level", "amr_of", "amr_text"]
+from authward.errors import ReauthRequired
+
+__all__ = ["SECOND_FACTORS", "Assurance", "Level", "amr_of", "amr_text", "require_recent"]
 
 Level = Literal["aal1", "aal2"]
 SECOND_FACTORS: Final = frozenset({"otp", "rc", "hwk"})
@@ -37,6 +39,23 @@ class Assurance:
         with_password = "pwd" in self.amr and SECOND_FACTORS.intersection(self.amr)
         verified_key = "hwk" in self.amr and USER_VERIFIED in self.amr
         return "aal2" if with_password or verified_key else "aal1"
+
+
+_RANK: Final[dict[Level, int]] = {"aal1": 1, "aal2": 2}
+
+
+def require_recent(
+    assurance: Assurance, now: datetime, *, max_age: int, aal: Level | None = None
+) -> None:
+    """Raise ReauthRequired unless the login is at most `max_age` s old and meets `aal`.
+
+    An `auth_time` in the future (a clock ahead on another node) counts as now, never as
+    a credit of time; a level short of `aal` asks for it with ``acr_values``.
+    """
+    if aal is not None and _RANK[assurance.acr] < _RANK[aal]:
+        raise ReauthRequired(max_age, aal)
+    if now - assurance.auth_time > timedelta(seconds=max_age):
+        raise ReauthRequired(max_age)
 
 
 def amr_text(amr: tuple[str, ...]) -> str:

@@ -19,6 +19,7 @@ the same failure gets the same status everywhere::
           RefreshReuse        a spent refresh token came back; its family is revoked
         SessionExpired        idle or absolute timeout passed
         InvalidCode           a wrong, replayed or spent second-factor code
+        ReauthRequired        the login is too old or too weak for the change (step-up)
       Forbidden                                                      403
         CsrfRejected          missing or wrong CSRF token
         WrongPassword         the current password did not match
@@ -135,6 +136,20 @@ class SessionExpired(NotAuthenticated):
 class InvalidCode(NotAuthenticated):
     code = "invalid_code"
     detail = "Invalid code."
+
+
+class ReauthRequired(NotAuthenticated):
+    """Step-up (RFC 9470): the caller is who they say, but their login is older than
+    `max_age` seconds or below the level `acr` asks for; a fresh authentication answers it.
+    """
+
+    code = "insufficient_user_authentication"
+    detail = "A more recent authentication is required."
+
+    def __init__(self, max_age: int, acr: str | None = None) -> None:
+        super().__init__(self.detail)
+        self.max_age = max_age
+        self.acr = acr  # set when the level, not only the age, is what falls short
 
 
 class Forbidden(AuthwardError):

@@ -175,6 +175,14 @@ class Settings(BaseSettings):
         description="Wrong second-factor codes per account within the login window before "
         "429 (a count of its own, not the password's).",
     )
+    reauth_max_age: int = Field(
+        300,
+        ge=1,
+        le=86_400,
+        description="Seconds an authentication counts as recent for sensitive changes "
+        "(step-up); older, 401 with the RFC 9470 challenge, and `POST /auth/reauth` makes "
+        "a token login recent again.",
+    )
     login_window: int = Field(
         900,
         ge=1,

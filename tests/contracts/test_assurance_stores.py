@@ -53,3 +53,23 @@ async def test_a_family_keeps_its_login_assurance_across_rotations(
     found = await family_store.find(second)
     assert found is not None
     assert (found.family.auth_time, found.family.amr) == (family.auth_time, ("pwd", "rc"))
+
+
+async def test_a_step_up_moves_the_auth_time_of_the_users_live_family_only(
+    family_store: FamilyStore, clock: FrozenClock
+) -> None:
+    family = replace(make_family(clock.now()), auth_time=clock.now(), amr=SECOND_FACTOR)
+    digest = new_digest()
+    await family_store.add(family, digest)
+    clock.advance(timedelta(minutes=10))
+    now = clock.now()
+    # Another user's id moves nothing: a caller names only their own family.
+    assert await family_store.reauthenticate(family.id, "someone-else", now) is None
+    moved = await family_store.reauthenticate(family.id, family.user_id, now)
+    assert moved is not None
+    assert (moved.auth_time, moved.amr, moved.expires_at) == (now, SECOND_FACTOR, family.expires_at)
+    found = await family_store.find(digest)
+    assert found is not None and found.family.auth_time == now
+    # A revoked family is no login to refresh.
+    assert await family_store.revoke(family.id, now)
+    assert await family_store.reauthenticate(family.id, family.user_id, now) is None

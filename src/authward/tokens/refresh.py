@@ -118,6 +118,12 @@ class RefreshTokens:
             await self._on_reuse(found.family, device)
         raise RefreshReuse
 
+    async def reauthenticate(self, family_id: str, user_id: UserId) -> Family | None:
+        """Make now the auth time of the user's live family (step-up); None if none."""
+        if not crypto.is_handle_shaped(family_id):
+            return None
+        return await self.store.reauthenticate(family_id, user_id, self._clock.now())
+
     async def revoke(self, family_id: str, *, user_id: UserId | None = None) -> bool:
         """Revoke one live family (only if it is `user_id`'s, when given).
 

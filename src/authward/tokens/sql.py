@@ -242,6 +242,21 @@ class SqlFamilyStore:
         async with translated_errors(), self._engine.begin() as conn:
             return bool((await conn.execute(statement)).rowcount == 1)
 
+    async def reauthenticate(self, family_id: str, user_id: UserId, at: datetime) -> Family | None:
+        if not storable_text(family_id):
+            return None
+        # UPDATE ... RETURNING: only a live family of this user, and the row as it now is.
+        statement = (
+            update(refresh_families)
+            .where(refresh_families.c.id == family_id, refresh_families.c.user_id == user_id)
+            .where(*_live(at))
+            .values(auth_time=at)
+            .returning(*refresh_families.c)
+        )
+        async with translated_errors(), self._engine.begin() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+        return None if row is None else _family(row)
+
     async def revoke_user(
         self, user_id: UserId, at: datetime, *, keep: str | None = None
     ) -> list[str]:

@@ -111,6 +111,9 @@ class FamilyStore(Protocol):
     async def revoke(self, family_id: str, at: datetime, *, user_id: UserId | None = None) -> bool:
         """Revoke a live family (only if it is `user_id`'s, when given); False if none."""
 
+    async def reauthenticate(self, family_id: str, user_id: UserId, at: datetime) -> Family | None:
+        """Make `at` the auth time of the user's live family (step-up); None if none."""
+
     async def revoke_user(
         self, user_id: UserId, at: datetime, *, keep: str | None = None
     ) -> list[str]:
@@ -181,6 +184,13 @@ class MemoryFamilyStore:
             return False
         chain.family = replace(chain.family, revoked_at=at)
         return True
+
+    async def reauthenticate(self, family_id: str, user_id: UserId, at: datetime) -> Family | None:
+        chain = self._chains.get(family_id)
+        if chain is None or not chain.family.live(at) or chain.family.user_id != user_id:
+            return None
+        chain.family = replace(chain.family, auth_time=at)
+        return chain.family
 
     async def revoke_user(
         self, user_id: UserId, at: datetime, *, keep: str | None = None

@@ -13,7 +13,7 @@ from typing import Final
 from starlette.requests import HTTPConnection, Request
 from starlette.types import Scope
 
-from authward.assurance import Assurance
+from authward.assurance import Assurance, Level, require_recent
 from authward.auth import ALL_VIAS, JWT_ONLY, SAFE_METHODS
 from authward.auth.transports import access_cookie_name, bearer_token, cookie_in, credential_headers
 from authward.callers import AuthUser
@@ -36,6 +36,7 @@ __all__ = [
     "presented_csrf_token",
     "remember_outcome",
     "require",
+    "require_recent_login",
     "require_token",
     "runtime_of",
     "session_id_of",
@@ -170,3 +171,17 @@ async def assurance_of(request: Request, caller: AuthUser) -> Assurance:
         token = cookie_in(cookies, access_cookie_name(runtime.settings)) or ""
     claims = runtime.tokens.verify(token)
     return Assurance(claims.auth_time or claims.iat, claims.amr or ("pwd",))
+
+
+async def require_recent_login(
+    request: Request, caller: AuthUser, *, max_age: int | None = None, aal: Level | None = None
+) -> None:
+    """Step-up: raise ReauthRequired unless `caller`'s login is recent (and strong) enough.
+
+    `max_age` defaults to ``AUTHWARD_REAUTH_MAX_AGE``. The login's time and methods are
+    those of the credential that authenticated `caller` (`assurance_of`).
+    """
+    runtime = runtime_of(request)
+    limit = runtime.settings.reauth_max_age if max_age is None else max_age
+    assurance = await assurance_of(request, caller)
+    require_recent(assurance, runtime.clock.now(), max_age=limit, aal=aal)

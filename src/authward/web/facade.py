@@ -30,6 +30,7 @@ from starlette.requests import Request
 
 from authward.accounts.models import Account
 from authward.accounts.store import UserStore
+from authward.assurance import Level
 from authward.auth import ALL_VIAS, JWT_ONLY
 from authward.auth.transports import credential_headers
 from authward.callers import AuthUser
@@ -46,6 +47,7 @@ from authward.web.auth import (
     bearer_expected,
     bind_runtime,
     presented_csrf_token,
+    require_recent_login,
 )
 from authward.web.errors import http_exception, install_error_handlers
 from authward.web.headers import install_middleware
@@ -318,6 +320,30 @@ class Authward:
             return account
 
         return Guard(current_account, self.strategies)
+
+    def require(
+        self, *, aal: Level | None = None, max_age: int | None = None
+    ) -> Dependency[AuthUser]:
+        """The caller, like `current_user`, whose login is recent and strong enough (step-up).
+
+        ``Depends(auth.require(aal="aal2", max_age=300))`` answers a login older than
+        `max_age` seconds (``AUTHWARD_REAUTH_MAX_AGE`` by default) or below `aal` with 401
+        and the RFC 9470 challenge (``error="insufficient_user_authentication"``,
+        ``max_age``, and ``acr_values`` when the level falls short), cookie callers too.
+        """
+        if max_age is not None and max_age < 0:
+            raise ValueError("max_age must be 0 or more")
+        require_user = self._requirement(self.strategies)
+
+        async def require_step_up(request: Request) -> AuthUser:
+            user = await require_user(request)
+            try:
+                await require_recent_login(request, user, max_age=max_age, aal=aal)
+            except AuthwardError as exc:
+                raise http_exception(exc, bearer=bearer_expected(request)) from None
+            return user
+
+        return Guard(require_step_up, self.strategies)
 
     def csrf_token(self, request: Request) -> str | None:
         """The CSRF token of the request's session cookie, for a page's forms; None without one.

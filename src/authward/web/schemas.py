@@ -58,6 +58,12 @@ class CurrentPasswordIn(BaseModel):
     current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
+class ReauthIn(BaseModel):
+    """Step-up: the password again, to make the login recent."""
+
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+
 class TotpConfirmIn(BaseModel):
     code: str = Field(max_length=16, description="The authenticator app's code now.")
 
@@ -172,6 +178,14 @@ class TokenOut(BaseModel):
         description="With AUTHWARD_TOKEN_COOKIES: the X-CSRF-Token of the family's cookie "
         "callers (also in a readable cookie); absent otherwise.",
     )
+
+
+class ReauthOut(BaseModel):
+    """A step-up's answer: an access token whose login is now (the refresh token stays)."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_in: int
 
 
 class RefreshIn(BaseModel):

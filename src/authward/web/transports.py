@@ -112,15 +112,7 @@ def set_token_cookies(
 ) -> None:
     """Put a token pair and its family's CSRF token in cookies (see the module's doc)."""
     secure = not settings.insecure_cookies
-    response.set_cookie(
-        access_cookie_name(settings),
-        pair.access_token,
-        max_age=pair.expires_in,
-        path="/",
-        secure=secure,
-        httponly=True,
-        samesite=settings.same_site,
-    )
+    set_access_cookie(response, pair.access_token, pair.expires_in, settings)
     response.set_cookie(
         refresh_cookie_name(settings),
         pair.refresh_token,
@@ -138,6 +130,21 @@ def set_token_cookies(
         secure=secure,
         httponly=False,  # the page's scripts read it for the X-CSRF-Token header
         samesite="strict",
+    )
+
+
+def set_access_cookie(
+    response: Response, access_token: str, expires_in: int, settings: Settings
+) -> None:
+    """Put an access token alone in its cookie (a step-up keeps the refresh cookie)."""
+    response.set_cookie(
+        access_cookie_name(settings),
+        access_token,
+        max_age=expires_in,
+        path="/",
+        secure=not settings.insecure_cookies,
+        httponly=True,
+        samesite=settings.same_site,
     )
 
 
