@@ -32,11 +32,11 @@ import asyncpg
 from sqlalchemy import String, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authward.background import stop
 from authward.clock import Clock
 from authward.errors import StoreUnavailable
 from authward.revocation import wire
 from authward.revocation.list import Revocation
+from authward.revocation.reconnect import Reconnecting
 from authward.revocation.sql import SqlRevocationBus, insert_returning
 from authward.storage.sql import translated_errors
 
@@ -46,8 +46,7 @@ CHANNEL: Final = "authward_revocations"
 APPLICATION_NAME: Final = "authward-revocations"  # how the listener shows in pg_stat_activity
 HEARTBEAT: Final = 1.0  # seconds between the listener's pings
 DEAD_AFTER: Final = 3.0  # seconds a ping or a connection attempt may take
-RECONNECT_MIN: Final = 0.05
-RECONNECT_MAX: Final = 2.0
+RECONNECT_MAX: Final = 2.0  # seconds between attempts at the longest
 
 # Options SQLAlchemy's asyncpg dialect takes for itself; asyncpg.connect knows none of them.
 _DIALECT_ONLY: Final = (
@@ -77,26 +76,36 @@ class PostgresRevocationBus(SqlRevocationBus):
         self.channel = channel
         self._heartbeat = heartbeat
         self._dead_after = dead_after
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
         self._live = False
-        self.connects = 0  # successful LISTENs, each followed by a read of the table
+        self._listener = Reconnecting(
+            self._listen,
+            name="revocation-listener",
+            expected=(
+                OSError,
+                TimeoutError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                StoreUnavailable,
+            ),
+            lost=_lost,
+            longest=RECONNECT_MAX,
+        )
 
     @property
     def live(self) -> bool:
         """Whether the listener is up and has read what was committed before it listened."""
         return self._live
 
+    @property
+    def connects(self) -> int:
+        """Successful LISTENs, each followed by a read of the table."""
+        return self._listener.connects
+
     def start(self) -> None:
-        if self._task is None:
-            self._closing = False
-            self._task = asyncio.create_task(self._listen_forever(), name="revocation-listener")
+        self._listener.start()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        self._closing = True
-        if task is not None:
-            await stop([task])
+        await self._listener.close()
         self._live = False
 
     def staleness(self, poll_interval: float) -> float:
@@ -120,40 +129,16 @@ class PostgresRevocationBus(SqlRevocationBus):
 
     # --- the listener ---------------------------------------------------------------------
 
-    async def _listen_forever(self) -> None:
-        delay = RECONNECT_MIN
-        while not self._closing:
-            connects = self.connects
-            try:
-                await self._listen()
-            except asyncio.CancelledError:
-                raise
-            except (
-                OSError,
-                TimeoutError,
-                asyncpg.PostgresError,
-                asyncpg.InterfaceError,
-                StoreUnavailable,
-            ) as exc:
-                log.warning("revocation listener down, reconnecting: %s", exc)
-            except Exception:  # the listener must outlive any one bad round
-                log.exception("revocation listener failed, reconnecting")
-            self._live = False
-            if self.connects != connects:
-                delay = RECONNECT_MIN  # it was up: this is a new outage
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX)
-
     async def _listen(self) -> None:
         closed = asyncio.Event()
         connection = await self._connect()
         try:
             connection.add_termination_listener(lambda _: closed.set())
             await connection.add_listener(self.channel, self._notified)
-            self.connects += 1
+            self._listener.connected()
             await self.sync()  # what was committed before LISTEN took hold
             self._live = True
-            while not self._closing:
+            while not self._listener.closing:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(closed.wait(), self._heartbeat)
                 if closed.is_set() or connection.is_closed():
@@ -179,3 +164,7 @@ class PostgresRevocationBus(SqlRevocationBus):
             log.warning("ignored a malformed revocation notification")
             return
         self._heard(*heard)
+
+
+def _lost(exc: BaseException) -> None:
+    log.warning("revocation listener down, reconnecting: %s", exc)

@@ -40,7 +40,6 @@ Needs Redis 7.0 or newer (PEXPIRETIME).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -56,11 +55,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 
-from authward.background import stop
 from authward.clock import Clock
 from authward.errors import StoreUnavailable
 from authward.revocation.bus import Deliver
 from authward.revocation.list import Revocation, RevocationKind
+from authward.revocation.reconnect import Reconnecting
 from authward.storage.redis import (
     AUTHWARD_KEYS,
     KeyNames,
@@ -74,7 +73,6 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT: Final = 1.0  # seconds of silence before the subscriber sends PING
 DEAD_AFTER: Final = 3.0  # seconds without a message or a PONG: the connection is dead
-RECONNECT_MIN: Final = 0.05
 RECONNECT_MAX: Final = 1.0  # a Redis that came back is used again within about a second
 SWEEP_BATCH: Final = 1000
 
@@ -157,28 +155,32 @@ class RedisRevocationBus:
         self._awaited: int | None = None  # a number the counter showed at the last poll
         self._live = False
         self._lost = False
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
         self._outage = False  # told once; cleared, with one info line, when it is back
-        self.connects = 0  # successful subscriptions, each followed by a full read
+        self._listener = Reconnecting(
+            self._listen,
+            name="revocation-bus",
+            expected=(StoreUnavailable, RedisError, RedisClusterException, OSError, TimeoutError),
+            lost=self._lost_redis,
+            longest=RECONNECT_MAX,
+        )
 
     @property
     def live(self) -> bool:
         """Whether the subscription is up and has caught up with the record."""
         return self._live
 
+    @property
+    def connects(self) -> int:
+        """Successful subscriptions, each followed by a full read."""
+        return self._listener.connects
+
     def start(self) -> None:
         """Start the subscriber task (idempotent); it reconnects and resyncs by itself."""
-        if self._task is None:
-            self._closing = False
-            self._task = asyncio.create_task(self._listen_forever(), name="revocation-bus")
+        self._listener.start()
 
     async def close(self) -> None:
         """Stop the subscriber; the client is the caller's."""
-        task, self._task = self._task, None
-        self._closing = True
-        if task is not None:
-            await stop([task])
+        await self._listener.close()
         self._live = False
 
     def staleness(self, poll_interval: float) -> float:
@@ -257,30 +259,6 @@ class RedisRevocationBus:
 
     # --- the subscriber ------------------------------------------------------------------
 
-    async def _listen_forever(self) -> None:
-        delay = RECONNECT_MIN
-        while not self._closing:
-            connects = self.connects
-            try:
-                await self._listen()
-            except asyncio.CancelledError:
-                raise
-            except (
-                StoreUnavailable,
-                RedisError,
-                RedisClusterException,
-                OSError,
-                TimeoutError,
-            ) as exc:
-                self._lost_redis(exc)
-            except Exception:  # the subscriber must outlive any one bad round
-                log.exception("revocation subscription failed, reconnecting")
-            self._live = False
-            if self.connects != connects:
-                delay = RECONNECT_MIN  # it was up: this is a new outage
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX)
-
     def _lost_redis(self, exc: BaseException) -> None:
         # One warning per outage, however long: a line per reconnection attempt (one a
         # second) would bury everything else in the log. The attempts go on quietly.
@@ -305,7 +283,7 @@ class RedisRevocationBus:
             if connection is not None:
                 # Any reconnection may have lost messages: make it go through a resync.
                 connection.register_connect_callback(self._reconnected)  # type: ignore[no-untyped-call]
-            self.connects += 1
+            self._listener.connected()
             await self._catch_up()
             self._live = True
             if self._outage:
@@ -321,7 +299,7 @@ class RedisRevocationBus:
 
     async def _receive_forever(self, pubsub: PubSub) -> None:
         heard = pinged = time.monotonic()
-        while not self._closing:
+        while not self._listener.closing:
             message = await pubsub.get_message(timeout=self._heartbeat)
             if self._lost:
                 raise ConnectionError("the subscription reconnected on its own")
