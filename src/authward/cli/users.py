@@ -4,6 +4,7 @@ turn an account's second factors off."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
@@ -17,6 +18,7 @@ from authward.runtime import Runtime
 app = typer.Typer(help="Accounts.", no_args_is_help=True)
 
 EmailOrId = Annotated[str, typer.Argument(metavar="EMAIL|ID", help="The account's email or id.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 USER_COLUMNS = {"id": "id", "email": "email", "created_at": "created (UTC)", "state": "state"}
 
 
@@ -26,6 +28,22 @@ async def find_user(runtime: Runtime, email_or_id: str) -> User:
     if user is None:
         raise NotFound
     return user
+
+
+def act_on(email_or_id: str, act: Callable[[Runtime, User], Awaitable[None]]) -> User:
+    """Find the account, `act` on it with a runtime of its own, and return it."""
+
+    async def action(runtime: Runtime) -> User:
+        user = await find_user(runtime, email_or_id)
+        await act(runtime, user)
+        return user
+
+    return run_with_runtime(action)
+
+
+def say(line: str) -> None:
+    """Print `line` as it is: an email is not markup."""
+    console.print(line, highlight=False, markup=False)
 
 
 @app.command("create")
@@ -45,7 +63,7 @@ def create(
         return await runtime.accounts.register(email, password)
 
     user = run_with_runtime(action)
-    console.print(f"created {user.email} ({user.id})", highlight=False, markup=False)
+    say(f"created {user.email} ({user.id})")
 
 
 @app.command("list")
@@ -74,79 +92,37 @@ def list_users(
 @app.command("disable")
 def disable(email_or_id: EmailOrId) -> None:
     """Disable an account: its sessions and tokens stop working at once."""
-
-    async def action(runtime: Runtime) -> User:
-        user = await find_user(runtime, email_or_id)
-        await runtime.lifecycle.disable(user.id)
-        return user
-
-    user = run_with_runtime(action)
-    console.print(
-        f"disabled {user.email}; its sessions and tokens are revoked",
-        highlight=False,
-        markup=False,
-    )
+    user = act_on(email_or_id, lambda runtime, user: runtime.lifecycle.disable(user.id))
+    say(f"disabled {user.email}; its sessions and tokens are revoked")
 
 
 @app.command("enable")
 def enable(email_or_id: EmailOrId) -> None:
     """Let a disabled account sign in again (what disabling ended stays ended)."""
-
-    async def action(runtime: Runtime) -> User:
-        user = await find_user(runtime, email_or_id)
-        await runtime.lifecycle.enable(user.id)
-        return user
-
-    user = run_with_runtime(action)
-    console.print(f"enabled {user.email}", highlight=False, markup=False)
+    user = act_on(email_or_id, lambda runtime, user: runtime.lifecycle.enable(user.id))
+    say(f"enabled {user.email}")
 
 
 @app.command("delete")
-def delete(
-    email_or_id: EmailOrId,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-) -> None:
+def delete(email_or_id: EmailOrId, yes: Yes = False) -> None:
     """Delete an account with its sessions and token families, revoked on every node."""
     if not yes:
         typer.confirm(
             f"Delete the account {email_or_id} and end its sessions and tokens?", abort=True
         )
-
-    async def action(runtime: Runtime) -> User:
-        user = await find_user(runtime, email_or_id)
-        await runtime.lifecycle.delete(user.id)
-        return user
-
-    user = run_with_runtime(action)
-    console.print(
-        f"deleted {user.email} ({user.id}); its sessions and tokens are revoked",
-        highlight=False,
-        markup=False,
-    )
+    user = act_on(email_or_id, lambda runtime, user: runtime.lifecycle.delete(user.id))
+    say(f"deleted {user.email} ({user.id}); its sessions and tokens are revoked")
 
 
 @app.command("reset-password")
 def reset_password(email_or_id: EmailOrId) -> None:
     """Mail the user a password reset link (nobody chooses another's password)."""
-
-    async def action(runtime: Runtime) -> User:
-        user = await find_user(runtime, email_or_id)
-        await runtime.flows.reset.send_for_operator(user)
-        return user
-
-    user = run_with_runtime(action)
-    console.print(
-        f"mailed a password reset link to {user.email}; a running authward sends it",
-        highlight=False,
-        markup=False,
-    )
+    user = act_on(email_or_id, lambda runtime, user: runtime.flows.reset.send_for_operator(user))
+    say(f"mailed a password reset link to {user.email}; a running authward sends it")
 
 
 @app.command("mfa-reset")
-def mfa_reset(
-    email_or_id: EmailOrId,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-) -> None:
+def mfa_reset(email_or_id: EmailOrId, yes: Yes = False) -> None:
     """Turn off the account's second factors (TOTP, recovery codes) and end its sessions
     and tokens on every node; a notice mail goes to the account."""
     if not yes:
@@ -154,15 +130,5 @@ def mfa_reset(
             f"Turn off every second factor of {email_or_id} and end its sessions and tokens?",
             abort=True,
         )
-
-    async def action(runtime: Runtime) -> User:
-        user = await find_user(runtime, email_or_id)
-        await runtime.lifecycle.reset_factors(user.id)
-        return user
-
-    user = run_with_runtime(action)
-    console.print(
-        f"turned off the second factors of {user.email}; its sessions and tokens are revoked",
-        highlight=False,
-        markup=False,
-    )
+    user = act_on(email_or_id, lambda runtime, user: runtime.lifecycle.reset_factors(user.id))
+    say(f"turned off the second factors of {user.email}; its sessions and tokens are revoked")
