@@ -132,4 +132,7 @@ async def test_past_the_cap_the_page_says_to_remove_one(
         assert answer.status_code == status, answer.text
     assert answer.headers["content-type"].startswith("text/html")  # the page, not JSON
     assert "as many passkeys as it can hold; remove one first" in answer.text
-    assert "Key 1" not in (await client.get("/account/security")).text
+    full = (await client.get("/account/security")).text
+    assert "Key 1" not in full
+    # At the cap the page offers no add form (its options would be refused), but says why.
+    assert 'id="passkeys-full"' in full and 'data-passkey="register"' not in full

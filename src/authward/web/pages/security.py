@@ -197,5 +197,6 @@ async def _security(
         factors=factors,
         now=runtime.clock.now(),
         passkey_script=True,
+        max_passkeys=runtime.passkeys.max_passkeys,
         **context,
     )
