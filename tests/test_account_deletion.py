@@ -93,7 +93,8 @@ async def test_delete_leaves_nothing_of_the_account(node: Runtime, clock: Frozen
                 backup_eligible=False,
                 backed_up=False,
                 created_at=clock.now(),
-            )
+            ),
+            limit=node.passkeys.max_passkeys,
         )
     await node.flows.email_change.send(ada.id, "ada.new@example.com")
     values = {ada.id, ada.email, "ada.new@example.com"}

@@ -23,6 +23,7 @@ from authward.errors import (
     ReauthRequired,
     StoreUnavailable,
     TooManyAttempts,
+    TooManyPasskeys,
 )
 
 __all__ = ["error_parts", "public_code", "status_of", "step_up_challenge"]
@@ -35,6 +36,7 @@ _STATUS: Final[Mapping[type[AuthwardError], int]] = {
     NotFound: 404,
     EmailTaken: 409,
     FactorExists: 409,
+    TooManyPasskeys: 409,
     TooManyAttempts: 429,
     StoreUnavailable: 503,
     AuthwardError: 400,  # the fallback: no input, however malformed, becomes a 500

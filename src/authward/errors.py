@@ -27,6 +27,7 @@ the same failure gets the same status everywhere::
       NotFound                includes another user's session id     404
       EmailTaken                                                     409
       FactorExists            a second factor that is already on     409
+      TooManyPasskeys         the account's passkeys are at the cap  409
       TooManyAttempts         carries retry_after                    429
       StoreUnavailable        a store did not answer                 503
 
@@ -185,6 +186,13 @@ class EmailTaken(AuthwardError):
 class FactorExists(AuthwardError):
     code = "factor_exists"
     detail = "This second factor is already on; turn it off first."
+
+
+class TooManyPasskeys(AuthwardError):
+    """The account holds as many passkeys as it may; one must go before another comes."""
+
+    code = "too_many_passkeys"
+    detail = "This account has as many passkeys as it can hold; remove one first."
 
 
 class TooManyAttempts(AuthwardError):

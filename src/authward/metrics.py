@@ -53,7 +53,8 @@ MFA = Counter(
 )
 THROTTLED = Counter(
     "authward_throttled_total",
-    "Requests refused with 429, by action (login, password, refresh, register, mfa).",
+    "Requests refused with 429, by action (login, password, refresh, register, mfa,"
+    " passkey_options).",
     ["action"],
 )
 # Every worker sweeps the same store: with several, the most recent count is the answer.

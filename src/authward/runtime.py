@@ -95,6 +95,7 @@ from authward.throttle.policy import ThrottlePolicy
 from authward.throttle.redis import RedisFailureLog
 from authward.throttle.sql import SqlFailureLog
 from authward.throttle.throttles import (
+    ChallengeThrottle,
     LoginThrottle,
     MailThrottle,
     MfaThrottle,
@@ -496,6 +497,7 @@ def build_runtime(
         ),
         clock,
         events,
+        throttle=ChallengeThrottle(failure_log, policy, clock),
     )
     factors = FactorService(
         timed(SqlFactorStore(engine), "factors"),

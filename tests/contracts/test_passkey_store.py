@@ -11,12 +11,16 @@ import os
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from authward import crypto
 from authward.clock import FrozenClock
+from authward.errors import TooManyPasskeys
 from authward.factors.models import Passkey, PasskeyChallenge
 from authward.factors.passkey_store import PasskeyStore
 
 RACERS = 8
+LIMIT = 3  # passkeys per user
 
 
 def passkey(user_id: str, clock: FrozenClock, name: str = "Laptop", count: int = 0) -> Passkey:
@@ -47,7 +51,7 @@ async def test_passkeys_are_kept_listed_per_user_and_found_by_credential(
     second = passkey("ada", clock, "Phone")
     other = passkey("bob", clock)
     for p in (first, second, other):
-        assert await passkey_store.add(p)
+        assert await passkey_store.add(p, limit=LIMIT)
     assert await passkey_store.of_user("ada") == [first, second]
     assert await passkey_store.by_credential(second.credential_id) == second
     assert await passkey_store.by_credential(os.urandom(32)) is None
@@ -57,17 +61,53 @@ async def test_a_credential_id_is_registered_once(
     passkey_store: PasskeyStore, clock: FrozenClock
 ) -> None:
     first = passkey("ada", clock)
-    assert await passkey_store.add(first)
+    assert await passkey_store.add(first, limit=LIMIT)
     again = replace(passkey("bob", clock), credential_id=first.credential_id)
-    assert not await passkey_store.add(again)
+    assert not await passkey_store.add(again, limit=LIMIT)
     assert await passkey_store.of_user("bob") == []
+
+
+async def test_a_user_holds_at_most_the_limit_and_a_removal_makes_room(
+    passkey_store: PasskeyStore, clock: FrozenClock
+) -> None:
+    for n in range(LIMIT):
+        assert await passkey_store.add(passkey("ada", clock, f"Key {n}"), limit=LIMIT)
+    extra = passkey("ada", clock, "One too many")
+    with pytest.raises(TooManyPasskeys):
+        await passkey_store.add(extra, limit=LIMIT)
+    assert await passkey_store.by_credential(extra.credential_id) is None
+    assert await passkey_store.add(passkey("bob", clock), limit=LIMIT)  # per user
+    first = (await passkey_store.of_user("ada"))[0]
+    assert await passkey_store.remove("ada", first.id)
+    assert await passkey_store.add(extra, limit=LIMIT)
+    assert len(await passkey_store.of_user("ada")) == LIMIT
+
+
+async def test_registrations_racing_at_the_limit_less_one_keep_exactly_one(
+    passkey_store: PasskeyStore, clock: FrozenClock
+) -> None:
+    # Each racer counts the user's passkeys while the others are adding theirs: a count
+    # made apart from the add would let every one of them in. A few rounds, one user
+    # each: a round whose racers happen to run one after another proves nothing.
+    for user in ("ada", "bob", "cy"):
+        for n in range(LIMIT - 1):
+            await passkey_store.add(passkey(user, clock, f"Key {n}"), limit=LIMIT)
+        # A connection per racer first (a pool's), so that the racers start together.
+        await asyncio.gather(*(passkey_store.of_user(user) for _ in range(RACERS)))
+        racers = [passkey(user, clock, f"Racer {n}") for n in range(RACERS)]
+        results = await asyncio.gather(
+            *(passkey_store.add(p, limit=LIMIT) for p in racers), return_exceptions=True
+        )
+        assert results.count(True) == 1, results
+        assert all(isinstance(r, TooManyPasskeys) for r in results if r is not True), results
+        assert len(await passkey_store.of_user(user)) == LIMIT
 
 
 async def test_one_user_cannot_remove_anothers_passkey(
     passkey_store: PasskeyStore, clock: FrozenClock
 ) -> None:
     ada = passkey("ada", clock)
-    await passkey_store.add(ada)
+    await passkey_store.add(ada, limit=LIMIT)
     assert not await passkey_store.remove("bob", ada.id)
     assert await passkey_store.of_user("ada") == [ada]
     assert await passkey_store.remove("ada", ada.id)
@@ -79,7 +119,7 @@ async def test_the_counter_moves_only_from_the_value_it_was_checked_against(
     passkey_store: PasskeyStore, clock: FrozenClock
 ) -> None:
     ada = passkey("ada", clock, count=5)
-    await passkey_store.add(ada)
+    await passkey_store.add(ada, limit=LIMIT)
     results = await asyncio.gather(
         *(passkey_store.record_use(ada.id, 5, 6 + i, True, clock.now()) for i in range(RACERS))
     )
@@ -94,7 +134,7 @@ async def test_a_counter_of_zero_stays_usable(
     passkey_store: PasskeyStore, clock: FrozenClock
 ) -> None:
     ada = passkey("ada", clock, count=0)
-    await passkey_store.add(ada)
+    await passkey_store.add(ada, limit=LIMIT)
     assert await passkey_store.record_use(ada.id, 0, 0, False, clock.now())
     assert await passkey_store.record_use(ada.id, 0, 0, False, clock.now())
 

@@ -11,6 +11,7 @@ import json
 import httpx
 import pytest
 
+from authward.runtime import Runtime
 from authward.settings import Settings
 from tests.conftest import make_settings
 from tests.pages.helpers import PASSWORD, SAME_ORIGIN, csrf_of, form_token, post_form, sign_up
@@ -110,3 +111,28 @@ async def test_a_broken_passkey_answer_is_the_form_again(
     response = await client.post("/login/passkey", data=fields, headers=SAME_ORIGIN)
     assert response.status_code == 400
     assert "That passkey was not accepted" in response.text
+
+
+async def test_past_the_cap_the_page_says_to_remove_one(
+    runtime: Runtime, client: httpx.AsyncClient
+) -> None:
+    runtime.passkeys.max_passkeys = 1
+    await sign_up(client, EMAIL)
+    csrf = await form_token(client, "/account/security")
+    # Both ceremonies begun with no passkey yet: the second ends past the cap.
+    begun = [await options(client, "/auth/factors/passkeys/options", csrf) for _ in range(2)]
+    for n, status in enumerate((303, 409)):
+        fields = {
+            "csrf_token": csrf,
+            "name": f"Key {n}",
+            "current_password": PASSWORD,
+            "credential": json.dumps(SoftKey().create(begun[n])),
+        }
+        answer = await post_form(client, "/account/security/passkeys", fields)
+        assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("text/html")  # the page, not JSON
+    assert "as many passkeys as it can hold; remove one first" in answer.text
+    full = (await client.get("/account/security")).text
+    assert "Key 1" not in full
+    # At the cap the page offers no add form (its options would be refused), but says why.
+    assert 'id="passkeys-full"' in full and 'data-passkey="register"' not in full

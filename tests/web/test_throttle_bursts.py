@@ -16,6 +16,7 @@ import asyncio
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -213,3 +214,35 @@ async def test_a_success_gives_its_slot_back(runtime: Runtime) -> None:
         for n in range(MAX_FAILURES + 2):
             answer = await login(owner, "ada@example.com", PASSWORD, n)
             assert answer.status_code == 200, answer.text
+
+
+async def test_a_burst_of_passkey_options_keeps_no_more_challenges_than_the_ceiling(
+    runtime: Runtime,
+) -> None:
+    """Options need no account and each keeps a challenge: one address gets the address
+    ceiling of them (sign-ins' and registrations' together), then 429, and the store
+    holds no more than that."""
+    later = runtime.clock.now() + timedelta(days=1)
+    await runtime.passkeys.store.sweep(later)  # earlier tests' challenges (a shared database)
+    async with http_client(runtime, ATTACKER) as attacker:
+        await register(attacker, "ada@example.com")
+        tokens = (
+            await attacker.post(
+                "/auth/token", json={"email": "ada@example.com", "password": PASSWORD}
+            )
+        ).json()
+        bearer = {"authorization": f"Bearer {tokens['access_token']}"}
+        burst = [attacker.post("/auth/passkey/options", json={}) for _ in range(30)]
+        burst += [
+            attacker.post("/auth/factors/passkeys/options", json={}, headers=bearer)
+            for _ in range(10)
+        ]
+        answers = await asyncio.gather(*burst)
+    counts = Counter(answer.status_code for answer in answers)
+    assert counts == {200: ADDRESS_MAX_FAILURES, 429: 40 - ADDRESS_MAX_FAILURES}, counts
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert all(int(answer.headers["retry-after"]) >= 1 for answer in refused)
+    assert {answer.json()["code"] for answer in refused} == {"too_many_attempts"}
+    assert await runtime.passkeys.store.sweep(later) == ADDRESS_MAX_FAILURES
+    async with http_client(runtime, OWNER) as owner:  # a count per address
+        assert (await owner.post("/auth/passkey/options", json={})).status_code == 200

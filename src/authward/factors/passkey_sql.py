@@ -3,10 +3,16 @@
 The challenges live in the database every node reads, with or without Redis: a
 registration or sign-in begun on one node can be finished on another, and a challenge
 is taken by one ``DELETE … RETURNING``, so of two answers to it exactly one gets it.
+
+A passkey is kept by one ``INSERT … SELECT … WHERE (the user's passkeys) < limit``: on
+SQLite a writing statement takes the database's write lock before it reads, so two
+registrations cannot both count the same passkeys; on PostgreSQL they could (neither sees
+the other's uncommitted row), so the transaction first takes an advisory lock per user.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +24,9 @@ from sqlalchemy import (
     String,
     Table,
     delete,
+    func,
     insert,
+    literal,
     select,
     update,
 )
@@ -26,11 +34,15 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.errors import TooManyPasskeys
 from authward.factors.models import Passkey, PasskeyChallenge
 from authward.ids import UserId
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
 
 MAX_CREDENTIAL_ID: int = 1023  # WebAuthn Level 3 §5.8.3: credential ids are at most 1023 bytes
+# The first argument of PostgreSQL's two-key advisory locks: a class of its own ("awpk"),
+# apart from the throttle's and from any an application sharing the database takes.
+_ADVISORY_LOCK_CLASS = 0x6177706B
 
 passkeys = Table(
     "authward_passkeys",
@@ -58,6 +70,13 @@ passkey_challenges = Table(
 )
 
 
+def _lock_id(passkey: Passkey) -> tuple[int, int]:
+    """The advisory lock of the passkey's user: our class, and 32 bits of a digest of the
+    user id (two users sharing a lock only wait for each other, never miscount)."""
+    digest = hashlib.sha256(passkey.user_id.encode()).digest()
+    return _ADVISORY_LOCK_CLASS, int.from_bytes(digest[:4], "big", signed=True)
+
+
 def _passkey(row: RowMapping) -> Passkey:
     return Passkey(
         id=row["id"],
@@ -80,7 +99,7 @@ class SqlPasskeyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, passkey: Passkey) -> bool:
+    async def add(self, passkey: Passkey, *, limit: int) -> bool:
         row = {
             "id": passkey.id,
             "user_id": passkey.user_id,
@@ -94,12 +113,28 @@ class SqlPasskeyStore:
             "created_at": passkey.created_at,
             "last_used_at": passkey.last_used_at,
         }
+        held = (
+            select(func.count())
+            .select_from(passkeys)
+            .where(passkeys.c.user_id == passkey.user_id)
+            .scalar_subquery()
+        )
+        values = select(*(literal(value, passkeys.c[name].type) for name, value in row.items()))
+        statement = (
+            insert(passkeys)
+            .from_select(list(row), values.where(held < limit))
+            .returning(passkeys.c.id)
+        )
         async with translated_errors():
             try:
                 async with self._engine.begin() as conn:
-                    await conn.execute(insert(passkeys).values(**row))
+                    if conn.dialect.name == "postgresql":
+                        await conn.execute(select(func.pg_advisory_xact_lock(*_lock_id(passkey))))
+                    added = await conn.scalar(statement)
             except IntegrityError:  # the credential id is taken: the unique index decides
                 return False
+        if added is None:
+            raise TooManyPasskeys
         return True
 
     async def of_user(self, user_id: UserId) -> list[Passkey]:

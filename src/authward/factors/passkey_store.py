@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
+from authward.errors import TooManyPasskeys
 from authward.factors.models import Passkey, PasskeyChallenge
 from authward.ids import UserId
 
@@ -13,13 +14,16 @@ from authward.ids import UserId
 class PasskeyStore(Protocol):
     """Users' passkeys, and the WebAuthn challenges handed out but not yet answered.
 
-    Two operations decide races and must be atomic on every node: `take_challenge` (a
-    challenge is answered once) and `record_use` (a signature counter only moves on from
-    the value the signature was checked against).
+    Three operations decide races and must be atomic on every node: `add` (the user's
+    passkeys are counted and the new one kept in one step, so two registrations at the
+    cap less one cannot both get in), `take_challenge` (a challenge is answered once) and
+    `record_use` (a signature counter only moves on from the value the signature was
+    checked against).
     """
 
-    async def add(self, passkey: Passkey) -> bool:
-        """Keep a new passkey; False when its credential id is registered already."""
+    async def add(self, passkey: Passkey, *, limit: int) -> bool:
+        """Keep a new passkey if its user holds fewer than `limit`; False when its
+        credential id is registered already. TooManyPasskeys when the user holds `limit`."""
 
     async def of_user(self, user_id: UserId) -> list[Passkey]:
         """The user's passkeys, oldest first."""
@@ -54,9 +58,11 @@ class MemoryPasskeyStore:
         self._passkeys: dict[str, Passkey] = {}
         self._challenges: dict[bytes, PasskeyChallenge] = {}
 
-    async def add(self, passkey: Passkey) -> bool:
+    async def add(self, passkey: Passkey, *, limit: int) -> bool:
         if any(p.credential_id == passkey.credential_id for p in self._passkeys.values()):
             return False
+        if sum(p.user_id == passkey.user_id for p in self._passkeys.values()) >= limit:
+            raise TooManyPasskeys
         self._passkeys[passkey.id] = passkey
         return True
 

@@ -12,7 +12,10 @@ what is kept:
 * a signature counter of 0 is accepted (synced passkeys keep none); a non-zero counter
   that does not move forward is refused (a cloned authenticator), and the stored counter
   moves only from the value the signature was checked against (compare and set);
-* the backup flags (BE, BS) are kept and shown, the BS flag refreshed at each use.
+* the backup flags (BE, BS) are kept and shown, the BS flag refreshed at each use;
+* an account holds at most `MAX_PASSKEYS`, counted by the store in the step that keeps a
+  new one, and every challenge handed out to a client address is counted first
+  (`ChallengeThrottle`), so no client can fill the store with challenges.
 """
 
 from __future__ import annotations
@@ -54,16 +57,20 @@ from webauthn.helpers.structs import (
 
 from authward import crypto
 from authward.clock import Clock
-from authward.errors import FactorExists, InvalidCode, InvalidInput, NotFound
+from authward.errors import FactorExists, InvalidCode, InvalidInput, NotFound, TooManyPasskeys
 from authward.events import Events
 from authward.factors.models import Passkey, PasskeyChallenge, PasskeyPurpose
 from authward.factors.passkey_store import PasskeyStore
 from authward.ids import UserId
+from authward.throttle.throttles import ChallengeThrottle
 
 __all__ = ["PasskeyService", "PasskeyUse", "RelyingParty"]
 
 CHALLENGE_BYTES: Final = 32  # 256 bits; WebAuthn asks for at least 16
 CHALLENGE_TTL: Final = timedelta(minutes=5)
+# Passkeys one account may hold: more than anyone keeps (a phone, a laptop, a few
+# security keys and their spares), few enough that excludeCredentials stays small.
+MAX_PASSKEYS: Final = 20
 MAX_NAME: Final = 64
 # RFC 8176 names: "hwk", proof of possession of a key kept by an authenticator, and
 # "user", the authenticator's own check of its user (PIN or biometric: the UV flag).
@@ -105,21 +112,40 @@ class PasskeyUse:
 
 class PasskeyService:
     def __init__(
-        self, store: PasskeyStore, party: RelyingParty, clock: Clock, events: Events | None = None
+        self,
+        store: PasskeyStore,
+        party: RelyingParty,
+        clock: Clock,
+        events: Events | None = None,
+        *,
+        throttle: ChallengeThrottle | None = None,
+        max_passkeys: int = MAX_PASSKEYS,
     ) -> None:
         self.store = store
         self.party = party
         self._clock = clock
         self.events = events or Events(clock)
+        self.max_passkeys = max_passkeys
+        self._throttle = throttle
 
     async def of_user(self, user_id: UserId) -> list[Passkey]:
         return await self.store.of_user(user_id)
 
     # --- registration ---------------------------------------------------------------
 
-    async def registration_options(self, user_id: UserId, email: str) -> str:
-        """`PublicKeyCredentialCreationOptions` as JSON, for a new passkey of this user."""
+    async def registration_options(
+        self, user_id: UserId, email: str, *, address: str | None = None
+    ) -> str:
+        """`PublicKeyCredentialCreationOptions` as JSON, for a new passkey of this user.
+
+        TooManyAttempts when `address` has had its challenges; TooManyPasskeys when the
+        user holds the most there may be (no challenge is kept for a passkey that could
+        not be registered). Without `address` (a script, not a request) nothing is counted.
+        """
+        await self._count(address)
         existing = await self.store.of_user(user_id)
+        if len(existing) >= self.max_passkeys:
+            raise TooManyPasskeys
         challenge = await self._new_challenge("register", user_id)
         options = generate_registration_options(
             rp_id=self.party.id,
@@ -145,7 +171,9 @@ class PasskeyService:
 
         InvalidInput for a bad name, or a credential that does not verify (an unknown,
         spent or expired challenge, another user's, another origin's); FactorExists for a
-        credential registered already.
+        credential registered already; TooManyPasskeys when the user holds the most there
+        may be (counted by the store as it keeps the passkey: registrations racing at the
+        cap less one keep one passkey).
         """
         label = _clean_name(name)
         parsed = _parse_registration(credential)
@@ -176,7 +204,7 @@ class PasskeyService:
             backed_up=verified.credential_backed_up,
             created_at=self._clock.now(),
         )
-        if not await self.store.add(passkey):
+        if not await self.store.add(passkey, limit=self.max_passkeys):
             raise FactorExists
         await self.events.emit("passkey_added", user_id=user_id, handle=passkey.id)
         return passkey
@@ -189,8 +217,12 @@ class PasskeyService:
 
     # --- sign-in --------------------------------------------------------------------
 
-    async def authentication_options(self) -> str:
-        """`PublicKeyCredentialRequestOptions` as JSON: no credentials listed (discoverable)."""
+    async def authentication_options(self, *, address: str | None = None) -> str:
+        """`PublicKeyCredentialRequestOptions` as JSON: no credentials listed (discoverable).
+
+        TooManyAttempts when `address` has had its challenges (counted before one is kept).
+        """
+        await self._count(address)
         challenge = await self._new_challenge("authenticate", None)
         options = generate_authentication_options(
             rp_id=self.party.id,
@@ -252,6 +284,13 @@ class PasskeyService:
         return await self.store.sweep(self._clock.now())
 
     # --- challenges -----------------------------------------------------------------
+
+    async def _count(self, address: str | None) -> None:
+        """Count one challenge for `address` before it exists: the store holds at most the
+        throttle's ceiling of live challenges per address (they expire within the window,
+        and the sweep removes them)."""
+        if self._throttle is not None and address is not None:
+            await self._throttle.attempt(address)
 
     async def _new_challenge(self, purpose: PasskeyPurpose, user_id: UserId | None) -> bytes:
         challenge = secrets.token_bytes(CHALLENGE_BYTES)

@@ -22,6 +22,8 @@ class ThrottlePolicy:
     # Mailed links (reset, verification): requests per client address, mails per account.
     mail_address_max_attempts: int = 10
     mail_account_max: int = 3
+    # Passkey challenges handed out per client address (options requests).
+    passkey_options_max_attempts: int = 100
 
     @classmethod
     def of(cls, settings: Settings) -> ThrottlePolicy:
@@ -33,4 +35,5 @@ class ThrottlePolicy:
             refresh_token_max_failures=settings.login_max_failures,
             register_max_attempts=settings.register_max_attempts,
             address_max_failures=settings.login_address_max_failures,
+            passkey_options_max_attempts=settings.login_address_max_failures,
         )

@@ -176,3 +176,38 @@ class MailThrottle:
             )
             return False
         return True
+
+
+class ChallengeThrottle:
+    """WebAuthn challenges handed out per client address, counted whatever comes of them.
+
+    Each options request (a passkey sign-in's, a registration's) keeps a challenge in the
+    database for five minutes, and the sign-in's needs no account: without a count one
+    client could fill the store. The ceiling is the address's login ceiling: a passkey
+    sign-in is a login, and that ceiling is already sized for many people behind one
+    address. Live challenges per address are thus at most the ceiling (they expire well
+    within the window).
+    """
+
+    ACTION = "passkey_options"
+
+    def __init__(self, log: FailureLog, policy: ThrottlePolicy, clock: Clock) -> None:
+        self._window = SlidingWindow(log, policy.window, clock)
+        self._policy = policy
+
+    async def attempt(self, address: str) -> None:
+        """Count one challenge for `address`; raise TooManyAttempts at the ceiling.
+
+        Kept whatever happens next: it counts the challenge, not the sign-in.
+        """
+        key = address_key(self.ACTION, address)
+        try:
+            await self._window.reserve(
+                self.ACTION, ((key, self._policy.passkey_options_max_attempts),)
+            )
+        except TooManyAttempts:
+            security_log.warning(
+                "passkey options throttled",
+                extra={"event": "passkey_options_throttled", "ip": address},
+            )
+            raise

@@ -55,19 +55,23 @@ def _options(options_json: str) -> JSONResponse:
 @router.post("/factors/passkeys/options", responses=ERROR_RESPONSES)
 async def registration_options(request: Request, principal: Authenticated) -> JSONResponse:
     """`PublicKeyCredentialCreationOptions` (JSON) for `navigator.credentials.create()`:
-    a discoverable credential, the user's passkeys excluded, a challenge for five minutes."""
+    a discoverable credential, the user's passkeys excluded, a challenge for five minutes
+    (429: this address had its challenges; 409: the account holds the most passkeys)."""
     runtime = runtime_of(request)
+    address = client_address(request.scope, runtime.settings.trusted_proxies)
     user = await runtime.accounts.users.get(principal.id)
     if user is None or user.disabled:
         raise InvalidCredentials
-    return _options(await runtime.passkeys.registration_options(user.id, user.email))
+    options = await runtime.passkeys.registration_options(user.id, user.email, address=address)
+    return _options(options)
 
 
 @router.post(
     "/factors/passkeys", status_code=201, response_model=PasskeyOut, responses=ERROR_RESPONSES
 )
 async def add_passkey(body: PasskeyIn, request: Request, principal: Authenticated) -> JSONResponse:
-    """Keep a new passkey: the answer to this user's options, named (409: registered)."""
+    """Keep a new passkey: the answer to this user's options, named (409: registered, or
+    the account holds the most passkeys)."""
     runtime = runtime_of(request)
     address = client_address(request.scope, runtime.settings.trusted_proxies)
     await runtime.accounts.confirm_password(principal.id, body.current_password, address=address)
@@ -94,8 +98,11 @@ async def remove_passkey(
 async def authentication_options(request: Request) -> JSONResponse:
     """`PublicKeyCredentialRequestOptions` (JSON) for `navigator.credentials.get()`:
     no credentials listed (the passkey says whose it is), user verification required.
-    The same options serve the second step of a password login (`POST /auth/mfa`)."""
-    return _options(await runtime_of(request).passkeys.authentication_options())
+    The same options serve the second step of a password login (`POST /auth/mfa`).
+    Counted per client address before the challenge is kept (429 with Retry-After)."""
+    runtime = runtime_of(request)
+    address = client_address(request.scope, runtime.settings.trusted_proxies)
+    return _options(await runtime.passkeys.authentication_options(address=address))
 
 
 @router.post("/passkey/login", response_model=SessionLoginOut | TokenOut, responses=ERROR_RESPONSES)

@@ -21,6 +21,7 @@ from authward.errors import (
     InvalidInput,
     NotFound,
     TooManyAttempts,
+    TooManyPasskeys,
     WrongPassword,
 )
 from authward.web.auth import runtime_of, session_id_of
@@ -128,6 +129,8 @@ async def add_passkey(request: Request) -> Response:
     except FactorExists:
         problem = "This passkey is already on your account."
         return await _security(request, person, 409, passkey_problem=problem)
+    except TooManyPasskeys as exc:
+        return await _security(request, person, 409, passkey_problem=exc.detail)
     return redirect(HERE + "?notice=passkey-added")
 
 
@@ -194,5 +197,6 @@ async def _security(
         factors=factors,
         now=runtime.clock.now(),
         passkey_script=True,
+        max_passkeys=runtime.passkeys.max_passkeys,
         **context,
     )
