@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH
 from authward.passwords import MAX_PASSWORD_LENGTH
@@ -59,9 +59,21 @@ class CurrentPasswordIn(BaseModel):
 
 
 class ReauthIn(BaseModel):
-    """Step-up: the password again, to make the login recent."""
+    """Step-up: exactly one proof (the password, a TOTP code or a passkey's assertion)."""
 
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH)
+    code: str | None = Field(None, max_length=16, description="A TOTP code (six digits).")
+    credential: dict[str, Any] | None = Field(
+        None,
+        description="A passkey's assertion (PublicKeyCredential.toJSON()) for a challenge "
+        "from POST /auth/passkey/options; one of the caller's own passkeys.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReauthIn:
+        if sum(x is not None for x in (self.password, self.code, self.credential)) != 1:
+            raise ValueError("Send exactly one of 'password', 'code' and 'credential'.")
+        return self
 
 
 class TotpConfirmIn(BaseModel):
@@ -178,14 +190,6 @@ class TokenOut(BaseModel):
         description="With AUTHWARD_TOKEN_COOKIES: the X-CSRF-Token of the family's cookie "
         "callers (also in a readable cookie); absent otherwise.",
     )
-
-
-class ReauthOut(BaseModel):
-    """A step-up's answer: an access token whose login is now (the refresh token stays)."""
-
-    access_token: str
-    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
-    expires_in: int
 
 
 class RefreshIn(BaseModel):
