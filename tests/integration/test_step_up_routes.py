@@ -334,3 +334,22 @@ async def test_a_session_reauth_shows_in_me_at_once(
     after = (await client.get("/auth/me")).json()
     assert after["auth_time"] > before["auth_time"]
     assert (after["amr"], after["aal"]) == (before["amr"], before["aal"])
+
+
+@pytest.mark.parametrize(
+    "proof",
+    [
+        {"credential": {}},
+        {"credential": {"id": "x", "response": "not an object"}},
+        {"code": "12345x"},
+        {"code": ""},
+        {"password": ""},
+    ],
+    ids=["empty credential", "malformed credential", "letters", "empty code", "empty password"],
+)
+async def test_malformed_proofs_are_refused_never_a_500(
+    proof: Json, client: httpx.AsyncClient, runtime: Runtime, clock: FrozenClock
+) -> None:
+    account = await signed_in(ROUTES[0], "session", client, runtime, clock)
+    response = await account.reauth(proof)
+    assert response.status_code in {401, 403, 422}, response.text
