@@ -99,3 +99,26 @@ async def test_held_never_answers_past_a_deadline_or_the_cache_ttl(
     assert session_cache.held(long_id, clock.now()) is None
     assert session_cache.kept(long.id_digest, clock.now()) is None
     assert await session_cache.get(long.id_digest) == long  # the store still has it
+
+
+async def test_the_node_that_steps_up_holds_the_new_auth_time_at_once(
+    session_cache: CachedSessionStore, clock: FrozenClock
+) -> None:
+    session_id, session = await found_live(session_cache, clock)
+    clock.advance(CACHE_TTL / 2)
+    now = clock.now()
+    assert session_cache.held(session_id, now) == session  # the old copy is still fresh
+    moved = await session_cache.reauthenticate(session.id_digest, session.user_id, now)
+    assert moved is not None and moved.auth_time == now
+    # No wait for the cache TTL: this node's copy is the new record already.
+    assert session_cache.held(session_id, now) == moved
+    assert session_cache.kept(session.id_digest, now) == moved
+
+
+async def test_a_refused_step_up_leaves_no_copy_behind(
+    session_cache: CachedSessionStore, clock: FrozenClock
+) -> None:
+    session_id, session = await found_live(session_cache, clock)
+    await session_cache.store.remove(session.id_digest)  # ended where this node did not hear
+    assert await session_cache.reauthenticate(session.id_digest, "alice", clock.now()) is None
+    assert session_cache.held(session_id, clock.now()) is None

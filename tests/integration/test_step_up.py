@@ -152,13 +152,39 @@ async def test_reauth_makes_a_bearer_login_recent_and_its_refreshes_keep_it(
     assert (
         await client.get("/settings", headers={"Authorization": f"Bearer {fresh}"})
     ).status_code == 200
-    # The family is the same: its refresh token still works, and says the new auth time.
+    # A pair of the same family: its new refresh token works, and says the new auth time.
+    assert (
+        claims["sid"]
+        == jwt.decode(pair["access_token"], options={"verify_signature": False})["sid"]
+    )
     refreshed = await client.post(
-        "/auth/token/refresh", json={"refresh_token": pair["refresh_token"]}
+        "/auth/token/refresh", json={"refresh_token": done.json()["refresh_token"]}
     )
     assert refreshed.status_code == 200, refreshed.text
     again = jwt.decode(refreshed.json()["access_token"], options={"verify_signature": False})
     assert (again["sid"], again["auth_time"]) == (claims["sid"], claims["auth_time"])
+
+
+async def test_reauth_spends_the_refresh_token_and_its_reuse_revokes_the_family(
+    client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    await register(client, EMAIL)
+    pair = await _tokens(client)
+    bearer = {"Authorization": f"Bearer {pair['access_token']}"}
+    done = await client.post("/auth/reauth", json={"password": PASSWORD}, headers=bearer)
+    assert done.status_code == 200, done.text
+    renewed = done.json()
+    assert renewed["refresh_token"] != pair["refresh_token"]
+    clock.advance(60)  # past AUTHWARD_REFRESH_GRACE: the old token is a thief's now
+    reused = await client.post("/auth/token/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert reused.status_code == 401
+    # Theft detection as after any refresh: the whole family is gone, its new pair too.
+    gone = await client.post(
+        "/auth/token/refresh", json={"refresh_token": renewed["refresh_token"]}
+    )
+    assert gone.status_code == 401
+    access = {"Authorization": f"Bearer {renewed['access_token']}"}
+    assert (await client.get("/auth/me", headers=access)).status_code == 401
 
 
 async def test_reauth_keeps_the_logins_level(client: httpx.AsyncClient, clock: FrozenClock) -> None:
@@ -193,10 +219,35 @@ async def test_reauth_wrong_passwords_are_counted_as_failed_logins(
     assert last.status_code == 429
 
 
-async def test_reauth_takes_no_session_cookie_yet(client: httpx.AsyncClient) -> None:
+async def test_a_session_reauth_answers_the_apps_own_step_up_route(
+    client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
     await register(client, EMAIL)
     csrf = await session_login(client, EMAIL)
-    refused = await client.post(
+    clock.advance(301)
+    assert (await client.get("/settings")).status_code == 401
+    done = await client.post(
         "/auth/reauth", json={"password": PASSWORD}, headers={"X-CSRF-Token": csrf}
     )
-    assert refused.status_code == 401
+    assert done.status_code == 204, done.text
+    assert (await client.get("/settings")).status_code == 200
+    # A step-up makes a login recent, never stronger: a password login stays aal1.
+    weak = await client.post("/payout", headers={"X-CSRF-Token": csrf})
+    assert weak.status_code == 401
+    assert weak.headers["www-authenticate"] == f'{CHALLENGE}, acr_values="aal2", max_age=60'
+
+
+async def test_a_code_reauth_of_a_two_factor_session_passes_the_level_again(
+    client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    ada = await enrolled(client, clock, EMAIL)
+    mfa_token = await first_step(client, EMAIL)
+    done = await client.post(
+        "/auth/mfa", json={"mfa_token": mfa_token, "code": ada.code(clock.now())}
+    )
+    csrf = {"X-CSRF-Token": done.json()["csrf_token"]}
+    clock.advance(61)
+    assert (await client.post("/payout", headers=csrf)).status_code == 401
+    stepped = await client.post("/auth/reauth", json={"code": ada.code(clock.now())}, headers=csrf)
+    assert stepped.status_code == 204, stepped.text
+    assert (await client.post("/payout", headers=csrf)).json() == {"id": ada.user_id}

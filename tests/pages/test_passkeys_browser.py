@@ -273,3 +273,19 @@ async def test_a_cloned_credential_is_refused(chromium: Browser, site: str) -> N
     await expect(page.get_by_role("alert")).to_contain_text("That passkey was not accepted")
     assert not session_cookies(await context.cookies())
     await context.close()
+
+
+async def test_a_new_passkeys_options_carry_the_forms_password(
+    chromium: Browser, site: str
+) -> None:
+    """The options are a step-up: the form's current password vouches for a login of any
+    age, so the page adds a passkey however long ago its person signed in."""
+    context, page, _, _ = await with_authenticator(chromium, site)
+    await register(page, "grace@example.com")
+    async with page.expect_request(
+        lambda r: r.url.endswith("/auth/factors/passkeys/options")
+    ) as asked:
+        await add_passkey(page, "Laptop")
+    sent = (await asked.value).post_data_json
+    assert sent == {"current_password": PASSWORD}
+    await context.close()

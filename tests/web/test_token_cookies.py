@@ -371,3 +371,28 @@ async def test_the_refresh_cookie_follows_where_the_api_is_mounted(runtime: Runt
 async def register_at(client: httpx.AsyncClient, prefix: str) -> None:
     response = await client.post(f"{prefix}/auth/register", json=CREDENTIALS)
     assert response.status_code == 201
+
+
+async def test_reauth_by_the_access_cookie_renews_both_cookies_in_the_same_family(
+    client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    await register(client, "ada@example.com")
+    first = await token_login(client)
+    clock.advance(200)
+    # A cookie caller's unsafe request: the family's CSRF token, or nothing moves.
+    forged = await client.post("/auth/reauth", json={"password": PASSWORD})
+    assert forged.status_code == 403 and forged.json()["code"] == "csrf_rejected"
+    csrf = {"X-CSRF-Token": first["csrf_token"]}
+    response = await client.post("/auth/reauth", json={"password": PASSWORD}, headers=csrf)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    cookies = set_cookies(response)
+    assert cookies[ACCESS]["value"] == body["access_token"] != first["access_token"]
+    assert cookies[REFRESH]["value"] == body["refresh_token"] != first["refresh_token"]
+    assert cookies[CSRF]["value"] == body["csrf_token"] == first["csrf_token"]  # same family
+    me = (await client.get("/auth/me")).json()
+    assert me["auth"] == "jwt" and me["auth_time"] == clock.now().isoformat().replace("+00:00", "Z")
+    # The refresh token the cookie held before is spent.
+    clock.advance(60)
+    again = await client.post("/auth/token/refresh", json={"refresh_token": first["refresh_token"]})
+    assert again.status_code == 401

@@ -246,6 +246,39 @@ class FactorService:
             await self.events.emit("recovery_code_used", user_id=challenge.user_id)
         return Completed(challenge.user_id, challenge.mode, method, amr)
 
+    async def confirm(
+        self, user_id: UserId, *, code: str | None = None, credential: CredentialJson | None = None
+    ) -> tuple[str, ...]:
+        """Check a second factor of a signed-in user again (step-up); return its methods.
+
+        Exactly one of a TOTP `code` (never accepted twice, as at login) or a passkey
+        assertion `credential` (one of this user's passkeys, for a challenge of
+        `PasskeyService.authentication_options`; user verification counted as done).
+        Counted like the second step of a login: TooManyAttempts past the account's
+        ceiling, InvalidCode for a wrong, replayed or foreign one.
+        """
+        if (code is None) == (credential is None):
+            raise InvalidInput("Send exactly one of 'code' and 'credential'.")
+        method = "otp" if code is not None else "hwk"
+        try:
+            attempt = await self._throttle.attempt(user_id)
+        except TooManyAttempts:
+            MFA.labels(method, "throttled").inc()
+            raise
+        try:
+            async with judged(attempt, InvalidCode):
+                if code is not None:
+                    await self._check_totp(user_id, code)
+                    amr: tuple[str, ...] = ("otp",)
+                else:
+                    amr = await self._check_passkey(user_id, credential or {})
+        except InvalidCode:
+            MFA.labels(method, "failed").inc()
+            await self.events.emit("mfa_failed", user_id=user_id)
+            raise
+        MFA.labels(method, "ok").inc()
+        return amr
+
     async def _check_passkey(self, user_id: UserId, credential: CredentialJson) -> tuple[str, ...]:
         """One of this user's passkeys; UV is not required after a password (one factor
         is already proven), but counted in `amr` when the authenticator did it."""

@@ -1,4 +1,5 @@
-"""The account flows that go through a mailed link: reset, verification, email change.
+"""The account flows that go through a mailed link (reset, verification, email change),
+and step-up (`Reauthentication`), which the API and the pages share.
 
 They sit in the assembly layer, beside `authward.lifecycle`: each ties the account rules
 (`authward.accounts`: the links, the users) to the outbox (`authward.mail`) and to the
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from authward.clock import Clock
 from authward.flows.email_change import EmailChange
 from authward.flows.mailer import LinkMailer
+from authward.flows.reauth import Proof, Reauthentication
 from authward.flows.registration import Registration
 from authward.flows.reset import PasswordReset
 from authward.flows.verification import EmailVerification
@@ -27,6 +29,8 @@ __all__ = [
     "EmailVerification",
     "LinkMailer",
     "PasswordReset",
+    "Proof",
+    "Reauthentication",
     "Registration",
 ]
 
@@ -39,6 +43,7 @@ class AccountFlows:
     verification: EmailVerification
     reset: PasswordReset
     email_change: EmailChange
+    reauth: Reauthentication
 
     @classmethod
     def build(
@@ -61,4 +66,7 @@ class AccountFlows:
                 accounts, lifecycle, throttle, mailer, clock, ttl=settings.reset_ttl
             ),
             email_change=EmailChange(accounts, mailer, clock, lifecycle.events),
+            reauth=Reauthentication(
+                accounts, lifecycle.factors, lifecycle.sessions, lifecycle.tokens
+            ),
         )

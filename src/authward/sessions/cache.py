@@ -150,6 +150,27 @@ class CachedSessionStore:
                 replace(entry.session, last_seen_at=seen_at, idle_expires_at=idle_expires_at)
             )
 
+    async def reauthenticate(
+        self, id_digest: bytes, user_id: UserId, at: datetime
+    ) -> Session | None:
+        """Step-up in the store; this node's copy is the new record from the answer on.
+
+        Other nodes may serve their copy, with the older auth time, for up to the cache
+        TTL: that errs closed (a login looks less recent there, never more), so no event
+        goes on the bus. Here the copy is replaced at once, and reads that overlap the
+        write are not kept (`_endings`), or one of them could put the old copy back.
+        """
+        self._endings += 1
+        try:
+            session = await self.store.reauthenticate(id_digest, user_id, at)
+        finally:
+            self._endings += 1
+        if session is None:
+            self._drop(id_digest)
+        else:
+            self._keep(session, self._clock.now())
+        return session
+
     async def remove(self, id_digest: bytes) -> bool:
         self._forget(id_digest)
         removed = await self.store.remove(id_digest)

@@ -75,6 +75,18 @@ redis.call('PEXPIREAT', KEYS[1], string.format('%d', math.ceil(deadline / 1000))
 return 1
 """
 
+# KEYS[1] session. ARGV user_id, at (µs). The session as HGETALL has it, or nil.
+# Check and write in one script, as _TOUCH: a step-up racing a logout must not bring the
+# session back, nor move the login of a session past its deadlines or of another user.
+_REAUTH: Final = """
+local held = redis.call('HMGET', KEYS[1], 'user_id', 'idle_expires_at', 'absolute_expires_at')
+if not held[1] or held[1] ~= ARGV[1] then return false end
+local at = tonumber(ARGV[2])
+if at >= tonumber(held[2]) or at >= tonumber(held[3]) then return false end
+redis.call('HSET', KEYS[1], 'auth_time', ARGV[2])
+return redis.call('HGETALL', KEYS[1])
+"""
+
 # KEYS[1] session. ARGV[1], optional: the owner it must have. {user_id, handle} or nil.
 _DELETE: Final = """
 local owner = redis.call('HMGET', KEYS[1], 'user_id', 'handle')
@@ -141,6 +153,7 @@ class RedisSessionStore:
         self._write = client.register_script(_WRITE)
         self._index = client.register_script(_INDEX)
         self._touch = client.register_script(_TOUCH)
+        self._reauth = client.register_script(_REAUTH)
         self._delete = client.register_script(_DELETE)
         self._delete_if_expired = client.register_script(_DELETE_IF_EXPIRED)
         self._unindex = client.register_script(_UNINDEX)
@@ -174,6 +187,17 @@ class RedisSessionStore:
                 keys=[self._session_key(id_digest.hex())],
                 args=[micros(seen_at), micros(idle_expires_at)],
             )
+
+    async def reauthenticate(
+        self, id_digest: bytes, user_id: UserId, at: datetime
+    ) -> Session | None:
+        async with translated_errors():
+            flat = await self._reauth(
+                keys=[self._session_key(id_digest.hex())], args=[user_id, micros(at)]
+            )
+        if not flat:
+            return None
+        return _session(id_digest, dict(zip(flat[::2], flat[1::2], strict=True)))
 
     async def remove(self, id_digest: bytes) -> bool:
         hex_digest = id_digest.hex()

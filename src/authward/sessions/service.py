@@ -152,6 +152,21 @@ class SessionService:
             self._cache.remember(session_id, id_digest)  # `held` answers it from now on
         return session
 
+    async def reauthenticate(self, session_id: str, user_id: UserId) -> Session:
+        """Step-up: the session's login is now; return the session as it now is.
+
+        It keeps its methods (NIST SP 800-63B lets one factor reauthenticate a login of
+        any level) and its deadlines. Raises NotAuthenticated when the session is not
+        the user's or no longer live (ended, expired): nothing is written then.
+        """
+        if not crypto.is_token_shaped(session_id):
+            raise NotAuthenticated
+        at = self._clock.now()
+        session = await self.store.reauthenticate(crypto.digest(session_id), user_id, at)
+        if session is None:
+            raise NotAuthenticated
+        return session
+
     def csrf_token(self, session_id: str) -> str:
         """The CSRF token bound to this session: an HMAC of its id under the CSRF key.
 

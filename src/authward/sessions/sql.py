@@ -109,6 +109,21 @@ class SqlSessionStore:
         async with translated_errors(), self._engine.begin() as conn:
             await conn.execute(statement)
 
+    async def reauthenticate(
+        self, id_digest: bytes, user_id: UserId, at: datetime
+    ) -> Session | None:
+        # UPDATE ... RETURNING: only a live session of this user, and the row as it now is.
+        statement = (
+            update(sessions)
+            .where(sessions.c.id_digest == id_digest, sessions.c.user_id == user_id)
+            .where(sessions.c.idle_expires_at > at, sessions.c.absolute_expires_at > at)
+            .values(auth_time=at)
+            .returning(*sessions.c)
+        )
+        async with translated_errors(), self._engine.begin() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+        return None if row is None else _session(row)
+
     async def remove(self, id_digest: bytes) -> bool:
         return await self._delete(sessions.c.id_digest == id_digest) > 0
 

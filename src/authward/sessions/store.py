@@ -21,6 +21,15 @@ class SessionStore(Protocol):
     async def touch(self, id_digest: bytes, seen_at: datetime, idle_expires_at: datetime) -> None:
         """Slide the idle deadline; never re-create a session that is gone."""
 
+    async def reauthenticate(
+        self, id_digest: bytes, user_id: UserId, at: datetime
+    ) -> Session | None:
+        """Make `at` the auth time of the user's live session (step-up), in one write.
+
+        The session keeps its methods and deadlines. None, changing nothing, when the
+        session is gone, is another user's, or is past either deadline at `at`.
+        """
+
     async def remove(self, id_digest: bytes) -> bool: ...
 
     async def remove_by_handle(self, user_id: UserId, handle: str) -> bool:
@@ -71,6 +80,15 @@ class MemorySessionStore:
             self._sessions[id_digest] = replace(
                 session, last_seen_at=seen_at, idle_expires_at=idle_expires_at
             )
+
+    async def reauthenticate(
+        self, id_digest: bytes, user_id: UserId, at: datetime
+    ) -> Session | None:
+        session = self._sessions.get(id_digest)
+        if session is None or session.user_id != user_id or session.expired(at):
+            return None
+        self._sessions[id_digest] = session = replace(session, auth_time=at)
+        return session
 
     async def remove(self, id_digest: bytes) -> bool:
         return self._sessions.pop(id_digest, None) is not None

@@ -118,11 +118,23 @@ class RefreshTokens:
             await self._on_reuse(found.family, device)
         raise RefreshReuse
 
-    async def reauthenticate(self, family_id: str, user_id: UserId) -> Family | None:
-        """Make now the auth time of the user's live family (step-up); None if none."""
+    async def reauthenticate(
+        self, family_id: str, user_id: UserId, device: Device
+    ) -> tuple[str, Family] | None:
+        """Make now the auth time of the user's live family (step-up); None if none.
+
+        The family's current refresh token is spent in the same write, as a rotation
+        spends it, and the new one returned: it is what the client holds from now on,
+        and the old one coming back is reuse (or, from `device` within the grace, a
+        client racing itself) like any spent token.
+        """
         if not crypto.is_handle_shaped(family_id):
             return None
-        return await self.store.reauthenticate(family_id, user_id, self._clock.now())
+        new_token = crypto.new_token()
+        family = await self.store.reauthenticate(
+            family_id, user_id, self._clock.now(), rotate_to=(crypto.digest(new_token), device)
+        )
+        return None if family is None else (new_token, family)
 
     async def revoke(self, family_id: str, *, user_id: UserId | None = None) -> bool:
         """Revoke one live family (only if it is `user_id`'s, when given).

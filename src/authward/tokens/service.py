@@ -203,19 +203,18 @@ class TokenService:
                 new_token, family = await rotate()
         return self._pair(new_token, family)
 
-    async def reauthenticate(self, user_id: UserId, family_id: str) -> tuple[str, int]:
-        """Step-up: the family's login is now; return a new access token that says so.
+    async def reauthenticate(self, user_id: UserId, family_id: str, device: Device) -> TokenPair:
+        """Step-up: the family's login is now; return a new pair of the same family.
 
-        The family keeps its methods, its expiry and its refresh token, whose next pairs
-        carry the new auth time too. Raises InvalidToken when the family is not the
+        The family keeps its methods and its expiry; its refresh token is rotated as a
+        refresh rotates it (the one the client held is spent), so every later pair
+        carries the new auth time too. Raises InvalidToken when the family is not the
         user's or no longer live.
         """
-        family = await self.refresh_tokens.reauthenticate(family_id, user_id)
-        if family is None:
+        renewed = await self.refresh_tokens.reauthenticate(family_id, user_id, device)
+        if renewed is None:
             raise InvalidToken
-        return self.access.issue(
-            user_id, family.id, self._clock.now(), family.expires_at, family.assurance
-        )
+        return self._pair(*renewed)
 
     def verify(self, token: str) -> AccessClaims:
         """Return the claims of a valid, unrevoked access token; no I/O.

@@ -242,19 +242,44 @@ class SqlFamilyStore:
         async with translated_errors(), self._engine.begin() as conn:
             return bool((await conn.execute(statement)).rowcount == 1)
 
-    async def reauthenticate(self, family_id: str, user_id: UserId, at: datetime) -> Family | None:
+    async def reauthenticate(
+        self,
+        family_id: str,
+        user_id: UserId,
+        at: datetime,
+        *,
+        rotate_to: tuple[bytes, Device] | None = None,
+    ) -> Family | None:
         if not storable_text(family_id):
             return None
+        values: dict[str, Any] = {"auth_time": at}
+        if rotate_to is not None:
+            new_digest, device = rotate_to
+            # SET reads the row as it was: `previous_digest` gets the token being spent,
+            # whichever it is, in the same write that makes the new one current.
+            values |= {
+                "current_digest": new_digest,
+                "previous_digest": refresh_families.c.current_digest,
+                "rotated_at": at,
+                "last_seen_at": at,
+                "user_agent": device.user_agent,
+                "ip": device.ip,
+            }
         # UPDATE ... RETURNING: only a live family of this user, and the row as it now is.
         statement = (
             update(refresh_families)
             .where(refresh_families.c.id == family_id, refresh_families.c.user_id == user_id)
             .where(*_live(at))
-            .values(auth_time=at)
+            .values(**values)
             .returning(*refresh_families.c)
         )
         async with translated_errors(), self._engine.begin() as conn:
             row = (await conn.execute(statement)).mappings().first()
+            if row is not None and rotate_to is not None:
+                spent = bytes(row["previous_digest"])
+                await conn.execute(
+                    insert(refresh_spent).values(digest=spent, family_id=family_id, spent_at=at)
+                )
         return None if row is None else _family(row)
 
     async def revoke_user(

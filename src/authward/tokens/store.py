@@ -111,8 +111,19 @@ class FamilyStore(Protocol):
     async def revoke(self, family_id: str, at: datetime, *, user_id: UserId | None = None) -> bool:
         """Revoke a live family (only if it is `user_id`'s, when given); False if none."""
 
-    async def reauthenticate(self, family_id: str, user_id: UserId, at: datetime) -> Family | None:
-        """Make `at` the auth time of the user's live family (step-up); None if none."""
+    async def reauthenticate(
+        self,
+        family_id: str,
+        user_id: UserId,
+        at: datetime,
+        *,
+        rotate_to: tuple[bytes, Device] | None = None,
+    ) -> Family | None:
+        """Make `at` the auth time of the user's live family (step-up); None if none.
+
+        With `rotate_to` (a new token's digest, and the device asking), atomically with
+        it: the current token is spent as `rotate` spends it, and the new one is current.
+        """
 
     async def revoke_user(
         self, user_id: UserId, at: datetime, *, keep: str | None = None
@@ -185,11 +196,24 @@ class MemoryFamilyStore:
         chain.family = replace(chain.family, revoked_at=at)
         return True
 
-    async def reauthenticate(self, family_id: str, user_id: UserId, at: datetime) -> Family | None:
+    async def reauthenticate(
+        self,
+        family_id: str,
+        user_id: UserId,
+        at: datetime,
+        *,
+        rotate_to: tuple[bytes, Device] | None = None,
+    ) -> Family | None:
         chain = self._chains.get(family_id)
         if chain is None or not chain.family.live(at) or chain.family.user_id != user_id:
             return None
         chain.family = replace(chain.family, auth_time=at)
+        if rotate_to is not None:
+            new_digest, device = rotate_to
+            chain.spent[chain.current] = at
+            chain.previous, chain.current = chain.current, new_digest
+            chain.family = replace(chain.family, last_seen_at=at, device=device)
+            self._by_digest[new_digest] = family_id
         return chain.family
 
     async def revoke_user(

@@ -40,7 +40,7 @@ from authward.events import EventKind, Events, Hook
 from authward.ids import Via
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings, load_settings
-from authward.web import api, factors_api, links_api, passkeys_api, token_api
+from authward.web import api, factors_api, links_api, passkeys_api, reauth_api, token_api
 from authward.web.auth import (
     OUTCOME_KEY,
     Outcome,
@@ -230,6 +230,8 @@ class Authward:
         router.include_router(factors_api.router, dependencies=bind, tags=["second factors"])
         included.append(passkeys_api.router)
         router.include_router(passkeys_api.router, dependencies=bind, tags=["passkeys"])
+        included.append(reauth_api.router)
+        router.include_router(reauth_api.router, dependencies=bind, tags=["step-up"])
         # Last: a 404 for /auth/me/ and the like, never the app's redirect built from Host.
         router.include_router(slash_twins(*included))
         router.close_gate()  # the app's own routes declared after it no longer walk past it

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH
 from authward.passwords import MAX_PASSWORD_LENGTH
@@ -52,16 +52,35 @@ class MfaIn(BaseModel):
     )
 
 
-class CurrentPasswordIn(BaseModel):
-    """A change to the factors: until step-up exists, the current password says it is you."""
+STEP_UP = (
+    "Optional: the current password, which counts as an authentication just made (403 "
+    "when wrong). Without it the login must be within AUTHWARD_REAUTH_MAX_AGE, else 401 "
+    "insufficient_user_authentication (POST /auth/reauth)."
+)
 
-    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+class CurrentPasswordIn(BaseModel):
+    """A sensitive change: the current password, or nothing with a recent login."""
+
+    current_password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH, description=STEP_UP)
 
 
 class ReauthIn(BaseModel):
-    """Step-up: the password again, to make the login recent."""
+    """Step-up: exactly one proof (the password, a TOTP code or a passkey's assertion)."""
 
-    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH)
+    code: str | None = Field(None, max_length=16, description="A TOTP code (six digits).")
+    credential: dict[str, Any] | None = Field(
+        None,
+        description="A passkey's assertion (PublicKeyCredential.toJSON()) for a challenge "
+        "from POST /auth/passkey/options; one of the caller's own passkeys.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReauthIn:
+        if sum(x is not None for x in (self.password, self.code, self.credential)) != 1:
+            raise ValueError("Send exactly one of 'password', 'code' and 'credential'.")
+        return self
 
 
 class TotpConfirmIn(BaseModel):
@@ -84,11 +103,11 @@ class FactorsOut(BaseModel):
 
 
 class PasskeyIn(BaseModel):
-    """A new passkey: navigator.credentials.create()'s answer, named, with the password."""
+    """A new passkey: navigator.credentials.create()'s answer, named (step-up: see below)."""
 
     credential: dict[str, Any] = Field(description="PublicKeyCredential.toJSON() of create().")
     name: str = Field(max_length=256, description="What the user calls it (1 to 64 characters).")
-    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    current_password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH, description=STEP_UP)
 
 
 class PasskeyLoginIn(BaseModel):
@@ -140,7 +159,7 @@ class ResendIn(BaseModel):
 
 class EmailChangeIn(BaseModel):
     new_email: str = Field(max_length=MAX_EMAIL_INPUT_LENGTH)
-    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    current_password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH, description=STEP_UP)
 
 
 class Credentials(BaseModel):
@@ -159,6 +178,9 @@ class RegisterIn(Credentials):
 
 
 class PasswordChangeIn(BaseModel):
+    """Always the current password: the one credential this replaces is proven, not only
+    a recent login (a stolen session, or one a second factor refreshed, cannot set it)."""
+
     current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
     new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
@@ -178,14 +200,6 @@ class TokenOut(BaseModel):
         description="With AUTHWARD_TOKEN_COOKIES: the X-CSRF-Token of the family's cookie "
         "callers (also in a readable cookie); absent otherwise.",
     )
-
-
-class ReauthOut(BaseModel):
-    """A step-up's answer: an access token whose login is now (the refresh token stays)."""
-
-    access_token: str
-    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
-    expires_in: int
 
 
 class RefreshIn(BaseModel):

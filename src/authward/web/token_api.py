@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 
-from authward.callers import AuthUser
 from authward.errors import InvalidInput, NotAuthenticated
 from authward.runtime import Runtime
 from authward.tokens.service import TokenPair
-from authward.web.addresses import client_address
 from authward.web.api import ERROR_RESPONSES, device_of, login, mfa_required, second_step
 from authward.web.auth import presented_csrf_token, require_token, runtime_of
 from authward.web.bodies import read_fields
@@ -26,8 +24,6 @@ from authward.web.routing import AuthwardRoute
 from authward.web.schemas import (
     Credentials,
     MfaRequiredOut,
-    ReauthIn,
-    ReauthOut,
     RefreshIn,
     RevokeIn,
     TokenOut,
@@ -38,7 +34,6 @@ from authward.web.transports import (
     clear_token_cookies,
     read_refresh_cookie,
     refresh_path,
-    set_access_cookie,
     set_token_cookies,
 )
 
@@ -114,32 +109,6 @@ async def token(request: Request) -> JSONResponse:
     if (owed := await second_step(request, user, "jwt")) is not None:
         return mfa_required(owed)
     return token_answer(request, runtime, await runtime.tokens.issue(user.id, device_of(request)))
-
-
-@router.post("/auth/reauth", response_model=ReauthOut, responses=ERROR_RESPONSES)
-async def reauth(
-    body: ReauthIn, request: Request, caller: Annotated[AuthUser, Depends(require_token)]
-) -> JSONResponse:
-    """Step-up for a token caller: the password again makes the login recent.
-
-    The password is checked and counted as a password change's is (403 when wrong, 429
-    past the login limits). The token family's auth time becomes now; it keeps its
-    methods (NIST SP 800-63B lets one factor reauthenticate a login of any level), its
-    expiry and its refresh token. The answer is a new access token that says so (also
-    in the access cookie with ``AUTHWARD_TOKEN_COOKIES``).
-    """
-    runtime = runtime_of(request)
-    settings = runtime.settings
-    if settings.token_cookies:
-        check_origin(request)  # it sets a cookie: a forged one is refused as a login's is
-    address = client_address(request.scope, settings.trusted_proxies)
-    await runtime.accounts.confirm_password(caller.id, body.password, address=address)
-    access_token, expires_in = await runtime.tokens.reauthenticate(caller.id, caller.handle)
-    answer = ReauthOut(access_token=access_token, expires_in=expires_in)
-    response = JSONResponse(answer.model_dump(), headers=NO_STORE)
-    if settings.token_cookies:
-        set_access_cookie(response, access_token, expires_in, settings)
-    return response
 
 
 @router.post(

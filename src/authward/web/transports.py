@@ -136,7 +136,7 @@ def set_token_cookies(
 def set_access_cookie(
     response: Response, access_token: str, expires_in: int, settings: Settings
 ) -> None:
-    """Put an access token alone in its cookie (a step-up keeps the refresh cookie)."""
+    """Put an access token in its cookie (the access half of `set_token_cookies`)."""
     response.set_cookie(
         access_cookie_name(settings),
         access_token,

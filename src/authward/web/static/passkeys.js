@@ -60,10 +60,10 @@
     };
   };
 
-  const fetchOptions = async (url, csrfToken) => {
+  const fetchOptions = async (url, csrfToken, body = {}) => {
     const headers = { "Content-Type": "application/json" };
     if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
-    const answer = await fetch(url, { method: "POST", headers, body: "{}", credentials: "same-origin" });
+    const answer = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" });
     if (!answer.ok) throw new Error("options " + answer.status);
     return answer.json();
   };
@@ -97,7 +97,11 @@
   const register = async (form) => {
     if (!form.reportValidity()) return;
     try {
-      const options = await fetchOptions("/auth/factors/passkeys/options", form.elements.csrf_token.value);
+      // A new passkey's options are a step-up: the form's current password vouches for
+      // a login of any age (the page checks it again when the form is sent).
+      const password = form.elements.current_password;
+      const stepUp = password ? { current_password: password.value } : {};
+      const options = await fetchOptions("/auth/factors/passkeys/options", form.elements.csrf_token.value, stepUp);
       const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
       if (credential) send(form, credential);
     } catch (error) {
