@@ -225,3 +225,27 @@ async def test_a_path_on_this_site_is_kept(client: httpx.AsyncClient, clock: Fro
     go_stale(clock)
     done = await reauth(client, {"password": PASSWORD}, next_path="/how?x=1")
     assert done.status_code == 303 and done.headers["location"] == "/how?x=1"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"code": "\u0661\u0662\u0663\u0664\u0665\u0666"},  # Arabic-Indic digits
+        {"code": "9" * 5000},
+        {"code": "12\x0034"},
+        {"credential": "["},
+        {"credential": "null"},
+        {"credential": json.dumps({"id": "x", "response": {}})},
+        {"password": "\x00" * 100},
+        {"password": "p" * 100_000},
+        {},
+    ],
+)
+async def test_an_odd_proof_is_the_form_again_never_a_500(
+    client: httpx.AsyncClient, clock: FrozenClock, fields: dict[str, str]
+) -> None:
+    await sign_up(client, EMAIL)
+    go_stale(clock)
+    answer = await reauth(client, fields)
+    assert answer.status_code in {400, 413}, answer.text
+    assert (await client.get(SECURITY)).status_code == 303
