@@ -10,7 +10,7 @@ so the remote verifier can stand on it without the stores.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from authward.auth.transports import bearer_token
 from authward.callers import AuthUser, Callers
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from authward.tokens.models import AccessClaims
 
 __all__ = ["JwtStrategy", "SessionChecks", "SessionStrategy", "TokenChecks"]
+
+PASSWORD_ONLY: Final = ("pwd",)
 
 
 class SessionChecks(Protocol):
@@ -55,12 +57,16 @@ class SessionStrategy:
         if session is None:
             return None
         SESSION_OK.inc()
-        return self._callers.of(session.user_id, "session", session.handle)
+        return self._caller(session)
 
     async def resume(self, session_id: str) -> AuthUser:
         """The caller of the live session of this id, slid; raises for any other id."""
-        session = await self.live(session_id)
-        return self._callers.of(session.user_id, "session", session.handle)
+        return self._caller(await self.live(session_id))
+
+    def _caller(self, session: Session) -> AuthUser:
+        # The login's time as `Session.assurance` has it, without building one.
+        auth_time = session.auth_time or session.created_at
+        return self._callers.of(session.user_id, "session", session.handle, auth_time, session.amr)
 
     async def live(self, session_id: str) -> Session:
         """The live session of this id, slid (the record, for a page that shows it).
@@ -95,7 +101,7 @@ class JwtStrategy:
             count_refused("jwt", exc)
             raise
         JWT_OK.inc()
-        return self._callers.of(claims.sub, "jwt", claims.sid)
+        return self._caller(claims)
 
     def token(self, token: str) -> AuthUser:
         """The caller of an access token that came in a cookie; no I/O, no await."""
@@ -105,7 +111,12 @@ class JwtStrategy:
             count_refused("jwt", exc)
             raise
         JWT_OK.inc()
-        return self._callers.of(claims.sub, "jwt", claims.sid)
+        return self._caller(claims)
+
+    def _caller(self, claims: AccessClaims) -> AuthUser:
+        # A token from before the claims were carried: its login is its issue, a password.
+        auth_time, amr = claims.auth_time or claims.iat, claims.amr or PASSWORD_ONLY
+        return self._callers.of(claims.sub, "jwt", claims.sid, auth_time, amr)
 
     def check_csrf(self, caller: AuthUser, presented: str | None) -> None:
         self.tokens.check_csrf(caller.handle, presented)  # the handle is the family's id

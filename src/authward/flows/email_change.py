@@ -33,17 +33,20 @@ class EmailChange:
         self._events = events
 
     async def admit(
-        self, user_id: UserId, new_email: str, current_password: str, *, address: str
+        self, user_id: UserId, new_email: str, current_password: str | None, *, address: str
     ) -> str:
         """Check the request; return the normalised new address.
 
         InvalidInput for a malformed address; WrongPassword (a failed login, counted as
         one) or TooManyAttempts for the password; NotFound for a disabled account.
+        Without `current_password` the caller has made sure the login is recent (a
+        step-up): only the address is checked.
         """
         normalized = normalize_email(new_email)
-        await self._accounts.confirm_password(
-            user_id, current_password, address=address, action="email"
-        )
+        if current_password is not None:
+            await self._accounts.confirm_password(
+                user_id, current_password, address=address, action="email"
+            )
         return normalized
 
     async def send(self, user_id: UserId, new_email: str) -> None:

@@ -153,7 +153,7 @@ class JwksVerifier:
         if token is None:
             raise NotAuthenticated
         claims = self.verify(token)
-        return AuthUser(claims.sub, "jwt", claims.sid)
+        return _user(claims)
 
     async def user_async(self, authorization: str | None) -> AuthUser:
         """`user` for async code."""
@@ -161,7 +161,7 @@ class JwksVerifier:
         if token is None:
             raise NotAuthenticated
         claims = await self.verify_async(token)
-        return AuthUser(claims.sub, "jwt", claims.sid)
+        return _user(claims)
 
     @functools.cached_property
     def current_user(self) -> Callable[[Request], Awaitable[AuthUser]]:
@@ -293,3 +293,14 @@ class JwksVerifier:
             return None
         now = self._clock.now()
         return VerifyingKey(kid, alg, now, None, members, jwk.algorithm(alg), material)
+
+
+def _user(claims: AccessClaims) -> AuthUser:
+    # With the login's time and methods, as authward's own JWT strategy hands them over.
+    return AuthUser(
+        claims.sub,
+        "jwt",
+        claims.sid,
+        auth_time=claims.auth_time or claims.iat,
+        amr=claims.amr or ("pwd",),
+    )

@@ -192,7 +192,7 @@ async def me(request: Request, principal: Authenticated) -> MeOut:
     account = accounts.kept_account(principal.id) or await accounts.account(principal.id)
     if account is None or account.disabled:
         raise InvalidCredentials
-    assurance = await assurance_of(request, principal)
+    assurance = assurance_of(principal)
     return MeOut(
         id=account.id,
         email=account.email,

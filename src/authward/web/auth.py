@@ -8,6 +8,7 @@ after a bearer credential names the Bearer scheme.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Final
 
 from starlette.requests import HTTPConnection, Request
@@ -15,11 +16,12 @@ from starlette.types import Scope
 
 from authward.assurance import Assurance, Level, require_recent
 from authward.auth import ALL_VIAS, JWT_ONLY, SAFE_METHODS
-from authward.auth.transports import access_cookie_name, bearer_token, cookie_in, credential_headers
+from authward.auth.transports import credential_headers
 from authward.callers import AuthUser
 from authward.errors import AuthwardError, NotAuthenticated
 from authward.ids import Via
 from authward.runtime import Runtime
+from authward.web.addresses import client_address
 from authward.web.transports import CSRF_FIELD, CSRF_HEADER, read_session_cookie
 
 __all__ = [
@@ -37,12 +39,14 @@ __all__ = [
     "remember_outcome",
     "require",
     "require_recent_login",
+    "require_step_up",
     "require_token",
     "runtime_of",
     "session_id_of",
 ]
 
 FORM_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
+LONG_AGO: Final = datetime.min.replace(tzinfo=UTC)
 # The request's scope carries what authentication found out, under these keys alone:
 # the runtime serving it and whether a 401 names the Bearer scheme (in its state), and
 # the middleware's outcome.
@@ -152,25 +156,15 @@ async def _caller(request: Request, accepted: frozenset[Via]) -> AuthUser | None
         raise
 
 
-async def assurance_of(request: Request, caller: AuthUser) -> Assurance:
-    """How the caller's login authenticated: its session's record, or its token's claims.
+def assurance_of(caller: AuthUser) -> Assurance:
+    """How the caller's login authenticated, as the strategy that found it said.
 
-    The credential is the one that authenticated `caller` (checked again: a session read
-    from the node's cache, a token from the verified-token memo), so no other is read.
+    Nothing is read again: the session's record or the token's claims were read to
+    authenticate `caller`, and it carries their `auth_time` and `amr`. A caller made
+    without them (an app's test override) counts as a login of long ago: step-up asks
+    for a fresh one rather than trust what nobody checked.
     """
-    runtime = runtime_of(request)
-    if caller.via == "session":
-        session_id = read_session_cookie(request, runtime.settings)
-        if session_id is None:
-            raise NotAuthenticated
-        return (await runtime.sessions.resume(session_id)).assurance
-    authorization, cookies = credential_headers(request.scope["headers"])
-    if authorization is not None:
-        token = bearer_token(authorization)
-    else:
-        token = cookie_in(cookies, access_cookie_name(runtime.settings)) or ""
-    claims = runtime.tokens.verify(token)
-    return Assurance(claims.auth_time or claims.iat, claims.amr or ("pwd",))
+    return Assurance(caller.auth_time or LONG_AGO, caller.amr or ("pwd",))
 
 
 async def require_recent_login(
@@ -183,5 +177,21 @@ async def require_recent_login(
     """
     runtime = runtime_of(request)
     limit = runtime.settings.reauth_max_age if max_age is None else max_age
-    assurance = await assurance_of(request, caller)
-    require_recent(assurance, runtime.clock.now(), max_age=limit, aal=aal)
+    require_recent(assurance_of(caller), runtime.clock.now(), max_age=limit, aal=aal)
+
+
+async def require_step_up(request: Request, caller: AuthUser, current_password: str | None) -> None:
+    """A sensitive change (RFC 9470 step-up): the current password, or a recent login.
+
+    With `current_password` (from the body), it is checked and counted as a failed
+    login when wrong (WrongPassword, 403; TooManyAttempts past the limits): the
+    contract counts it as an authentication just made. Without it, the login must be
+    within ``AUTHWARD_REAUTH_MAX_AGE`` (`require_recent_login`), else ReauthRequired:
+    401 with the challenge, which ``POST /auth/reauth`` answers.
+    """
+    if current_password is None:
+        await require_recent_login(request, caller)
+        return
+    runtime = runtime_of(request)
+    address = client_address(request.scope, runtime.settings.trusted_proxies)
+    await runtime.accounts.confirm_password(caller.id, current_password, address=address)

@@ -1,8 +1,10 @@
 """Second factors over HTTP: enrol and remove them, and the second step of a login.
 
-Until step-up exists, every change to a user's factors needs the current password in
-the body (``current_password``), checked and counted as a password change's is: a
-stolen session alone cannot turn a factor off, or read new recovery codes.
+Every change to a user's factors is a step-up (`require_step_up`): the current
+password in the body (``current_password``, checked and counted as a password
+change's is), or a login within ``AUTHWARD_REAUTH_MAX_AGE``, else 401 with the RFC 9470
+challenge. A stolen session alone cannot turn a factor off, or read new recovery codes,
+once its login is no longer recent.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ from fastapi.responses import JSONResponse
 
 from authward.callers import AuthUser
 from authward.errors import InvalidCredentials
-from authward.web.addresses import client_address
 from authward.web.api import ERROR_RESPONSES, device_of, session_answer
-from authward.web.auth import require, runtime_of
+from authward.web.auth import require, require_step_up, runtime_of
 from authward.web.origin import check_origin
 from authward.web.passkeys_api import passkey_out
 from authward.web.routing import AuthwardRoute
@@ -34,14 +35,12 @@ from authward.web.token_api import NO_STORE, token_answer
 
 router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
 Authenticated = Annotated[AuthUser, Depends(require)]
+# A step-up's body: ``{"current_password"}``, or none at all after a recent login.
+StepUpBody = Annotated[CurrentPasswordIn | None, Body()]
 
 
-async def _confirm_password(request: Request, principal: AuthUser, password: str) -> str:
-    """Check the current password (403 when wrong, counted); return the account's email."""
-    runtime = runtime_of(request)
-    address = client_address(request.scope, runtime.settings.trusted_proxies)
-    user = await runtime.accounts.confirm_password(principal.id, password, address=address)
-    return user.email
+def _password(body: CurrentPasswordIn | None) -> str | None:
+    return None if body is None else body.current_password
 
 
 @router.get("/factors", response_model=FactorsOut, responses=ERROR_RESPONSES)
@@ -57,11 +56,17 @@ async def factors(request: Request, principal: Authenticated) -> FactorsOut:
 
 @router.post("/factors/totp", response_model=TotpEnrolmentOut, responses=ERROR_RESPONSES)
 async def begin_totp(
-    body: CurrentPasswordIn, request: Request, principal: Authenticated
+    request: Request, principal: Authenticated, body: StepUpBody = None
 ) -> JSONResponse:
-    """A new TOTP secret to scan; not active until `/auth/factors/totp/confirm` (409: on)."""
-    email = await _confirm_password(request, principal, body.current_password)
-    enrolment = await runtime_of(request).factors.begin_totp(principal.id, email)
+    """A new TOTP secret to scan; not active until `/auth/factors/totp/confirm` (409: on).
+
+    A step-up: the current password in the body, or a recent login (else 401)."""
+    runtime = runtime_of(request)
+    await require_step_up(request, principal, _password(body))
+    user = await runtime.accounts.users.get(principal.id)
+    if user is None or user.disabled:
+        raise InvalidCredentials
+    enrolment = await runtime.factors.begin_totp(principal.id, user.email)
     out = TotpEnrolmentOut(
         secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_svg=enrolment.qr_svg
     )
@@ -79,20 +84,20 @@ async def confirm_totp(
 
 @router.delete("/factors/totp", status_code=204, responses=ERROR_RESPONSES)
 async def disable_totp(
-    request: Request, principal: Authenticated, body: Annotated[CurrentPasswordIn, Body()]
+    request: Request, principal: Authenticated, body: StepUpBody = None
 ) -> Response:
-    """Turn TOTP off (and void the recovery codes); 404 when it was not on."""
-    await _confirm_password(request, principal, body.current_password)
+    """Turn TOTP off (and void the recovery codes); 404 when it was not on. A step-up."""
+    await require_step_up(request, principal, _password(body))
     await runtime_of(request).factors.disable_totp(principal.id)
     return Response(status_code=204)
 
 
 @router.post("/factors/recovery-codes", response_model=RecoveryCodesOut, responses=ERROR_RESPONSES)
 async def new_recovery_codes(
-    body: CurrentPasswordIn, request: Request, principal: Authenticated
+    request: Request, principal: Authenticated, body: StepUpBody = None
 ) -> JSONResponse:
-    """Ten new recovery codes; every older one is void (404 without a factor on)."""
-    await _confirm_password(request, principal, body.current_password)
+    """Ten new recovery codes; every older one is void (404 without a factor on). A step-up."""
+    await require_step_up(request, principal, _password(body))
     codes = await runtime_of(request).factors.new_recovery_codes(principal.id)
     return JSONResponse(RecoveryCodesOut(recovery_codes=codes).model_dump(), headers=NO_STORE)
 

@@ -17,7 +17,13 @@ from authward.errors import InvalidInput
 from authward.web.accepted import accepted, later
 from authward.web.addresses import client_address
 from authward.web.api import ERROR_RESPONSES
-from authward.web.auth import authenticate, require, runtime_of, session_id_of
+from authward.web.auth import (
+    authenticate,
+    require,
+    require_recent_login,
+    runtime_of,
+    session_id_of,
+)
 from authward.web.routing import AuthwardRoute
 from authward.web.schemas import (
     AcceptedOut,
@@ -103,8 +109,11 @@ async def change_email(
     body: EmailChangeIn, request: Request, caller: Authenticated
 ) -> JSONResponse:
     """Ask to move the account to `new_email`: a link goes there, a notice to the current
-    address. Nothing changes until the link is used (403: wrong current password)."""
+    address. Nothing changes until the link is used. A step-up: ``current_password``
+    (403 when wrong, counted), or a recent login (else 401 with the challenge)."""
     email_change = runtime_of(request).flows.email_change
+    if body.current_password is None:
+        await require_recent_login(request, caller)
     new_email = await email_change.admit(
         caller.id, body.new_email, body.current_password, address=_address(request)
     )

@@ -23,6 +23,7 @@ is read here and replayed to the app.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -122,7 +123,7 @@ class AuthwardMiddleware:
         account = accounts.kept_account(caller.id) or await accounts.account(caller.id)
         if account is None or account.disabled:
             return None
-        return AuthUser(caller.id, caller.via, caller.handle, account.email)
+        return replace(caller, email=account.email)
 
     @staticmethod
     async def _refuse(

@@ -1,10 +1,11 @@
 """Passkeys over HTTP: add and remove them, and sign in with one alone.
 
 Each ceremony is two requests: options (a fresh single-use challenge, kept in the
-database every node reads) and the browser's answer to them. Adding or removing a
-passkey needs the current password in the body, as every factor change does until
-step-up exists. A passkey sign-in answers what a password login answers, without the
-second step: a passkey verified with user verification is two factors by itself.
+database every node reads) and the browser's answer to them. Asking for a new passkey's
+options, adding one and removing one are step-ups, as every factor change is: the
+current password in the body, or a recent login (`require_step_up`). A passkey sign-in
+answers what a password login answers, without the second step: a passkey verified
+with user verification is two factors by itself.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from fastapi.responses import JSONResponse
 from authward.callers import AuthUser
 from authward.errors import InvalidCredentials
 from authward.factors.models import Passkey
-from authward.web.addresses import client_address
 from authward.web.api import ERROR_RESPONSES, device_of, session_answer
-from authward.web.auth import require, runtime_of
+from authward.web.auth import require, require_step_up, runtime_of
 from authward.web.origin import check_origin
 from authward.web.routing import AuthwardRoute
 from authward.web.schemas import (
@@ -35,6 +35,8 @@ from authward.web.token_api import NO_STORE, token_answer
 
 router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
 Authenticated = Annotated[AuthUser, Depends(require)]
+# A step-up's body: ``{"current_password"}``, or none at all after a recent login.
+StepUpBody = Annotated[CurrentPasswordIn | None, Body()]
 
 
 def passkey_out(passkey: Passkey) -> PasskeyOut:
@@ -53,10 +55,14 @@ def _options(options_json: str) -> JSONResponse:
 
 
 @router.post("/factors/passkeys/options", responses=ERROR_RESPONSES)
-async def registration_options(request: Request, principal: Authenticated) -> JSONResponse:
+async def registration_options(
+    request: Request, principal: Authenticated, body: StepUpBody = None
+) -> JSONResponse:
     """`PublicKeyCredentialCreationOptions` (JSON) for `navigator.credentials.create()`:
-    a discoverable credential, the user's passkeys excluded, a challenge for five minutes."""
+    a discoverable credential, the user's passkeys excluded, a challenge for five minutes.
+    A step-up: ``{"current_password"}``, or no body after a recent login (else 401)."""
     runtime = runtime_of(request)
+    await require_step_up(request, principal, None if body is None else body.current_password)
     user = await runtime.accounts.users.get(principal.id)
     if user is None or user.disabled:
         raise InvalidCredentials
@@ -67,10 +73,10 @@ async def registration_options(request: Request, principal: Authenticated) -> JS
     "/factors/passkeys", status_code=201, response_model=PasskeyOut, responses=ERROR_RESPONSES
 )
 async def add_passkey(body: PasskeyIn, request: Request, principal: Authenticated) -> JSONResponse:
-    """Keep a new passkey: the answer to this user's options, named (409: registered)."""
+    """Keep a new passkey: the answer to this user's options, named (409: registered).
+    A step-up: ``current_password``, or a recent login (else 401)."""
     runtime = runtime_of(request)
-    address = client_address(request.scope, runtime.settings.trusted_proxies)
-    await runtime.accounts.confirm_password(principal.id, body.current_password, address=address)
+    await require_step_up(request, principal, body.current_password)
     passkey = await runtime.passkeys.register(principal.id, body.credential, body.name)
     return JSONResponse(passkey_out(passkey).model_dump(mode="json"), status_code=201)
 
@@ -80,12 +86,11 @@ async def remove_passkey(
     passkey_id: str,
     request: Request,
     principal: Authenticated,
-    body: Annotated[CurrentPasswordIn, Body()],
+    body: StepUpBody = None,
 ) -> Response:
-    """Remove one of your passkeys (404 for anyone else's)."""
+    """Remove one of your passkeys (404 for anyone else's). A step-up, as above."""
     runtime = runtime_of(request)
-    address = client_address(request.scope, runtime.settings.trusted_proxies)
-    await runtime.accounts.confirm_password(principal.id, body.current_password, address=address)
+    await require_step_up(request, principal, None if body is None else body.current_password)
     await runtime.passkeys.remove(principal.id, passkey_id)
     return Response(status_code=204)
 

@@ -52,10 +52,17 @@ class MfaIn(BaseModel):
     )
 
 
-class CurrentPasswordIn(BaseModel):
-    """A change to the factors: until step-up exists, the current password says it is you."""
+STEP_UP = (
+    "Optional: the current password, which counts as an authentication just made (403 "
+    "when wrong). Without it the login must be within AUTHWARD_REAUTH_MAX_AGE, else 401 "
+    "insufficient_user_authentication (POST /auth/reauth)."
+)
 
-    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+
+class CurrentPasswordIn(BaseModel):
+    """A sensitive change: the current password, or nothing with a recent login."""
+
+    current_password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH, description=STEP_UP)
 
 
 class ReauthIn(BaseModel):
@@ -96,11 +103,11 @@ class FactorsOut(BaseModel):
 
 
 class PasskeyIn(BaseModel):
-    """A new passkey: navigator.credentials.create()'s answer, named, with the password."""
+    """A new passkey: navigator.credentials.create()'s answer, named (step-up: see below)."""
 
     credential: dict[str, Any] = Field(description="PublicKeyCredential.toJSON() of create().")
     name: str = Field(max_length=256, description="What the user calls it (1 to 64 characters).")
-    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    current_password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH, description=STEP_UP)
 
 
 class PasskeyLoginIn(BaseModel):
@@ -152,7 +159,7 @@ class ResendIn(BaseModel):
 
 class EmailChangeIn(BaseModel):
     new_email: str = Field(max_length=MAX_EMAIL_INPUT_LENGTH)
-    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    current_password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH, description=STEP_UP)
 
 
 class Credentials(BaseModel):
@@ -171,6 +178,9 @@ class RegisterIn(Credentials):
 
 
 class PasswordChangeIn(BaseModel):
+    """Always the current password: the one credential this replaces is proven, not only
+    a recent login (a stolen session, or one a second factor refreshed, cannot set it)."""
+
     current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
     new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
