@@ -217,3 +217,37 @@ async def test_reauth_wrong_passwords_are_counted_as_failed_logins(
     # Past the limit even the right password is refused: no free guesses here.
     last = await client.post("/auth/reauth", json={"password": PASSWORD}, headers=bearer)
     assert last.status_code == 429
+
+
+async def test_a_session_reauth_answers_the_apps_own_step_up_route(
+    client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    await register(client, EMAIL)
+    csrf = await session_login(client, EMAIL)
+    clock.advance(301)
+    assert (await client.get("/settings")).status_code == 401
+    done = await client.post(
+        "/auth/reauth", json={"password": PASSWORD}, headers={"X-CSRF-Token": csrf}
+    )
+    assert done.status_code == 204, done.text
+    assert (await client.get("/settings")).status_code == 200
+    # A step-up makes a login recent, never stronger: a password login stays aal1.
+    weak = await client.post("/payout", headers={"X-CSRF-Token": csrf})
+    assert weak.status_code == 401
+    assert weak.headers["www-authenticate"] == f'{CHALLENGE}, acr_values="aal2", max_age=60'
+
+
+async def test_a_code_reauth_of_a_two_factor_session_passes_the_level_again(
+    client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    ada = await enrolled(client, clock, EMAIL)
+    mfa_token = await first_step(client, EMAIL)
+    done = await client.post(
+        "/auth/mfa", json={"mfa_token": mfa_token, "code": ada.code(clock.now())}
+    )
+    csrf = {"X-CSRF-Token": done.json()["csrf_token"]}
+    clock.advance(61)
+    assert (await client.post("/payout", headers=csrf)).status_code == 401
+    stepped = await client.post("/auth/reauth", json={"code": ada.code(clock.now())}, headers=csrf)
+    assert stepped.status_code == 204, stepped.text
+    assert (await client.post("/payout", headers=csrf)).json() == {"id": ada.user_id}
