@@ -42,7 +42,7 @@ test: lint typecheck pytest
 # The README's page screenshots, taken anew by the browser tests (a test run alone
 # writes them to a scratch folder).
 screenshots: install-dev browser
-	AUTHWARD_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/pages/test_pages_browser.py tests/pages/test_passkeys_browser.py tests/pages/test_mailed_browser.py
+	AUTHWARD_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/pages/test_pages_browser.py tests/pages/test_passkeys_browser.py tests/pages/test_reauth_browser.py tests/pages/test_mailed_browser.py
 
 # `make bench`: every performance target of authward against its baselines (a bare route,
 # PyJWT and joserfc, fastapi-users), measured in one run, written to bench-report/. The

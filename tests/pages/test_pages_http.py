@@ -72,11 +72,13 @@ async def test_an_open_form_keeps_its_nonce_so_two_tabs_both_work(
 SCRIPTED = {"/login", "/account/security"}
 
 
-@pytest.mark.parametrize("path", ["/login", "/register", "/account", "/how", "/account/security"])
+@pytest.mark.parametrize(
+    "path", ["/login", "/register", "/account", "/how", "/account/security", "/reauth"]
+)
 async def test_every_page_has_strict_headers_and_no_script_but_the_passkey_one(
     client: httpx.AsyncClient, path: str
 ) -> None:
-    if path in {"/account", "/how", "/account/security"}:
+    if path in {"/account", "/how", "/account/security", "/reauth"}:
         await sign_up(client, "ada@example.com")
     response = await client.get(path)
     assert response.status_code == 200, response.text

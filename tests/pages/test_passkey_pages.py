@@ -1,7 +1,7 @@
 """The passkey forms of the pages, over HTTP: what the script posts, and what a forger posts.
 
 The script only fills a hidden ``credential`` field; every check is the server's: the
-form's CSRF token and origin, the password for a change, the passkey's verification.
+form's CSRF token and origin, a recent login for a change, the passkey's verification.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from authward.runtime import Runtime
 from authward.settings import Settings
 from tests.conftest import make_settings
-from tests.pages.helpers import PASSWORD, SAME_ORIGIN, csrf_of, form_token, post_form, sign_up
+from tests.pages.helpers import SAME_ORIGIN, csrf_of, form_token, post_form, sign_up
 from tests.web.passkey_helpers import SoftKey
 
 EMAIL = "ada@example.com"
@@ -34,26 +34,19 @@ async def options(client: httpx.AsyncClient, path: str, csrf: str | None = None)
     return body
 
 
-async def add_on_page(
-    client: httpx.AsyncClient, key: SoftKey, password: str = PASSWORD
-) -> httpx.Response:
+async def add_on_page(client: httpx.AsyncClient, key: SoftKey) -> httpx.Response:
     csrf = await form_token(client, "/account/security")
     made = key.create(await options(client, "/auth/factors/passkeys/options", csrf))
     fields = {
         "csrf_token": csrf,
         "name": "Laptop",
-        "current_password": password,
         "credential": json.dumps(made),
     }
     return await post_form(client, "/account/security/passkeys", fields)
 
 
-async def test_the_security_page_adds_a_passkey_with_the_password(
-    client: httpx.AsyncClient,
-) -> None:
+async def test_the_security_page_adds_a_passkey(client: httpx.AsyncClient) -> None:
     await sign_up(client, EMAIL)
-    wrong = await add_on_page(client, SoftKey(), "not the password")
-    assert wrong.status_code == 400 and "current password is not correct" in wrong.text
     done = await add_on_page(client, SoftKey())
     assert done.status_code == 303, done.text
     assert done.headers["location"] == "/account/security?notice=passkey-added"
@@ -65,7 +58,7 @@ async def test_a_forged_add_is_refused(client: httpx.AsyncClient) -> None:
     await sign_up(client, EMAIL)
     csrf = await form_token(client, "/account/security")
     made = SoftKey().create(await options(client, "/auth/factors/passkeys/options", csrf))
-    fields = {"name": "x", "current_password": PASSWORD, "credential": json.dumps(made)}
+    fields = {"name": "x", "credential": json.dumps(made)}
     no_token = await post_form(client, "/account/security/passkeys", fields)
     assert no_token.status_code == 403
     cross_site = await client.post(
@@ -125,7 +118,6 @@ async def test_past_the_cap_the_page_says_to_remove_one(
         fields = {
             "csrf_token": csrf,
             "name": f"Key {n}",
-            "current_password": PASSWORD,
             "credential": json.dumps(SoftKey().create(begun[n])),
         }
         answer = await post_form(client, "/account/security/passkeys", fields)

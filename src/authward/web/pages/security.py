@@ -1,9 +1,12 @@
 """The security page: an authenticator app (TOTP), recovery codes, passkeys.
 
-Every change asks for the current password (step-up is not built yet), as the API's
-routes do, and every form carries the session's CSRF token. Secrets (the TOTP secret and
-its QR code, recovery codes) are shown once, in the answer to the POST that made them,
-never from a URL a browser keeps; every page is ``no-store``.
+Every change needs a recent login (step-up): the page itself, and each change's POST,
+send a session that signed in longer ago than ``AUTHWARD_REAUTH_MAX_AGE`` to /reauth
+first, which brings the person back here. The forms ask for no password of their own:
+one way to prove it is you, on one page. Every form carries the session's CSRF token.
+Secrets (the TOTP secret and its QR code, recovery codes) are shown once, in the answer
+to the POST that made them, never from a URL a browser keeps; every page is
+``no-store``.
 """
 
 from __future__ import annotations
@@ -22,14 +25,13 @@ from authward.errors import (
     NotFound,
     TooManyAttempts,
     TooManyPasskeys,
-    WrongPassword,
 )
 from authward.web.auth import runtime_of, session_id_of
 from authward.web.pages.account import to_login
 from authward.web.pages.guard import credential_of, field
+from authward.web.pages.reauth import stale
 from authward.web.pages.render import duration, redirect
 from authward.web.pages.route import PageRoute, page, signed_in
-from authward.web.routing import device_of
 
 router = APIRouter(route_class=PageRoute)
 HERE: Final = "/account/security"
@@ -45,6 +47,8 @@ NOTICES: Final = {
 async def security_page(request: Request) -> Response:
     if (person := await signed_in(request)) is None:
         return to_login(request, HERE)
+    if (detour := await stale(request, person, HERE)) is not None:
+        return detour
     notice = NOTICES.get(request.query_params.get("notice", ""))
     return await _security(request, person, notice=notice)
 
@@ -55,8 +59,8 @@ async def begin_totp(request: Request) -> Response:
     if (person := await signed_in(request)) is None:
         return to_login(request, HERE)
     runtime = runtime_of(request)
-    if (refused := await _password(request, person, "totp_problem")) is not None:
-        return refused
+    if (detour := await stale(request, person, HERE)) is not None:
+        return detour
     if (account := await runtime.accounts.users.get(person.id)) is None:
         return to_login(request, HERE)
     try:
@@ -68,7 +72,11 @@ async def begin_totp(request: Request) -> Response:
 
 @router.post(HERE + "/totp/confirm")
 async def confirm_totp(request: Request) -> Response:
-    """Turn TOTP on with the app's first code; show the ten recovery codes, once."""
+    """Turn TOTP on with the app's first code; show the ten recovery codes, once.
+
+    No step-up of its own: the code proves the person holds the secret, and the secret
+    was shown only in the answer to the start, which needed a recent login.
+    """
     if (person := await signed_in(request)) is None:
         return to_login(request, HERE)
     code = field(await request.form(), "code")
@@ -89,8 +97,8 @@ async def confirm_totp(request: Request) -> Response:
 async def disable_totp(request: Request) -> Response:
     if (person := await signed_in(request)) is None:
         return to_login(request, HERE)
-    if (refused := await _password(request, person, "totp_problem")) is not None:
-        return refused
+    if (detour := await stale(request, person, HERE)) is not None:
+        return detour
     try:
         await runtime_of(request).factors.disable_totp(person.id)
     except NotFound:
@@ -103,8 +111,8 @@ async def new_recovery_codes(request: Request) -> Response:
     """Ten new recovery codes, shown once; the old ones are void."""
     if (person := await signed_in(request)) is None:
         return to_login(request, HERE)
-    if (refused := await _password(request, person, "totp_problem")) is not None:
-        return refused
+    if (detour := await stale(request, person, HERE)) is not None:
+        return detour
     try:
         codes = await runtime_of(request).factors.new_recovery_codes(person.id)
     except NotFound:
@@ -117,8 +125,8 @@ async def add_passkey(request: Request) -> Response:
     """Keep the passkey the script made (its answer is in `credential`), under a name."""
     if (person := await signed_in(request)) is None:
         return to_login(request, HERE)
-    if (refused := await _password(request, person, "passkey_problem")) is not None:
-        return refused
+    if (detour := await stale(request, person, HERE)) is not None:
+        return detour
     form = await request.form()
     try:
         await runtime_of(request).passkeys.register(
@@ -138,32 +146,14 @@ async def add_passkey(request: Request) -> Response:
 async def remove_passkey(request: Request) -> Response:
     if (person := await signed_in(request)) is None:
         return to_login(request, HERE)
-    if (refused := await _password(request, person, "passkey_problem")) is not None:
-        return refused
+    if (detour := await stale(request, person, HERE)) is not None:
+        return detour
     passkey_id = field(await request.form(), "passkey")
     try:
         await runtime_of(request).passkeys.remove(person.id, passkey_id)
     except NotFound:
         return redirect(HERE)
     return redirect(HERE + "?notice=passkey-removed")
-
-
-async def _password(request: Request, person: AuthUser, slot: str) -> Response | None:
-    """Check the form's current password (counted like a login's); the page saying
-    why not when it is wrong, None when it is right."""
-    runtime = runtime_of(request)
-    password = field(await request.form(), "current_password")
-    try:
-        await runtime.accounts.confirm_password(person.id, password, address=device_of(request).ip)
-    except TooManyAttempts as exc:
-        problem = f"Too many wrong passwords. Please try again in {duration(exc.retry_after)}."
-        response = await _security(request, person, 429, **{slot: problem})
-        response.headers["retry-after"] = str(exc.retry_after)
-        return response
-    except WrongPassword:
-        problem = "Your current password is not correct."
-        return await _security(request, person, 400, **{slot: problem})
-    return None
 
 
 async def _security(

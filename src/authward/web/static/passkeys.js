@@ -64,6 +64,11 @@
     const headers = { "Content-Type": "application/json" };
     if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
     const answer = await fetch(url, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" });
+    const challenge = answer.headers.get("WWW-Authenticate") || "";
+    if (answer.status === 401 && challenge.includes("insufficient_user_authentication")) {
+      // The login grew old while the page stood open: step up, then come back here.
+      window.location.assign("/reauth?next=" + encodeURI(window.location.pathname));
+    }
     if (!answer.ok) throw new Error("options " + answer.status);
     return answer.json();
   };
@@ -97,8 +102,8 @@
   const register = async (form) => {
     if (!form.reportValidity()) return;
     try {
-      // A new passkey's options are a step-up: the form's current password vouches for
-      // a login of any age (the page checks it again when the form is sent).
+      // A new passkey's options are a step-up: a recent login (the security page sends
+      // an old one through /reauth first), or a current password field where a form has one.
       const password = form.elements.current_password;
       const stepUp = password ? { current_password: password.value } : {};
       const options = await fetchOptions("/auth/factors/passkeys/options", form.elements.csrf_token.value, stepUp);
