@@ -212,7 +212,10 @@ class Backend:
                 ]
                 with connection:
                     connection.executemany(
-                        "INSERT INTO authward_sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                        "INSERT INTO authward_sessions (id_digest, handle, user_id, created_at,"
+                        " last_seen_at, idle_expires_at, absolute_expires_at, user_agent, ip)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows,
                     )
         finally:
             connection.close()
