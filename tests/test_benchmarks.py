@@ -183,3 +183,20 @@ def test_sizing_table_from_measured_unit_costs(monkeypatch: pytest.MonkeyPatch) 
     assert "| Redis commands | 51,100 |" in table
     assert "| requests per node | 5,000 |" in table
     assert "PostgreSQL rows read" not in table  # no PostgreSQL-only row was measured
+
+
+def test_sweep_p99_in_slices_as_long_as_the_window_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import scale
+
+    recorder = scale.Recorder("http://127.0.0.1:1/", {}, connections=1)
+    # 100 requests a second for 24 s at 1 ms, one 50 ms stall in the second 8 s slice
+    recorder.samples = [(i / 100, 0.001, True) for i in range(2400)]
+    recorder.samples[1000] = (10.0, 0.050, True)
+    slices = recorder.slices(0.0, 24.0, 8.0)
+    assert len(slices) == 3 and slices[0] == slices[2] == pytest.approx(1.0)
+    sweep = scale.SweepCost("Redis", 10, 10, 1.0, 1.0, 1.5, 1.0, 1.0, 0)
+    sweep.p99_during_slices_ms = 1.1
+    assert sweep.ratio == pytest.approx(1.5) and sweep.slice_ratio == pytest.approx(1.1)
