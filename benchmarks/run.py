@@ -242,7 +242,7 @@ def stage_scale(
                     skipped.append(f"{name}: failed ({exc}).")
                     continue
                 checks.append(dataclasses.asdict(cost))
-                sweeps.append(dataclasses.asdict(sweep))
+                sweeps.append({**dataclasses.asdict(sweep), "slice_ratio": sweep.slice_ratio})
     results["scale"], results["sweep"], results["scale_skipped"] = checks, sweeps, skipped
     results["meta"]["scale_note"] = (scale.__doc__ or "").split("\n\n", 1)[1].strip()
 
