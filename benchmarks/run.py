@@ -5,7 +5,9 @@
     .venv-bench/bin/python benchmarks/run.py --stages tokens http
 
 Stages: ``tokens`` (target 2), ``http`` (target 1, and the peer), ``storm`` (targets 3
-and 4), ``scale`` (target 5), ``propagation`` (benchmarks/propagation.py, when present).
+and 4), ``scale`` (target 5), ``propagation`` (benchmarks/propagation.py, when present),
+``login_floor`` (target 6, login_floor.py), ``scaleout`` (target 5: workers, nodes and
+the sizing figures, scaleout.py).
 Writes ``bench-report/index.md``, its PNG plots and ``results.json``; prints every
 target with its verdict. Nothing here asserts: a missed target is reported, not raised.
 """
@@ -36,7 +38,7 @@ sys.path.insert(0, str(HERE))
 import loads  # noqa: E402
 import report  # noqa: E402
 
-STAGES = ("tokens", "http", "storm", "scale", "propagation")
+STAGES = ("tokens", "http", "storm", "scale", "propagation", "login_floor", "scaleout")
 SCALE_STORES = ("SQLite", "PostgreSQL", "Redis")
 ROOT = HERE.parent
 
@@ -240,7 +242,7 @@ def stage_scale(
                     skipped.append(f"{name}: failed ({exc}).")
                     continue
                 checks.append(dataclasses.asdict(cost))
-                sweeps.append(dataclasses.asdict(sweep))
+                sweeps.append({**dataclasses.asdict(sweep), "slice_ratio": sweep.slice_ratio})
     results["scale"], results["sweep"], results["scale_skipped"] = checks, sweeps, skipped
     results["meta"]["scale_note"] = (scale.__doc__ or "").split("\n\n", 1)[1].strip()
 
@@ -371,6 +373,14 @@ def main(argv: list[str] | None = None) -> int:
                 stage_scale(plan, results, progress, work, redis_url)
             if "propagation" in plan.stages:
                 stage_propagation(plan, results, progress, redis_url)
+            if "login_floor" in plan.stages:
+                import login_floor
+
+                login_floor.stage(plan.quick, results, progress, work)
+            if "scaleout" in plan.stages:
+                import scaleout
+
+                scaleout.stage(plan.quick, results, progress, work)
     load = os.getloadavg()
     meta = results["meta"]
     meta["environment"]["machine load (1-min load average) at end"] = f"{load[0]:.2f}"

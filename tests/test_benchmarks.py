@@ -136,3 +136,67 @@ def test_enumeration_summary_gives_both_medians_and_their_ratio(
     line = enumeration.summarize("forgot", [0.004, 0.006, 0.005], [0.002, 0.003, 0.0025])
     assert "existing     5.00 ms" in line and "unknown     2.50 ms" in line
     assert "ratio 2.000" in line and "(n=3 each)" in line
+
+
+def test_login_floor_hashes_and_summarizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import login_floor
+    from login_floor import FloorResult, Rate
+
+    # the floor itself: every thread verifies, every hash begun is counted
+    rate = login_floor.raw_hashing(1, 8, 1, 2, 0.05)
+    assert rate.per_s > 0 and rate.cpu_ms >= 0
+
+    result = FloorResult("argon2id t=1", 2, 8, 1.0, load=[0.5, 0.7])
+    result.floor = [Rate(10.0, 200.0), Rate(8.0, 210.0), Rate(12.0, 190.0)]
+    result.floor_nice = [Rate(5.0, 200.0), Rate(4.0, 200.0), Rate(6.0, 200.0)]
+    result.logins = {"token": [Rate(9.0, 220.0), Rate(8.0, 230.0), Rate(6.0, 240.0, 1)]}
+    summary = result.summary()
+    token = summary["routes"]["token"]
+    # per-round ratios 0.9, 1.0, 0.5: the median is the round's, not a ratio of medians
+    assert token["ratio"] == pytest.approx(0.9) and token["met"] is True
+    assert token["ratio_nice"] == pytest.approx(1.8) and token["errors"] == 1
+    assert summary["floor_per_s"] == 10.0
+    text = login_floor.summary_text(summary)
+    assert "0.900x of the floor (met)" in text and "load 0.50-0.70" in text
+    json.dumps(summary)  # results.json takes it as it is
+
+
+def test_sizing_table_from_measured_unit_costs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import scaleout
+
+    ops = ("session check", "token login", "refresh")
+    redis = {"Redis commands": 1.0, "Redis bytes": 1000.0, "PostgreSQL transactions": 0.0}
+    redis["PostgreSQL rows written"] = 0.0
+    sizing = {
+        "unit_costs": [
+            {"config": "SQLite", "per": {op: {"node write calls": 2.0} for op in ops}},
+            {"config": "PostgreSQL + Redis", "per": {op: dict(redis) for op in ops}},
+        ],
+        "footprint": [{"store": "Redis", "sessions": 1000, "bytes_per_session": 1024.0}],
+    }
+    table = scaleout.sizing_table(sizing)
+    assert "| node write calls | SQLite | 2.00 | 2.00 | 2.00 |" in table
+    assert "| memory | Redis | 1,024 B | 977 MiB | 9.5 GiB |" in table
+    # 50,000 checks + 0.2% logins + 2% refreshes, one Redis command each
+    assert "| Redis commands | 51,100 |" in table
+    assert "| requests per node | 5,000 |" in table
+    assert "PostgreSQL rows read" not in table  # no PostgreSQL-only row was measured
+
+
+def test_sweep_p99_in_slices_as_long_as_the_window_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import scale
+
+    recorder = scale.Recorder("http://127.0.0.1:1/", {}, connections=1)
+    # 100 requests a second for 24 s at 1 ms, one 50 ms stall in the second 8 s slice
+    recorder.samples = [(i / 100, 0.001, True) for i in range(2400)]
+    recorder.samples[1000] = (10.0, 0.050, True)
+    slices = recorder.slices(0.0, 24.0, 8.0)
+    assert len(slices) == 3 and slices[0] == slices[2] == pytest.approx(1.0)
+    sweep = scale.SweepCost("Redis", 10, 10, 1.0, 1.0, 1.5, 1.0, 1.0, 0)
+    sweep.p99_during_slices_ms = 1.1
+    assert sweep.ratio == pytest.approx(1.5) and sweep.slice_ratio == pytest.approx(1.1)
