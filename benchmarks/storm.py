@@ -28,7 +28,8 @@ from authward.cli.loadgen import load
 from authward.runtime import build_runtime
 
 EMAIL = "storm@bench.example.com"
-PASSWORD = "storm-password-1"
+# Not containing the part before the @: the password policy refuses that (NIST 800-63B).
+PASSWORD = "gale-password-1"
 
 
 @dataclass
