@@ -136,3 +136,17 @@ def test_enumeration_summary_gives_both_medians_and_their_ratio(
     line = enumeration.summarize("forgot", [0.004, 0.006, 0.005], [0.002, 0.003, 0.0025])
     assert "existing     5.00 ms" in line and "unknown     2.50 ms" in line
     assert "ratio 2.000" in line and "(n=3 each)" in line
+
+
+def test_password_costs_measure_every_parameter_set_and_the_common_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import password_costs
+
+    figures = password_costs.run(repeats=1)
+    hashes = figures["hashes"]
+    assert isinstance(hashes, list) and [h["time_cost"] for h in hashes] == [3, 2, 1]
+    assert all(h["verify_ms"] > 0 for h in hashes)
+    common = figures["common_list"]
+    assert isinstance(common, dict) and common["words"] == 30_000 and common["check_us"] > 0
