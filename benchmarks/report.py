@@ -124,7 +124,8 @@ def headline(results: Results) -> str:
                 [
                     "4",
                     f"the README's app, `current_account` by {mine['route'].split(',')[0]} "
-                    f"(account cache {cache}), against fastapi-users' {peer['route']}",
+                    f"(account cache {cache}), against fastapi-users' `current_user` by "
+                    f"{peer['route'].split(',')[0]}",
                     f"**{against:.2f}×** its req/s ({_f(mine['rps'])} vs {_f(peer['rps'])}); "
                     f"{cpu:.2f}× less server CPU per request",
                     f"≥ {TARGETS['peer_loads']:.0f}×",
