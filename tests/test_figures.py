@@ -116,3 +116,27 @@ def test_the_bench_measures_the_readme_app_as_written(monkeypatch: pytest.Monkey
     assert len(app_lines) >= 6
     for line in app_lines:
         assert line in source, f"the README's {line!r} is not what make bench measures"
+
+
+def test_the_headline_pairs_like_with_like_and_gives_each_verdict(
+    figures: ModuleType,
+) -> None:
+    import throughput
+
+    def row(config: str, route: str, rps: float, ratio: float) -> dict[str, object]:
+        return {"config": config, "route": route, "rps": rps, "ratio": ratio,
+                "cpu_ratio": ratio, "cpu_us": 1e6 / rps}  # fmt: skip
+
+    loads = throughput.LOADS.format(route="JWT")
+    http = [
+        row(throughput.README, "JWT", 800, 0.81),
+        row(throughput.README, loads, 600, 0.6),
+        row(throughput.SERVICE, "/auth/me JWT", 500, 0.59),
+        row(throughput.PEER_JWT, loads, 200, 0.1),  # 600 / 200: 3.00×, the goal exactly
+        row(throughput.PEER_DB, throughput.LOADS.format(route="database token"), 100, 0.1),
+    ]
+    lines = figures.BLOCKS["headline"]({"http": http}).splitlines()[2:]
+    assert [line.split(" | ")[0] for line in lines] == ["| 1", "| 3", "| 4"]
+    assert ["✅ met" in line for line in lines] == [True, False, True]
+    assert "`current_account` by JWT (account cache on)" in lines[2]
+    assert "fastapi-users' `current_user` by JWT" in lines[2] and "**3.00×**" in lines[2]
