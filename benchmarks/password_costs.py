@@ -115,7 +115,11 @@ def common_list() -> dict[str, float]:
 
 def run(*, repeats: int) -> dict[str, object]:
     """Everything the stage measures, as results.json keeps it under ``passwords``."""
-    return {"hashes": [asdict(cost) for cost in hash_costs(repeats)], "common_list": common_list()}
+    return {
+        "repeats": repeats,
+        "hashes": [asdict(cost) for cost in hash_costs(repeats)],
+        "common_list": common_list(),
+    }
 
 
 if __name__ == "__main__":

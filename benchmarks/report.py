@@ -723,9 +723,10 @@ def _passwords_section(results: Results) -> str:
         return head + "Not run.\n"
     common = passwords["common_list"]
     text = head + (
-        "`benchmarks/password_costs.py`: one argon2id verification, the median of five on one "
-        "thread, at each parameter set; the common-password list's first load in a fresh "
-        "process, the resident memory it added, and one check once loaded.\n\n"
+        f"`benchmarks/password_costs.py`: one argon2id verification, the median of "
+        f"{passwords['repeats']} on one thread, at each parameter set; the common-password "
+        "list's first load in a fresh process, the resident memory it added, and one check "
+        "once loaded.\n\n"
     )
     text += _table(
         ["parameters", "t", "MiB", "p", "one verification, ms"],
