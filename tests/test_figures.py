@@ -32,6 +32,15 @@ def figures(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return figures
 
 
+def test_every_doc_agrees_with_the_committed_results_json(figures: ModuleType) -> None:
+    results = figures.load(ROOT / "bench-report" / "results.json")
+    assert results["meta"]["environment"]["mode"] == "full"  # never a --quick run's figures
+    marked = [p for p in figures.documents() if figures.MARKED.search(p.read_text())]
+    assert {p.name for p in marked} >= {"README.md", "choosing.md", "deployment.md"}
+    stale = [str(p.relative_to(ROOT)) for p in figures.stale(results)]
+    assert stale == [], f"run `python benchmarks/figures.py`: {stale} disagree with results.json"
+
+
 def test_blocks_are_written_inline_and_on_lines_of_their_own(
     figures: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
