@@ -1,6 +1,6 @@
 """`make bench`: every target of the performance issue, side by side with its baselines.
 
-    .venv-bench/bin/python benchmarks/run.py              # the full run (about 15 minutes)
+    .venv-bench/bin/python benchmarks/run.py              # the full run (about 40 minutes)
     .venv-bench/bin/python benchmarks/run.py --quick      # a smoke test of every stage
     .venv-bench/bin/python benchmarks/run.py --stages tokens http
 
