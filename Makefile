@@ -45,7 +45,8 @@ screenshots: install-dev browser
 	AUTHWARD_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/pages/test_pages_browser.py tests/pages/test_passkeys_browser.py tests/pages/test_reauth_browser.py tests/pages/test_mailed_browser.py
 
 # `make bench`: every performance target of authward against its baselines (a bare route,
-# PyJWT and joserfc, fastapi-users), measured in one run, written to bench-report/. The
+# PyJWT and joserfc, fastapi-users), measured in one run, written to bench-report/, and the
+# docs' measured figures written from it (benchmarks/figures.py; --check verifies). The
 # peers live in a venv of their own; wrk (Debian's, as root) drives the load when it can,
 # else a Python load generator does. BENCH_ARGS=--quick is a smoke test of every stage.
 BENCH_VENV := .venv-bench

@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import secrets
 import statistics
 import subprocess
@@ -220,6 +221,30 @@ def report(mode: str, poll: float, samples: dict[str, list[float]]) -> None:
         f"AUTHWARD_REVOCATION_POLL_INTERVAL={poll:g} s)"
     )
     ROUND_TRIPS.clear()
+
+
+# One line of `report`, read back by `parse` (run.py keeps the figures in results.json).
+LINE = re.compile(
+    r"^(?P<mode>\S+)\s+(?P<what>\S.*?)\s+n=(?P<n>\d+)\s+p50=\s*(?P<p50_ms>[\d.]+) ms\s+"
+    r"p90=\s*(?P<p90_ms>[\d.]+) ms\s+p99=\s*(?P<p99_ms>[\d.]+) ms\s+max=\s*(?P<max_ms>[\d.]+) ms$"
+)
+
+
+def parse(output: str) -> list[dict[str, str | int | float]]:
+    """The figures of `report`'s lines in `output`, one dict per mode and kind."""
+    rows: list[dict[str, str | int | float]] = []
+    for line in output.splitlines():
+        if found := LINE.match(line.strip()):
+            row = found.groupdict()
+            rows.append(
+                {
+                    "mode": row.pop("mode"),
+                    "what": row.pop("what"),
+                    "n": int(row.pop("n")),
+                    **{key: float(value) for key, value in row.items()},
+                }
+            )
+    return rows
 
 
 MODES = ["redis", "postgres", "sql", "workers", "workers-poll"]

@@ -98,6 +98,56 @@ def peer_pairs(http: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[st
     ]
 
 
+def headline(results: Results) -> str:
+    """Targets 1, 3 and 4 of issue 19, like for like, as a table (empty when not measured).
+
+    1: the README's ten-line app as written, its protected route against its own bare
+    route; 3: the service's ``GET /auth/me`` against its bare route, default settings;
+    4: the README's app handing over the user (``current_account``) against fastapi-users'
+    ``current_user``, which does the same, with the account cache on and off.
+    """
+    http = results.get("http", [])
+    rows: list[list[str]] = []
+    for row in http:
+        if row["config"] == README and row["route"] in ("JWT", "session"):
+            rows.append(_headline_row("1", f"the README's app, `/notes` by {row['route']}", row))
+    for row in http:
+        if row["config"] == SERVICE and not is_baseline(row["route"]):
+            by = row["route"].removeprefix("/auth/me ")
+            rows.append(_headline_row("3", f"the service's `GET /auth/me` by {by}", row))
+    for mine, peer in peer_pairs(http):
+        if loads_user(mine["route"]):
+            against = mine["rps"] / peer["rps"]
+            cpu = peer["cpu_us"] / mine["cpu_us"]
+            cache = "on" if mine["config"] == README else "off"
+            rows.append(
+                [
+                    "4",
+                    f"the README's app, `current_account` by {mine['route'].split(',')[0]} "
+                    f"(account cache {cache}), against fastapi-users' `current_user` by "
+                    f"{peer['route'].split(',')[0]}",
+                    f"**{against:.2f}×** its req/s ({_f(mine['rps'])} vs {_f(peer['rps'])}); "
+                    f"{cpu:.2f}× less server CPU per request",
+                    f"≥ {TARGETS['peer_loads']:.0f}×",
+                    _ok(against >= TARGETS["peer_loads"]),
+                ]
+            )
+    if not rows:
+        return ""
+    return _table(["target", "like for like", "measured", "goal", "verdict"], rows)
+
+
+def _headline_row(target: str, what: str, row: dict[str, Any]) -> list[str]:
+    goal = TARGETS["throughput"] if target == "1" else TARGETS["me"]
+    return [
+        target,
+        f"{what} against the same app's bare route",
+        f"**{row['ratio']:.2f}×** (server CPU per request: {row['cpu_ratio']:.2f}×)",
+        f"≥ {goal:.2f}×",
+        _ok(row["ratio"] >= goal),
+    ]
+
+
 def targets(results: Results) -> list[dict[str, Any]]:
     """Every target with its measured value, its goal and whether it was met."""
     out: list[dict[str, Any]] = []
@@ -393,6 +443,8 @@ def write(results: Results, out: Path) -> Path:
     plots = set(plot_all(results, out))
     meta = results.get("meta", {})
     parts = [f"# authward benchmark report\n\n{meta.get('summary', '')}\n"]
+    if top := headline(results):
+        parts.append("## Headline: like for like (issue 19, targets 1, 3 and 4)\n\n" + top)
     parts.append(_environment(meta))
     parts.append("## Targets\n\n")
     parts.append(
@@ -407,6 +459,8 @@ def write(results: Results, out: Path) -> Path:
     parts.append(_storm_section(results, plots))
     parts.append(_scale_section(results, plots))
     parts.append(_propagation_section(results))
+    parts.append(_passwords_section(results))
+    parts.append(_enumeration_section(results))
     parts.append(_notes(meta))
     page = out / "index.md"
     page.write_text("\n".join(parts))
@@ -660,6 +714,41 @@ def _propagation_section(results: Results) -> str:
     if not output:
         return head + (results.get("propagation_note") or "Not run.") + "\n"
     return head + results.get("propagation_note", "") + "\n\n```\n" + output.strip() + "\n```\n"
+
+
+def _passwords_section(results: Results) -> str:
+    head = "## Password checks\n\n"
+    passwords = results.get("passwords")
+    if not passwords:
+        return head + "Not run.\n"
+    common = passwords["common_list"]
+    text = head + (
+        f"`benchmarks/password_costs.py`: one argon2id verification, the median of "
+        f"{passwords['repeats']} on one thread, at each parameter set; the common-password "
+        "list's first load in a fresh process, the resident memory it added, and one check "
+        "once loaded.\n\n"
+    )
+    text += _table(
+        ["parameters", "t", "MiB", "p", "one verification, ms"],
+        [
+            [f"{h['label']}" + (f" ({h['role']})" if h["role"] else ""), str(h["time_cost"]),
+             f"{h['memory_mib']:g}", str(h["parallelism"]), _f(h["verify_ms"], 1)]
+            for h in passwords["hashes"]
+        ],
+    )  # fmt: skip
+    return text + (
+        f"\nThe common list ({common['words']:,.0f} passwords): first load "
+        f"{common['load_s']:.2f} s, {common['rss_mib']:.1f} MiB resident, "
+        f"{common['check_us']:.2f} µs a check.\n"
+    )
+
+
+def _enumeration_section(results: Results) -> str:
+    head = "## Does an answer's timing tell whether an email has an account?\n\n"
+    output = results.get("enumeration")
+    if not output:
+        return head + "Not run.\n"
+    return head + "`benchmarks/enumeration.py` run as is:\n\n```\n" + output.strip() + "\n```\n"
 
 
 def _notes(meta: dict[str, Any]) -> str:

@@ -1,13 +1,16 @@
 """`make bench`: every target of the performance issue, side by side with its baselines.
 
-    .venv-bench/bin/python benchmarks/run.py              # the full run (about 15 minutes)
+    .venv-bench/bin/python benchmarks/run.py              # the full run (about 55 minutes)
     .venv-bench/bin/python benchmarks/run.py --quick      # a smoke test of every stage
     .venv-bench/bin/python benchmarks/run.py --stages tokens http
 
 Stages: ``tokens`` (target 2), ``http`` (target 1, and the peer), ``storm`` (targets 3
-and 4), ``scale`` (target 5), ``propagation`` (benchmarks/propagation.py, when present),
+and 4), ``scale`` (target 5), ``propagation`` (benchmarks/propagation.py),
 ``login_floor`` (target 6, login_floor.py), ``scaleout`` (target 5: workers, nodes and
-the sizing figures, scaleout.py).
+the sizing figures, scaleout.py), and the figures the docs give besides: ``passwords``
+(password_costs.py: argon2id, the common list) and ``enumeration``
+(benchmarks/enumeration.py). After a full run, the docs' figures are written from the
+report's results.json (figures.py).
 Writes ``bench-report/index.md``, its PNG plots and ``results.json``; prints every
 target with its verdict. Nothing here asserts: a missed target is reported, not raised.
 """
@@ -35,10 +38,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import figures  # noqa: E402
 import loads  # noqa: E402
 import report  # noqa: E402
 
-STAGES = ("tokens", "http", "storm", "scale", "propagation", "login_floor", "scaleout")
+STAGES = (
+    "tokens", "http", "storm", "scale", "propagation", "login_floor", "scaleout", "passwords",
+    "enumeration",
+)  # fmt: skip
 SCALE_STORES = ("SQLite", "PostgreSQL", "Redis")
 ROOT = HERE.parent
 
@@ -250,12 +257,9 @@ def stage_scale(
 def stage_propagation(
     plan: Plan, results: dict[str, Any], progress: Progress, redis_url: str | None
 ) -> None:
+    import propagation
+
     script = HERE / "propagation.py"
-    if not script.exists():
-        results["propagation_note"] = (
-            "benchmarks/propagation.py is not there yet: nothing to include."
-        )
-        return
     rounds = "5" if plan.quick else "40"
     modes = ["sql", "postgres", "workers-poll", "workers"]
     command = [sys.executable, str(script), "--rounds", rounds, "--sessions"]
@@ -274,9 +278,34 @@ def stage_propagation(
             output = f"did not finish: {exc}"
         tick()
     results["propagation"] = output
+    results["propagation_rows"] = propagation.parse(output)
     results["propagation_note"] = (
         f"Output of `{' '.join(['benchmarks/propagation.py', *command[2:]])}` run as is:"
     )
+
+
+def stage_passwords(plan: Plan, results: dict[str, Any], progress: Progress) -> None:
+    import password_costs
+
+    with progress.stage("password checks (argon2id, the common list)", 1) as tick:
+        results["passwords"] = password_costs.run(repeats=2 if plan.quick else 5)
+        tick()
+
+
+def stage_enumeration(plan: Plan, results: dict[str, Any], progress: Progress) -> None:
+    command = [sys.executable, str(HERE / "enumeration.py")]
+    command += ["--rounds", "5", "--warmup", "1"] if plan.quick else []
+    with progress.stage("answer timing by email (benchmarks/enumeration.py)", 1) as tick:
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)  # noqa: S603
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            results["meta"]["notes"].append(f"enumeration: did not finish ({exc}).")
+            return
+        tick()
+    if done.returncode:
+        results["meta"]["notes"].append(f"enumeration: failed ({done.stderr[-500:]}).")
+        return
+    results["enumeration"] = done.stdout
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -381,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
                 import scaleout
 
                 scaleout.stage(plan.quick, results, progress, work)
+            if "passwords" in plan.stages:
+                stage_passwords(plan, results, progress)
+            if "enumeration" in plan.stages:
+                stage_enumeration(plan, results, progress)
     load = os.getloadavg()
     meta = results["meta"]
     meta["environment"]["machine load (1-min load average) at end"] = f"{load[0]:.2f}"
@@ -395,7 +428,25 @@ def main(argv: list[str] | None = None) -> int:
     page = report.write(results, plan.out)
     print_targets(results, progress_console())
     print(f"\nreport: {page}")
+    write_figures(plan)
     return 0
+
+
+def write_figures(plan: Plan) -> None:
+    """After a full run into bench-report/, write the docs' measured figures from it."""
+    if plan.quick or set(plan.stages) != set(STAGES) or plan.out.resolve() != ROOT / "bench-report":
+        print(
+            "The docs' figures were left alone (not a full run into bench-report/); "
+            "`benchmarks/figures.py` writes them from bench-report/results.json."
+        )
+        return
+    try:
+        changed = figures.rewrite(figures.load(plan.out / "results.json"))
+    except figures.FiguresError as exc:
+        print(f"The docs' figures were not written: {exc}")
+        return
+    for path in changed:
+        print(f"figures written: {path.relative_to(ROOT)}")
 
 
 def _small(results: dict[str, Any]) -> dict[str, Any]:

@@ -59,6 +59,16 @@ SWEEP_AHEAD = FILLER_IDLE + timedelta(minutes=1)  # ...and expired to a sweep th
 PREFIX = "authward:"
 BEFORE_S = 8.0  # the window before the sweep, and the slices of the sweep's own
 
+# The columns the filler fills; the others (how the login authenticated) keep their defaults.
+FILLER_COLUMNS = (
+    "id_digest", "handle", "user_id", "created_at", "last_seen_at", "idle_expires_at",
+    "absolute_expires_at", "user_agent", "ip",
+)  # fmt: skip
+SQLITE_INSERT = (
+    f"INSERT INTO authward_sessions ({', '.join(FILLER_COLUMNS)}) "  # noqa: S608 - constants
+    f"VALUES ({', '.join('?' * len(FILLER_COLUMNS))})"
+)
+
 _SEED_REDIS = """
 local prefix = ARGV[1]
 local first, users, per = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -223,12 +233,7 @@ class Backend:
                     for r in chunk
                 ]
                 with connection:
-                    connection.executemany(
-                        "INSERT INTO authward_sessions (id_digest, handle, user_id, created_at,"
-                        " last_seen_at, idle_expires_at, absolute_expires_at, user_agent, ip)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
+                    connection.executemany(SQLITE_INSERT, rows)
         finally:
             connection.close()
 
@@ -241,17 +246,7 @@ class Backend:
                 await connection.copy_records_to_table(
                     "authward_sessions",
                     records=self._rows(start, min(10_000, first + users - start)),
-                    columns=[
-                        "id_digest",
-                        "handle",
-                        "user_id",
-                        "created_at",
-                        "last_seen_at",
-                        "idle_expires_at",
-                        "absolute_expires_at",
-                        "user_agent",
-                        "ip",
-                    ],  # fmt: skip
+                    columns=list(FILLER_COLUMNS),
                 )
         finally:
             await connection.close()

@@ -42,6 +42,14 @@ LOADS = "{route}, loads the user"
 README = "the README's app (SQLite, default settings)"
 README_NO_ACCOUNT_CACHE = "the README's app (SQLite, account cache off)"
 SERVICE = "authward service, GET /auth/me (SQLite, default settings)"
+# The configurations figures.py reads by name.
+DEFAULT_CONFIG = "authward library, JWT (EdDSA) + session, no settings (SQLite, its cache on)"
+FLOOR_CONFIG = "FastAPI alone, a dependency that checks nothing"
+SQLITE_NO_CACHE = "authward library, session (SQLite, no cache)"
+REDIS_CACHED = "authward library, session (Redis, cache)"
+REDIS_NO_CACHE = "authward library, session (Redis, no cache)"
+PEER_JWT = "fastapi-users, JWTStrategy (HS256) + BearerTransport"
+PEER_DB = "fastapi-users, DatabaseStrategy + CookieTransport"
 
 
 def loads_user(route: str) -> bool:
@@ -157,7 +165,7 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
     bare = Route("bare", "/bench/bare")
     out = [
         Config(
-            "authward library, JWT (EdDSA) + session, no settings (SQLite, its cache on)",
+            DEFAULT_CONFIG,
             "authward-library",
             authward_env(workdir),
             default_routes,
@@ -177,7 +185,7 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
             workers=2,
         ),
         Config(
-            "FastAPI alone, a dependency that checks nothing",
+            FLOOR_CONFIG,
             "authward-library",
             authward_env(workdir),
             lambda c: [bare, Route(FLOOR_ROUTE, "/bench/noop")],
@@ -211,7 +219,7 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
             label="README app, no account cache\n{route}",
         ),
         Config(
-            "authward library, session (SQLite, no cache)",
+            SQLITE_NO_CACHE,
             "authward-library",
             authward_env(workdir, AUTHWARD_SESSION_CACHE_TTL="0"),
             lambda c: [bare, Route("session", "/bench/protected", c.cookie)],
@@ -222,7 +230,7 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
         redis = {"AUTHWARD_REDIS_URL": redis_url}
         out += [
             Config(
-                "authward library, session (Redis, cache)",
+                REDIS_CACHED,
                 "authward-library",
                 authward_env(workdir, **redis, **cached),
                 lambda c: [
@@ -236,7 +244,7 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
                 label="authward\n{route}\n(Redis, cache)",
             ),
             Config(
-                "authward library, session (Redis, no cache)",
+                REDIS_NO_CACHE,
                 "authward-library",
                 authward_env(workdir, **redis),
                 lambda c: [bare, Route("session", "/bench/protected", c.cookie)],
@@ -257,14 +265,14 @@ def configs(workdir: Path, redis_url: str | None, cache_ttl: str) -> list[Config
             label="service\n{route}",
         ),
         Config(
-            "fastapi-users, JWTStrategy (HS256) + BearerTransport",
+            PEER_JWT,
             "fastapi-users-jwt",
             {"BENCH_PEER_DATABASE": str(workdir / "peer.db")},
             lambda c: [bare, Route(LOADS.format(route="JWT"), "/bench/protected", c.bearer)],
             label="fastapi-users\n{route}",
         ),
         Config(
-            "fastapi-users, DatabaseStrategy + CookieTransport",
+            PEER_DB,
             "fastapi-users-db",
             {"BENCH_PEER_DATABASE": str(workdir / "peer.db")},
             lambda c: [

@@ -200,3 +200,17 @@ def test_sweep_p99_in_slices_as_long_as_the_window_before(
     sweep = scale.SweepCost("Redis", 10, 10, 1.0, 1.0, 1.5, 1.0, 1.0, 0)
     sweep.p99_during_slices_ms = 1.1
     assert sweep.ratio == pytest.approx(1.5) and sweep.slice_ratio == pytest.approx(1.1)
+
+
+def test_password_costs_measure_every_parameter_set_and_the_common_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import password_costs
+
+    figures = password_costs.run(repeats=1)
+    hashes = figures["hashes"]
+    assert isinstance(hashes, list) and [h["time_cost"] for h in hashes] == [3, 2, 1]
+    assert all(h["verify_ms"] > 0 for h in hashes)
+    common = figures["common_list"]
+    assert isinstance(common, dict) and common["words"] == 30_000 and common["check_us"] > 0
