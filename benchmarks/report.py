@@ -26,6 +26,7 @@ TARGETS = {
     "me": 0.60,  # the service's /auth/me / its bare route, default settings (issue 19.3)
     "peer_loads": 3.0,  # authward / fastapi-users, both handing over the user (issue 19.4)
     "peer_identity": 8.0,  # authward's current_user / fastapi-users' (which loads the user)
+    "second_worker": 0.85,  # what a second worker adds / the first worker's req/s (19.5)
 }
 
 
@@ -213,6 +214,28 @@ def targets(results: Results) -> list[dict[str, Any]]:
             f"{storm['logins_per_s']:.1f} logins/s; peak RSS {storm['peak_rss_mib']:.0f} MiB",
             None,
         )
+    if scaleout := results.get("scaleout"):
+        for route, row in scaleout.get("workers", {}).get("routes", {}).items():
+            add(
+                f"5. {route}: a second worker adds ≥ 0.85 of the first's req/s",
+                f"{row['second_share']:.2f} ({_f(row['rps_1'])} → {_f(row['rps_2'])} req/s)",
+                row["second_share"] >= TARGETS["second_worker"],
+            )
+        for route, row in scaleout.get("nodes", {}).get("routes", {}).items():
+            add(
+                f"5. {route}: three nodes over PostgreSQL + Redis, each at its share",
+                f"smallest node {row['min_share']:.2f} of the mean; together "
+                f"{row['total_over_alone']:.2f}× one alone",
+                None,
+            )
+    if floor := results.get("login_floor"):
+        for route, row in floor["routes"].items():
+            add(
+                f"6. {route} logins ≥ 0.90× argon2id alone, same parameters and concurrency",
+                f"{row['ratio']:.2f}× ({row['per_s']:.2f} vs {floor['floor_per_s']:.2f}/s; "
+                f"{row['ratio_nice']:.2f}× of the floor at the hashing threads' niceness)",
+                row["met"],
+            )
     for row in results.get("scale", []):
         ratio = row["large_us"] / row["small_us"]
         add(
@@ -459,6 +482,8 @@ def write(results: Results, out: Path) -> Path:
     parts.append(_storm_section(results, plots))
     parts.append(_scale_section(results, plots))
     parts.append(_propagation_section(results))
+    parts.append(_login_floor_section(results))
+    parts.append(_scaleout_section(results))
     parts.append(_passwords_section(results))
     parts.append(_enumeration_section(results))
     parts.append(_notes(meta))
@@ -714,6 +739,57 @@ def _propagation_section(results: Results) -> str:
     if not output:
         return head + (results.get("propagation_note") or "Not run.") + "\n"
     return head + results.get("propagation_note", "") + "\n\n```\n" + output.strip() + "\n```\n"
+
+
+def _login_floor_section(results: Results) -> str:
+    head = "## Logins at the hashing floor\n\n"
+    floor = results.get("login_floor")
+    if not floor:
+        return head + "Not run.\n"
+    import login_floor
+
+    lines = login_floor.summary_text(floor)
+    return head + "`benchmarks/login_floor.py`:\n\n```\n" + lines + "\n```\n"
+
+
+def _scaleout_section(results: Results) -> str:
+    head = "## Workers, nodes and sizing\n\n"
+    found = results.get("scaleout")
+    if not found:
+        return head + "Not run.\n"
+    import scaleout
+
+    text = head + "`benchmarks/scaleout.py`: `GET /auth/me` through `authward serve`.\n\n"
+    if workers := found.get("workers"):
+        text += (
+            _table(
+                ["route", "1 worker, req/s", "2 workers, req/s", "second worker's share"],
+                [
+                    [route, _f(row["rps_1"]), _f(row["rps_2"]), f"{row['second_share']:.2f}"]
+                    for route, row in workers["routes"].items()
+                ],
+            )
+            + "\n"
+        )
+    if nodes := found.get("nodes"):
+        text += (
+            _table(
+                ["route", "one node alone, req/s", "three together, req/s", "smallest share"],
+                [
+                    [
+                        route,
+                        _f(row["alone_rps"]),
+                        _f(row["together_rps"]),
+                        f"{row['min_share']:.2f}",
+                    ]
+                    for route, row in nodes["routes"].items()
+                ],
+            )
+            + "\n"
+        )
+    if sizing := results.get("sizing"):
+        text += scaleout.sizing_table(sizing) + "\n"
+    return text
 
 
 def _passwords_section(results: Results) -> str:

@@ -185,6 +185,37 @@ def test_sizing_table_from_measured_unit_costs(monkeypatch: pytest.MonkeyPatch) 
     assert "PostgreSQL rows read" not in table  # no PostgreSQL-only row was measured
 
 
+def test_the_report_gives_the_floor_workers_nodes_and_sizing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import report
+    from login_floor import FloorResult, Rate
+
+    floor = FloorResult("argon2id t=1", 2, 8, 1.0, load=[0.5, 0.7])
+    floor.floor, floor.floor_nice = [Rate(10.0, 200.0)], [Rate(8.0, 200.0)]
+    floor.logins = {"session": [Rate(8.5, 220.0)]}
+    one_route = {"rps_1": 1000.0, "rps_2": 1900.0, "second_share": 0.9}
+    together = {"alone_rps": 1000.0, "together_rps": 2400.0, "min_share": 0.7}
+    results = {
+        "login_floor": floor.summary(),
+        "scaleout": {
+            "workers": {"routes": {"token": one_route}},
+            "nodes": {"routes": {"token": {**together, "total_over_alone": 2.4}}},
+        },
+        "sizing": {"unit_costs": [], "footprint": []},
+    }
+    verdicts = {t["target"]: t["met"] for t in report.targets(results)}
+    assert verdicts["5. token: a second worker adds ≥ 0.85 of the first's req/s"] is True
+    assert (
+        verdicts["6. session logins ≥ 0.90× argon2id alone, same parameters and concurrency"]
+        is False
+    )
+    page = report.write(results, tmp_path).read_text()
+    assert "## Logins at the hashing floor" in page and "0.850x of the floor" in page
+    assert "| token | 1,000 | 1,900 | 0.90 |" in page and "| token | 1,000 | 2,400 | 0.70 |" in page
+
+
 def test_sweep_p99_in_slices_as_long_as_the_window_before(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
