@@ -9,42 +9,23 @@ its timing depends on the account.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any
+from typing import Final
 
-from authward.accounts.emails import lookup_key
 from authward.accounts.models import User
-from authward.accounts.service import AccountService
-from authward.clock import Clock
 from authward.errors import InvalidInput, InvalidLink
-from authward.flows.mailer import LinkMailer
+from authward.flows.linked import MailedLinkFlow
 from authward.ids import UserId
-from authward.lifecycle import AccountLifecycle
-from authward.throttle.throttles import MailThrottle
 
 log = logging.getLogger("authward")
 
-ACTION = "forgot"
-RESET_PATH = "/reset"
+ACTION: Final = "forgot"
+RESET_PATH: Final = "/reset"
 
 
-class PasswordReset:
-    def __init__(
-        self,
-        accounts: AccountService,
-        lifecycle: AccountLifecycle,
-        throttle: MailThrottle,
-        mailer: LinkMailer,
-        clock: Clock,
-        *,
-        ttl: int,
-    ) -> None:
-        self._accounts = accounts
-        self._lifecycle = lifecycle
-        self._throttle = throttle
-        self._mailer = mailer
-        self._clock = clock
-        self._ttl = timedelta(seconds=ttl)
+class PasswordReset(MailedLinkFlow):
+    PURPOSE = "reset"
+    PATH = RESET_PATH
+    TEMPLATE = "password_reset"
 
     async def admit(self, address: str) -> None:
         """Count a reset request from `address` (whatever the email); TooManyAttempts at
@@ -56,8 +37,7 @@ class PasswordReset:
 
         Silent either way: meant to run after the answer went out.
         """
-        key = lookup_key(email)
-        user = None if key is None else await self._accounts.users.get_by_email(key)
+        user = await self._user_by_email(email)
         if user is None or user.disabled:
             return
         if not await self._throttle.allows_mail(ACTION, user.id):
@@ -76,16 +56,6 @@ class PasswordReset:
             raise InvalidInput("The account is disabled: enable it first.")
         await self._mail_link(user)
         await self._lifecycle.events.emit("password_reset_sent", user_id=user.id)
-
-    async def _mail_link(self, user: User) -> None:
-        """Issue a reset link (voiding older ones) and queue its mail in the same transaction."""
-
-        async def deliver(token: str, within: Any) -> None:
-            values = {"link": self._mailer.link(RESET_PATH, token), "email": user.email}
-            await self._mailer.send(user.email, "password_reset", values, within=within)
-
-        expires_at = self._clock.now() + self._ttl
-        await self._accounts.links.issue(user, "reset", expires_at=expires_at, deliver=deliver)
 
     async def complete(self, token: str, new_password: str) -> UserId:
         """Set the password of the link's account; end its sessions and families.

@@ -6,50 +6,25 @@ nothing. The same POST completes an email change (its link went to the new addre
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from typing import Final
 
-from authward.accounts.emails import lookup_key
 from authward.accounts.models import User
-from authward.accounts.service import AccountService
-from authward.clock import Clock
 from authward.errors import EmailTaken, InvalidLink
-from authward.flows.mailer import LinkMailer
+from authward.flows.linked import MailedLinkFlow
 from authward.ids import UserId
-from authward.lifecycle import AccountLifecycle
-from authward.throttle.throttles import MailThrottle
 
-ACTION = "verify_resend"
-VERIFY_PATH = "/verify"
+ACTION: Final = "verify_resend"
+VERIFY_PATH: Final = "/verify"
 
 
-class EmailVerification:
-    def __init__(
-        self,
-        accounts: AccountService,
-        lifecycle: AccountLifecycle,
-        throttle: MailThrottle,
-        mailer: LinkMailer,
-        clock: Clock,
-        *,
-        ttl: int,
-    ) -> None:
-        self._accounts = accounts
-        self._lifecycle = lifecycle
-        self._throttle = throttle
-        self._mailer = mailer
-        self._clock = clock
-        self._ttl = timedelta(seconds=ttl)
+class EmailVerification(MailedLinkFlow):
+    PURPOSE = "verify"
+    PATH = VERIFY_PATH
+    TEMPLATE = "verify_email"
 
     async def send(self, user: User) -> None:
         """Mail `user` a verification link (voiding the older one): at registration."""
-
-        async def deliver(token: str, within: Any) -> None:
-            values = {"link": self._mailer.link(VERIFY_PATH, token), "email": user.email}
-            await self._mailer.send(user.email, "verify_email", values, within=within)
-
-        expires_at = self._clock.now() + self._ttl
-        await self._accounts.links.issue(user, "verify", expires_at=expires_at, deliver=deliver)
+        await self._mail_link(user)
 
     async def remind(self, user: User) -> None:
         """Mail a fresh link unless the address is verified or the account's mail count
@@ -65,9 +40,7 @@ class EmailVerification:
 
     async def resend_to(self, email: str) -> None:
         """`remind` the account of `email`, if there is one: after the answer went out."""
-        key = lookup_key(email)
-        user = None if key is None else await self._accounts.users.get_by_email(key)
-        if user is not None:
+        if (user := await self._user_by_email(email)) is not None:
             await self.remind(user)
 
     async def resend_for(self, user_id: UserId) -> None:
