@@ -387,15 +387,24 @@ class _PostgresReaders:
 
         terminate(), not close(): `engine.dispose()` tells us synchronously, and must
         not wait on a server that may be gone; an idle backend takes the end of its
-        socket as a goodbye (and logs nothing for it).
+        socket as a goodbye (and logs nothing for it). A connection is its event loop's:
+        one disposed of from another loop (another thread) is ended in its own.
         """
         self._closed = True
         connections = [*self._idle, *self._busy]
         self._idle.clear()
         self._busy.clear()
+        if self.loop.is_closed():
+            return  # nothing can run in it any more: its sockets go with it
+        try:
+            here = asyncio.get_running_loop() is self.loop
+        except RuntimeError:  # disposed of outside any loop
+            here = False
         for connection in connections:
-            with contextlib.suppress(RuntimeError):  # its event loop closed before
+            if here:
                 connection.terminate()
+            else:
+                self.loop.call_soon_threadsafe(connection.terminate)
 
     def forsake(self) -> None:
         """Forget every connection without touching it: in a forked child, their sockets
