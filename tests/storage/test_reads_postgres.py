@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from sqlalchemy import Float, bindparam, func, select
+from sqlalchemy import JSON, Float, String, bindparam, cast, func, select, table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward import crypto
@@ -115,6 +115,41 @@ async def test_the_engines_connect_args_are_the_reads_too(database: str) -> None
         assert await readers_open(database) == 0
     finally:
         await engine.dispose()
+
+
+# A read that counts the named prepared statements of the connection it runs on (its own
+# among them, if asyncpg prepared it under a name; an unnamed one is not listed).
+PREPARED = select(func.count().label("n")).select_from(table("pg_prepared_statements"))
+
+
+async def test_statements_are_prepared_once_per_connection(engine: AsyncEngine) -> None:
+    assert await reads.RowReader(engine, PREPARED).one() == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    "pooler",
+    [
+        {"url": "?prepared_statement_cache_size=0"},  # SQLAlchemy's way
+        {"connect_args": {"prepared_statement_name_func": lambda: f"__s{secrets.token_hex(4)}"}},
+        {"connect_args": {"statement_cache_size": 0}},  # asyncpg's way
+    ],
+)
+async def test_an_engine_for_a_transaction_mode_pooler_gets_no_named_statements(
+    database: str, pooler: dict[str, object]
+) -> None:
+    connect_args = pooler.get("connect_args", {})
+    engine = create_engine(database + str(pooler.get("url", "")), connect_args=connect_args)
+    try:
+        assert await reads.RowReader(engine, PREPARED).one() == {"n": 0}
+        assert await readers_open(database) == 1  # on the reads' own connection
+    finally:
+        await engine.dispose()
+
+
+async def test_json_reads_as_the_engine_reads_it(database: str, engine: AsyncEngine) -> None:
+    """asyncpg decodes json to text by itself; SQLAlchemy's connections, to values."""
+    reader = reads.RowReader(engine, select(cast(bindparam("v", type_=String), JSON).label("j")))
+    assert await reader.one(v='{"a": [1, "x"]}') == {"j": {"a": [1, "x"]}}
 
 
 async def test_many_concurrent_reads_stay_within_the_bound(
