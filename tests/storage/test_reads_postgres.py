@@ -193,12 +193,12 @@ async def test_a_cancelled_read_leaves_no_broken_connection_for_the_next(
     await store.add(session)
     assert await store.get(session.id_digest) == session  # the one connection, idle
     slow = reads.RowReader(engine, select(func.pg_sleep(bindparam("s", type_=Float))))
-    reading = asyncio.ensure_future(slow.one(s=60))
+    reading = asyncio.ensure_future(slow.one(s=30))
     admin = await asyncpg.connect(database, timeout=5)
     try:
         for _ in range(GONE_WITHIN):  # until the server runs it
-            sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'"
-            if await admin.fetchval(sleeping) > 0:
+            sleeping = "SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'"
+            if (cancelled_on := await admin.fetchval(sleeping)) is not None:
                 break
             await asyncio.sleep(0.05)
         else:
@@ -210,6 +210,8 @@ async def test_a_cancelled_read_leaves_no_broken_connection_for_the_next(
         await reading
     # The next read takes the last connection given back, were it the cancelled one's.
     assert await store.get(session.id_digest) == session
+    pid = reads.RowReader(engine, select(func.pg_backend_pid().label("pid")))
+    assert await pid.one() != {"pid": cancelled_on}  # it was discarded, not reused
 
 
 async def test_a_read_from_another_event_loop_does_not_use_this_loops_connections(
@@ -273,6 +275,27 @@ async def test_a_server_that_went_away_is_unavailable_and_the_next_read_once_bac
         with pytest.raises(StoreUnavailable):  # a new one, refused
             await users.get("ada")
         server.start()
+        user = await users.get("ada")
+        assert user is not None and user.email == "ada@example.com"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_503(
+    server: PostgresServer,
+) -> None:
+    """A restart (or a pg_terminate_backend) closes the idle connection: asyncpg knows it
+    closed as soon as the event loop reads the socket, so the next read opens another
+    instead of failing on it."""
+    engine = create_engine(server.url)
+    try:
+        await upgrade(engine)
+        users = SqlUserStore(engine)
+        await users.add(User("ada", "ada@example.com", "$argon2id$x", datetime.now(UTC)))
+        assert await users.get("ada") is not None
+        server.stop()
+        server.start()
+        await asyncio.sleep(0.1)  # the event loop reads the closed socket, as a server's does
         user = await users.get("ada")
         assert user is not None and user.email == "ada@example.com"
     finally:
