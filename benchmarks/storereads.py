@@ -7,19 +7,25 @@
 the same service on a memory store (the check without a read: the baseline). For each
 store two paths take turns, round after round, each round starting with another case:
 
-* SQL, *before*: the read as it was, through SQLAlchemy's async engine
+* SQLite, *before*: the read as it was, through SQLAlchemy's async engine
   (``engine.connect()``, ``execute``, ``mappings().first()``); *after*: the store's own
-  `get` (`authward.storage.reads`: one thread hop on SQLite, one round trip on PostgreSQL).
+  `get` (`authward.storage.reads`: one thread hop).
+* PostgreSQL, *before*: the one-hop read as it was, one ``fetchrow`` on a connection
+  checked out of the engine's pool (and checked in again); *after*: the store's own `get`
+  (one ``fetchrow`` on one of the reads' own connections, no pool).
 * Redis, *before*: redis-py's pure-Python reply parser; *after*: hiredis's (what the
   client uses once hiredis is installed).
 
 A *floor* row is the trip alone (a thread hop, ``SELECT 1``, ``PING``): what no read can
-go below on this machine at this load. The clock stands still at the session's last
+go below on this machine at this load; on PostgreSQL, ``SELECT 1`` through each path,
+and on one bare asyncpg connection (*raw*). The clock stands still at the session's last
 sight, so no check slides the idle deadline (a write): this is the read. *Added µs* is
 the median of per-round differences against the memory store; *after / before* the
-median of per-round ratios. The account read (`SqlUserStore.get`, what ``/auth/me``
-makes when the account cache misses) is measured the same way. PostgreSQL is
-``BENCH_POSTGRES_URL``'s server (a database made for the run); Redis a private ``redis-server``.
+median of per-round ratios; *CPU µs* this process's CPU time per check (what the app
+server pays; PostgreSQL's own is not in it), and *added CPU* its median per-round
+difference. The account read (`SqlUserStore.get`, what ``/auth/me`` makes when the
+account cache misses) is measured the same way. PostgreSQL is ``BENCH_POSTGRES_URL``'s
+server (a database made for the run); Redis a private ``redis-server``.
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import asyncpg
 from redis._parsers import _AsyncRESP2Parser
 from redis.asyncio import BlockingConnectionPool, Redis
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 
 from authward import crypto
 from authward.accounts.models import User
@@ -55,6 +62,7 @@ from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.sql import SqlSessionStore, _session, sessions
 from authward.sessions.store import MemorySessionStore, SessionStore
 from authward.storage.migrate import upgrade
+from authward.storage.reads import RowReader
 from authward.storage.redis import KeyNames, create_client
 from authward.storage.sql import create_engine, translated_errors
 
@@ -76,12 +84,20 @@ class SqlAlchemySessionStore(SqlSessionStore):
         return None if row is None else _session(row)
 
 
+def pooled(store: SqlSessionStore | SqlUserStore) -> SqlSessionStore | SqlUserStore:
+    """`store`, its reads by key on connections of the engine's pool (the path before)."""
+    store._read._connect = None
+    return store
+
+
 # What no read can go below: the trip itself, doing nothing.
 FLOOR = {
     "SQLite": "floor: a trip to a thread and back, no query",
     "PostgreSQL": "floor: SELECT 1 on a pooled asyncpg connection",
     "Redis": "floor: PING",
 }
+OWN_FLOOR = "floor: SELECT 1 on the reads' own connections"
+RAW_FLOOR = "raw: SELECT 1 on one bare asyncpg connection"
 
 
 def floor(engine: Any, store: str) -> Op:
@@ -108,6 +124,8 @@ class Row:
     us: float
     added_us: float | None
     ratio: float | None  # after / before
+    cpu_us: float
+    added_cpu_us: float | None
 
 
 def service(store: SessionStore, clock: FrozenClock) -> SessionService:
@@ -133,10 +151,12 @@ async def seeded(store: SessionStore, clock: FrozenClock) -> str:
     return session_id
 
 
-async def timed_rounds(
-    cases: dict[str, Op], rounds: int, target_s: float
-) -> dict[str, list[float]]:
-    """µs per call of each case, per round; cases take turns, each round starting elsewhere."""
+Rounds = dict[str, list[tuple[float, float]]]  # per case, per round: (wall, CPU) µs
+
+
+async def timed_rounds(cases: dict[str, Op], rounds: int, target_s: float) -> Rounds:
+    """µs per call of each case, per round, wall and this process's CPU; cases take turns,
+    each round starting elsewhere."""
     names = list(cases)
     counts = {}
     for name, op in cases.items():  # calibrate: about `target_s` per case and round
@@ -145,41 +165,60 @@ async def timed_rounds(
             await op()
             n += 1
         counts[name] = max(20, n * 4)
-    out: dict[str, list[float]] = {name: [] for name in names}
+    out: Rounds = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             op, n = cases[name], counts[name]
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             for _ in range(n):
                 await op()
-            out[name].append((time.perf_counter() - began) / n * 1e6)
+            wall_us = (time.perf_counter() - began) / n * 1e6
+            out[name].append((wall_us, (time.process_time() - cpu) / n * 1e6))
     return out
 
 
-def summarise(store: str, per_round: dict[str, list[float]]) -> list[Row]:
+def summarise(store: str, per_round: Rounds) -> list[Row]:
     base = per_round["no store read (memory)"]
     rows = []
     for case, values in per_round.items():
-        differences = (v - b for v, b in zip(values, base, strict=True))
-        added = None if values is base else statistics.median(differences)
+        pairs = list(zip(values, base, strict=True))
+        added = added_cpu = None
+        if values is not base:
+            added = statistics.median(v[0] - b[0] for v, b in pairs)
+            added_cpu = statistics.median(v[1] - b[1] for v, b in pairs)
         ratio = None
         if case.startswith("after"):
             before = per_round[case.replace("after", "before", 1)]
-            ratio = statistics.median(a / b for a, b in zip(values, before, strict=True))
-        rows.append(Row(store, case, statistics.median(values), added, ratio))
+            ratio = statistics.median(a[0] / b[0] for a, b in zip(values, before, strict=True))
+        wall = statistics.median(v[0] for v in values)
+        cpu = statistics.median(v[1] for v in values)
+        rows.append(Row(store, case, wall, added, ratio, cpu, added_cpu))
     return rows
 
 
 async def sql_rows(name: str, url: str, rounds: int, target_s: float) -> list[Row]:
     clock = FrozenClock()
     engine = create_engine(url)
+    raw = (
+        await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        if (name == "PostgreSQL")
+        else None
+    )
     try:
         await upgrade(engine)
         memory = MemorySessionStore()
-        after, before = SqlSessionStore(engine), SqlAlchemySessionStore(engine)
+        after = SqlSessionStore(engine)
+        user_store, old_users = SqlUserStore(engine), SqlUserStore(engine)
+        before: SessionStore
+        if name == "PostgreSQL":
+            before = pooled(SqlSessionStore(engine))
+            pooled(old_users)
+            account_before: Op = lambda: old_users.get(user.id)  # noqa: E731
+        else:
+            before = SqlAlchemySessionStore(engine)
+            account_before = lambda: old_users._one(users.c.id == user.id)  # noqa: E731
         memory_id = await seeded(memory, clock)
         sql_id = await seeded(after, clock)
-        user_store = SqlUserStore(engine)
         email = f"{crypto.new_handle()}@bench.example"
         user = User(UserId(crypto.new_handle()), email, "x", clock.now())
         await user_store.add(user)
@@ -187,13 +226,20 @@ async def sql_rows(name: str, url: str, rounds: int, target_s: float) -> list[Ro
         checks: dict[str, Op] = {
             "no store read (memory)": lambda: on_memory.resume(memory_id),
             FLOOR[name]: floor(engine, name),
+        }
+        if raw is not None:
+            checks[OWN_FLOOR] = RowReader(engine, select(literal_column("1"))).one
+            checks[RAW_FLOOR] = lambda: raw.fetchval("SELECT 1")
+        checks |= {
             "before: session check": lambda: on_before.resume(sql_id),
             "after: session check": lambda: on_after.resume(sql_id),
-            "before: account read": lambda: user_store._one(users.c.id == user.id),
+            "before: account read": account_before,
             "after: account read": lambda: user_store.get(user.id),
         }
         return summarise(name, await timed_rounds(checks, rounds, target_s))
     finally:
+        if raw is not None:
+            await raw.close()
         await engine.dispose()
 
 
@@ -227,13 +273,18 @@ async def redis_rows(url: str, rounds: int, target_s: float) -> list[Row]:
 
 def markdown(rows: list[Row]) -> str:
     lines = [
-        "| store | case | µs/check | added over no read, µs | after / before |",
-        "|---|---|---:|---:|---:|",
+        "| store | case | µs/check | added over no read, µs | after / before "
+        "| CPU µs/check | added CPU µs |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         added = "" if r.added_us is None else f"{r.added_us:,.1f}"
         ratio = "" if r.ratio is None else f"{r.ratio:.2f}×"
-        lines.append(f"| {r.store} | {r.case} | {r.us:,.1f} | {added} | {ratio} |")
+        added_cpu = "" if r.added_cpu_us is None else f"{r.added_cpu_us:,.1f}"
+        lines.append(
+            f"| {r.store} | {r.case} | {r.us:,.1f} | {added} | {ratio} "
+            f"| {r.cpu_us:,.1f} | {added_cpu} |"
+        )
     return "\n".join(lines)
 
 
