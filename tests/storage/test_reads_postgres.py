@@ -10,7 +10,9 @@ test, a private server (`PostgresServer`).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -239,6 +241,29 @@ async def test_a_read_from_another_event_loop_does_not_use_this_loops_connection
         assert await store.get(session.id_digest) == session  # opened again, in this loop
     finally:
         await readers_only.dispose()
+
+
+async def test_a_forked_child_leaves_the_parents_connections_alone(
+    database: str, engine: AsyncEngine, clock: FrozenClock
+) -> None:
+    """Their sockets are the parent's too: the child forgets them (never uses nor closes
+    them), and opens its own should it read; the parent reads on as before."""
+    store = SqlSessionStore(engine)
+    session = make_session(clock.now(), "ada")
+    await store.add(session)
+    assert await store.get(session.id_digest) == session
+    assert reads._POSTGRES  # this loop's connections, open
+    with warnings.catch_warnings():
+        # Python 3.12+ warns of forking a process with threads (a lock one of them held
+        # stays held in the child): this child only looks at a dict and exits.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = os.fork()
+    if child == 0:  # the child only reports, by its exit status
+        os._exit(0 if not reads._POSTGRES else 1)
+    _, status = await asyncio.to_thread(os.waitpid, child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert await store.get(session.id_digest) == session
+    assert await readers_open(database) == 1
 
 
 # --- a server that goes away --------------------------------------------------------------
