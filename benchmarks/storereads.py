@@ -98,6 +98,7 @@ FLOOR = {
 }
 OWN_FLOOR = "floor: SELECT 1 on the reads' own connections"
 RAW_FLOOR = "raw: SELECT 1 on one bare asyncpg connection"
+RAW_SESSION = "raw: the session's SELECT on one bare asyncpg connection"
 
 
 def floor(engine: Any, store: str) -> Op:
@@ -230,6 +231,9 @@ async def sql_rows(name: str, url: str, rounds: int, target_s: float) -> list[Ro
         if raw is not None:
             checks[OWN_FLOOR] = RowReader(engine, select(literal_column("1"))).one
             checks[RAW_FLOOR] = lambda: raw.fetchval("SELECT 1")
+            by_digest = select(sessions).where(sessions.c.id_digest == crypto.digest(sql_id))
+            query = str(by_digest.compile(dialect=engine.dialect))
+            checks[RAW_SESSION] = lambda: raw.fetchrow(query, crypto.digest(sql_id))
         checks |= {
             "before: session check": lambda: on_before.resume(sql_id),
             "after: session check": lambda: on_after.resume(sql_id),
