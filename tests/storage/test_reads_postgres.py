@@ -173,6 +173,36 @@ async def test_many_concurrent_reads_stay_within_the_bound(
     assert 1 <= await readers_open(database) <= reads.POSTGRES_READERS
 
 
+async def test_a_read_that_waits_for_a_connection_as_long_as_the_pool_would_is_unavailable(
+    database: str,
+) -> None:
+    """Every connection busy (here: each sleeping in the server) past the engine's pool
+    timeout: a 503, as for the pool's own connections, not a request that hangs."""
+    engine = create_engine(database, postgres_pool_timeout=0.2)
+    slow = reads.RowReader(engine, select(func.pg_sleep(bindparam("s", type_=Float))))
+    busy = [asyncio.ensure_future(slow.one(s=5)) for _ in range(reads.POSTGRES_READERS)]
+    try:
+        admin = await asyncpg.connect(database, timeout=5)
+        try:
+            sleeping = "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'"
+            for _ in range(GONE_WITHIN):  # until the server runs them all
+                if await admin.fetchval(sleeping) == reads.POSTGRES_READERS:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the slow reads never all reached the server")
+        finally:
+            await admin.close()
+        with pytest.raises(StoreUnavailable) as waited:
+            await SqlSessionStore(engine).get(crypto.digest("x"))
+        assert isinstance(waited.value.__cause__, TimeoutError)
+    finally:
+        for reading in busy:
+            reading.cancel()
+        await asyncio.gather(*busy, return_exceptions=True)
+        await engine.dispose()
+
+
 async def test_dispose_closes_the_reads_connections_and_the_next_read_opens_them_again(
     database: str, engine: AsyncEngine
 ) -> None:
