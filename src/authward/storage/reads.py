@@ -406,12 +406,14 @@ class _PostgresReaders:
             else:
                 self.loop.call_soon_threadsafe(connection.terminate)
 
-    def forsake(self) -> None:
-        """Forget every connection without touching it: in a forked child, their sockets
-        are the parent's too, and the parent goes on using them."""
+    def forsake(self) -> list[asyncpg.Connection]:
+        """Give up every connection without touching it (in a forked child their sockets
+        are the parent's too, and the parent goes on using them); return them."""
         self._closed = True
+        connections = [*self._idle, *self._busy]
         self._idle.clear()
         self._busy.clear()
+        return connections
 
 
 # The reads' own connections of each engine (its sync core, which `engine_disposed` names).
@@ -437,9 +439,14 @@ def _readers(engine: AsyncEngine, connect: _Connect) -> _PostgresReaders | None:
     return readers
 
 
+# In a forked child, the parent's connections: kept, never used, so that no garbage
+# collection of theirs (asyncpg terminates a connection it collects) ends the parent's.
+_FORSAKEN: list[asyncpg.Connection] = []
+
+
 def _forsake_all() -> None:
     for readers in _POSTGRES.values():
-        readers.forsake()
+        _FORSAKEN.extend(readers.forsake())
     _POSTGRES.clear()
 
 
