@@ -15,10 +15,11 @@ SQLAlchemy (the table stays the one in `schema`) and runs it through the driver:
   (`POSTGRES_READERS` per engine), beside the engine's pool, opened as the pool opens
   its own (the URL and the engine's connect_args). Each only ever runs one SELECT,
   outside any transaction (one SELECT is atomic by itself), so a connection goes back
-  as it came, with no reset; asyncpg prepares each statement once per connection (unless
-  the engine is set up for a transaction-mode pooler: then neither does this). A read
+  as it came, with no reset; asyncpg prepares each statement once per connection (not
+  when the engine is set up for a transaction-mode pooler: then none is named). A read
   that fails or is cancelled on one discards it. They belong to the event loop that
-  opened them, and close with the engine (`engine.dispose()`). An engine made elsewhere
+  opened them (a forked child leaves its parent's alone), and close with the engine
+  (`engine.dispose()`). An engine made elsewhere
   than `create_engine` (its connect options unknown), a read from another running loop,
   or a statement of JSON columns (which asyncpg decodes its own way): a connection of
   the engine's pool, outside any transaction.
