@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -143,3 +144,22 @@ async def test_a_session_record_missing_a_field_is_no_session(
     await client.hdel(key, "created_at")  # as no write of ours leaves it: refuse it
 
     assert await store.get(session.id_digest) is None
+
+
+async def test_a_silent_redis_fails_the_reads_on_an_open_connection(
+    redis_servers: RedisServers, private_redis: tuple[int, RedisClient], clock: FrozenClock
+) -> None:
+    port, client = private_redis
+    store = RedisSessionStore(client)
+    session = make_session(clock.now())
+    await store.add(session)
+    assert await store.get(session.id_digest) == session  # the read's connection is open
+
+    redis_servers.freeze(port)  # it stays open; nothing answers
+    try:
+        # The socket timeout ends the read; the guard only keeps a hang from stalling the run.
+        with anyio.fail_after(30), pytest.raises(StoreUnavailable):
+            await store.get(session.id_digest)
+    finally:
+        redis_servers.thaw(port)
+    assert await store.get(session.id_digest) == session
