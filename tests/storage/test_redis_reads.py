@@ -19,7 +19,7 @@ from authward.clock import FrozenClock
 from authward.errors import StoreUnavailable
 from authward.sessions.redis import RedisSessionStore
 from authward.storage.redis import KeyNames, RedisClient, create_client
-from authward.storage.redis_reads import PipelinedReads
+from authward.storage.redis_reads import PipelinedReads, pipelined_reads
 from tests.contracts.test_session_store import make_session
 from tests.storage.redis_servers import RedisServers
 
@@ -163,3 +163,22 @@ async def test_a_silent_redis_fails_the_reads_on_an_open_connection(
     finally:
         redis_servers.thaw(port)
     assert await store.get(session.id_digest) == session
+
+
+@pytest.mark.parametrize(
+    ("url", "pipelined"),
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ("unix:///run/redis.sock?db=2", True),
+        ("redis://127.0.0.1:6379/0?protocol=3", False),  # pushes would shift the replies
+        ("redis+cluster://127.0.0.1:7000,127.0.0.1:7001", False),  # keys live on many nodes
+    ],
+)
+async def test_reads_are_pipelined_on_one_node_speaking_resp2_only(
+    url: str, pipelined: bool
+) -> None:
+    client = create_client(url)  # connects to nothing yet
+    try:
+        assert (pipelined_reads(client) is not None) is pipelined
+    finally:
+        await client.aclose()

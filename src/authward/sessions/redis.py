@@ -29,8 +29,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Final, TypeGuard
 
-from redis.asyncio import Redis
-
 from authward.assurance import amr_of, amr_text
 from authward.ids import Device, UserId
 from authward.pacing import DEFAULT_PACING, Pacing
@@ -44,7 +42,7 @@ from authward.storage.redis import (
     millis_ceil,
     translated_errors,
 )
-from authward.storage.redis_reads import PipelinedReads
+from authward.storage.redis_reads import pipelined_reads
 
 # KEYS[1] session. ARGV[1] expiry (ms), then field, value, ...
 # DEL first: a digest is never reused, but if it were, no field of the old one may stay.
@@ -174,9 +172,9 @@ class RedisSessionStore:
         self._delete = client.register_script(_DELETE)
         self._delete_if_expired = client.register_script(_DELETE_IF_EXPIRED)
         self._unindex = client.register_script(_UNINDEX)
-        # The read of every request, pipelined on a connection of its own (one node: a
-        # cluster's client routes each key to its node, so there it goes through it).
-        self._reads = PipelinedReads(client) if isinstance(client, Redis) else None
+        # The read of every request, pipelined on a connection of its own where it can be
+        # (one node, RESP2); elsewhere it goes through the client.
+        self._reads = pipelined_reads(client)
 
     async def add(self, session: Session) -> None:
         idle, absolute = micros(session.idle_expires_at), micros(session.absolute_expires_at)

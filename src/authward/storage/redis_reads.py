@@ -20,7 +20,8 @@ A lost or timed-out connection fails every read waiting on it, each with its own
 and is closed, so the next read opens a new one. A caller that gives up (cancelled)
 leaves its reply to be read and dropped: the order of replies never slips.
 
-One node only: a Redis Cluster routes each key to its node, which its client does.
+One node only, RESP2 only (`pipelined_reads` says where): a Redis Cluster routes each key
+to its node, which its client does; RESP3 may push messages between the replies.
 """
 
 from __future__ import annotations
@@ -32,12 +33,26 @@ from typing import Any
 
 import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["PipelinedReads"]
+__all__ = ["PipelinedReads", "pipelined_reads"]
+
+
+def pipelined_reads(client: Redis | RedisCluster) -> PipelinedReads | None:
+    """Pipelined reads on `client`'s node, or None where its own client must read.
+
+    A cluster routes each key to its node. RESP3 lets the server push messages nobody
+    asked for (invalidations, maintenance notices), which would shift the replies.
+    """
+    if not isinstance(client, Redis):
+        return None
+    if str(client.connection_pool.connection_kwargs.get("protocol") or 2) != "2":
+        return None
+    return PipelinedReads(client)
 
 
 class PipelinedReads:
@@ -70,9 +85,13 @@ class PipelinedReads:
                 # The connection died under this read (or would not open): it is closed
                 # already; a new one takes the read again, as the client's retry would.
                 failures += 1
-                if failures > (await self._taken()).retry.get_retries():
+                if failures > self._retries():
                     raise
                 wire = None
+
+    def _retries(self) -> int:
+        # No connection yet: the pool's own connect, retried by redis-py, just failed.
+        return 0 if self._connection is None else self._connection.retry.get_retries()
 
     async def _taken(self) -> AbstractConnection:
         if self._connection is None:
@@ -87,14 +106,18 @@ class PipelinedReads:
             if self._wire is not None:
                 with contextlib.suppress(Exception):  # its loop may be closed
                     self._wire.close()
-                self._wire = None
         async with self._opening:  # one opening at a time; the others take its wire
-            if self._wire is not None and not self._wire.lost:
+            if self._wire is not None and not self._wire.lost and self._wire.loop is loop:
                 return self._wire
-            connection = await self._taken()
-            await connection.disconnect()  # the closed one, or one of an old event loop
-            # redis-py's own handshake, tried once: `read` retries the whole of it.
-            await connection.connect_check_health(check_health=False, retry_socket_connect=False)
+            connection = await self._taken()  # open, the first time: the pool opens it
+            if self._wire is not None:  # its streams are closed, or of an old event loop
+                self._wire = None
+                await connection.disconnect()
+            if not connection.is_connected:
+                # redis-py's own handshake, tried once: `read` retries the whole of it.
+                await connection.connect_check_health(
+                    check_health=False, retry_socket_connect=False
+                )
             writer = getattr(connection, "_writer", None)
             if writer is None:
                 raise RedisConnectionError("the connection has no transport to read from")
