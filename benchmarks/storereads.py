@@ -20,8 +20,10 @@ the store's pipelined connection, and on a plain asyncio socket (no client at al
 the loop and the kernel cost). The clock stands still at the session's last
 sight, so no check slides the idle deadline (a write): this is the read. *Added µs* is
 the median of per-round differences against the memory store; *after / before* the
-median of per-round ratios. The account read (`SqlUserStore.get`, what ``/auth/me``
-makes when the account cache misses) is measured the same way. PostgreSQL is
+median of per-round ratios; *CPU µs* this process's CPU time per check, all its threads
+(the client's work, steadier than wall time on a busy machine). The account read
+(`SqlUserStore.get`, what ``/auth/me`` makes when the account cache misses) is measured
+the same way. PostgreSQL is
 ``BENCH_POSTGRES_URL``'s server (a database made for the run); Redis a private ``redis-server``.
 """
 
@@ -149,6 +151,7 @@ class Row:
     us: float
     added_us: float | None
     ratio: float | None  # after / before
+    cpu_us: float  # this process's CPU time per check
 
 
 def service(store: SessionStore, clock: FrozenClock) -> SessionService:
@@ -176,8 +179,10 @@ async def seeded(store: SessionStore, clock: FrozenClock) -> str:
 
 async def timed_rounds(
     cases: dict[str, Op], rounds: int, target_s: float
-) -> dict[str, list[float]]:
-    """µs per call of each case, per round; cases take turns, each round starting elsewhere."""
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) µs per call of each case, per round; cases take turns, each round
+    starting elsewhere. CPU is this process's alone: what the client costs, whatever else
+    the machine runs (a server's share, and waiting, are in the wall time only)."""
     names = list(cases)
     counts = {}
     for name, op in cases.items():  # calibrate: about `target_s` per case and round
@@ -186,28 +191,32 @@ async def timed_rounds(
             await op()
             n += 1
         counts[name] = max(20, n * 4)
-    out: dict[str, list[float]] = {name: [] for name in names}
+    out: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             op, n = cases[name], counts[name]
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             for _ in range(n):
                 await op()
-            out[name].append((time.perf_counter() - began) / n * 1e6)
+            wall = (time.perf_counter() - began) / n * 1e6
+            out[name].append((wall, (time.process_time() - cpu) / n * 1e6))
     return out
 
 
-def summarise(store: str, per_round: dict[str, list[float]]) -> list[Row]:
-    base = per_round["no store read (memory)"]
+def summarise(store: str, per_round: dict[str, list[tuple[float, float]]]) -> list[Row]:
+    walls = {case: [wall for wall, _ in values] for case, values in per_round.items()}
+    cpus = {case: [cpu for _, cpu in values] for case, values in per_round.items()}
+    base = walls["no store read (memory)"]
     rows = []
-    for case, values in per_round.items():
+    for case, values in walls.items():
         differences = (v - b for v, b in zip(values, base, strict=True))
-        added = None if values is base else statistics.median(differences)
+        added = None if case == "no store read (memory)" else statistics.median(differences)
         ratio = None
         if case.startswith("after"):
-            before = per_round[case.replace("after", "before", 1)]
+            before = walls[case.replace("after", "before", 1)]
             ratio = statistics.median(a / b for a, b in zip(values, before, strict=True))
-        rows.append(Row(store, case, statistics.median(values), added, ratio))
+        cpu = statistics.median(cpus[case])
+        rows.append(Row(store, case, statistics.median(values), added, ratio, cpu))
     return rows
 
 
@@ -271,13 +280,14 @@ async def redis_rows(url: str, rounds: int, target_s: float) -> list[Row]:
 
 def markdown(rows: list[Row]) -> str:
     lines = [
-        "| store | case | µs/check | added over no read, µs | after / before |",
-        "|---|---|---:|---:|---:|",
+        "| store | case | µs/check | added over no read, µs | after / before | CPU µs/check |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         added = "" if r.added_us is None else f"{r.added_us:,.1f}"
         ratio = "" if r.ratio is None else f"{r.ratio:.2f}×"
-        lines.append(f"| {r.store} | {r.case} | {r.us:,.1f} | {added} | {ratio} |")
+        cpu = f"{r.cpu_us:,.1f}"
+        lines.append(f"| {r.store} | {r.case} | {r.us:,.1f} | {added} | {ratio} | {cpu} |")
     return "\n".join(lines)
 
 
