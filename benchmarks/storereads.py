@@ -10,15 +10,20 @@ store two paths take turns, round after round, each round starting with another 
 * SQL, *before*: the read as it was, through SQLAlchemy's async engine
   (``engine.connect()``, ``execute``, ``mappings().first()``); *after*: the store's own
   `get` (`authward.storage.reads`: one thread hop on SQLite, one round trip on PostgreSQL).
-* Redis, *before*: redis-py's pure-Python reply parser; *after*: hiredis's (what the
-  client uses once hiredis is installed).
+* Redis, *before*: ``HGETALL`` through the client (``Redis.hgetall``: the pool's
+  checkout and checkin, its retry wrapper), hiredis parsing; *after*: the store's own
+  `get` (``HMGET`` pipelined on a connection of its own, `authward.storage.redis_reads`).
 
 A *floor* row is the trip alone (a thread hop, ``SELECT 1``, ``PING``): what no read can
-go below on this machine at this load. The clock stands still at the session's last
+go below on this machine at this load. Redis has three: ``PING`` through the client, on
+the store's pipelined connection, and on a plain asyncio socket (no client at all: what
+the loop and the kernel cost). The clock stands still at the session's last
 sight, so no check slides the idle deadline (a write): this is the read. *Added µs* is
 the median of per-round differences against the memory store; *after / before* the
-median of per-round ratios. The account read (`SqlUserStore.get`, what ``/auth/me``
-makes when the account cache misses) is measured the same way. PostgreSQL is
+median of per-round ratios; *CPU µs* this process's CPU time per check, all its threads
+(the client's work, steadier than wall time on a busy machine). The account read
+(`SqlUserStore.get`, what ``/auth/me`` makes when the account cache misses) is measured
+the same way. PostgreSQL is
 ``BENCH_POSTGRES_URL``'s server (a database made for the run); Redis a private ``redis-server``.
 """
 
@@ -37,11 +42,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from redis._parsers import _AsyncRESP2Parser
-from redis.asyncio import BlockingConnectionPool, Redis
+import hiredis
+from redis.asyncio import Redis
 from sqlalchemy import select
 
 from authward import crypto
@@ -51,11 +57,14 @@ from authward.clock import FrozenClock
 from authward.ids import Device, UserId
 from authward.sessions.models import Session
 from authward.sessions.redis import RedisSessionStore
+from authward.sessions.redis import _session as _redis_session
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.sql import SqlSessionStore, _session, sessions
 from authward.sessions.store import MemorySessionStore, SessionStore
 from authward.storage.migrate import upgrade
 from authward.storage.redis import KeyNames, create_client
+from authward.storage.redis import translated_errors as redis_errors
+from authward.storage.redis_reads import PipelinedReads
 from authward.storage.sql import create_engine, translated_errors
 
 POLICY = SessionPolicy(timedelta(minutes=30), timedelta(hours=12), max_per_user=10)
@@ -76,11 +85,45 @@ class SqlAlchemySessionStore(SqlSessionStore):
         return None if row is None else _session(row)
 
 
+class ClientHgetallSessionStore(RedisSessionStore):
+    """The Redis store with the read it had before: ``HGETALL`` through the client."""
+
+    async def get(self, id_digest: bytes) -> Session | None:
+        async with redis_errors():
+            fields = await self._client.hgetall(self._session_key(id_digest.hex()))
+        return _redis_session(id_digest, fields) if fields else None
+
+
+class _Ping(asyncio.Protocol):
+    """A plain asyncio socket speaking RESP, one PING at a time: no client in the way."""
+
+    def __init__(self) -> None:
+        self._reader = hiredis.Reader()
+        self._answer: asyncio.Future[Any] | None = None
+        self._transport: Any = None  # uvloop's transports are not asyncio.Transport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        if (reply := self._reader.gets()) is not False and self._answer is not None:
+            self._answer.set_result(reply)
+
+    async def ping(self) -> None:
+        self._answer = asyncio.get_running_loop().create_future()
+        self._transport.write(b"*1\r\n$4\r\nPING\r\n")
+        await self._answer
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
 # What no read can go below: the trip itself, doing nothing.
 FLOOR = {
     "SQLite": "floor: a trip to a thread and back, no query",
     "PostgreSQL": "floor: SELECT 1 on a pooled asyncpg connection",
-    "Redis": "floor: PING",
 }
 
 
@@ -108,6 +151,7 @@ class Row:
     us: float
     added_us: float | None
     ratio: float | None  # after / before
+    cpu_us: float  # this process's CPU time per check
 
 
 def service(store: SessionStore, clock: FrozenClock) -> SessionService:
@@ -135,8 +179,10 @@ async def seeded(store: SessionStore, clock: FrozenClock) -> str:
 
 async def timed_rounds(
     cases: dict[str, Op], rounds: int, target_s: float
-) -> dict[str, list[float]]:
-    """µs per call of each case, per round; cases take turns, each round starting elsewhere."""
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) µs per call of each case, per round; cases take turns, each round
+    starting elsewhere. CPU is this process's alone: what the client costs, whatever else
+    the machine runs (a server's share, and waiting, are in the wall time only)."""
     names = list(cases)
     counts = {}
     for name, op in cases.items():  # calibrate: about `target_s` per case and round
@@ -145,28 +191,32 @@ async def timed_rounds(
             await op()
             n += 1
         counts[name] = max(20, n * 4)
-    out: dict[str, list[float]] = {name: [] for name in names}
+    out: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             op, n = cases[name], counts[name]
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             for _ in range(n):
                 await op()
-            out[name].append((time.perf_counter() - began) / n * 1e6)
+            wall = (time.perf_counter() - began) / n * 1e6
+            out[name].append((wall, (time.process_time() - cpu) / n * 1e6))
     return out
 
 
-def summarise(store: str, per_round: dict[str, list[float]]) -> list[Row]:
-    base = per_round["no store read (memory)"]
+def summarise(store: str, per_round: dict[str, list[tuple[float, float]]]) -> list[Row]:
+    walls = {case: [wall for wall, _ in values] for case, values in per_round.items()}
+    cpus = {case: [cpu for _, cpu in values] for case, values in per_round.items()}
+    base = walls["no store read (memory)"]
     rows = []
-    for case, values in per_round.items():
+    for case, values in walls.items():
         differences = (v - b for v, b in zip(values, base, strict=True))
-        added = None if values is base else statistics.median(differences)
+        added = None if case == "no store read (memory)" else statistics.median(differences)
         ratio = None
         if case.startswith("after"):
-            before = per_round[case.replace("after", "before", 1)]
+            before = walls[case.replace("after", "before", 1)]
             ratio = statistics.median(a / b for a, b in zip(values, before, strict=True))
-        rows.append(Row(store, case, statistics.median(values), added, ratio))
+        cpu = statistics.median(cpus[case])
+        rows.append(Row(store, case, statistics.median(values), added, ratio, cpu))
     return rows
 
 
@@ -200,20 +250,23 @@ async def sql_rows(name: str, url: str, rounds: int, target_s: float) -> list[Ro
 async def redis_rows(url: str, rounds: int, target_s: float) -> list[Row]:
     clock = FrozenClock()
     keys = KeyNames("bench-" + crypto.new_handle()[:8])
-    fast = create_client(url)
-    slow = Redis.from_pool(
-        BlockingConnectionPool.from_url(url, parser_class=_AsyncRESP2Parser, max_connections=100)
-    )
+    client = create_client(url)
+    assert isinstance(client, Redis)
+    parts = urlsplit(url)
+    _, raw = await asyncio.get_running_loop().create_connection(_Ping, parts.hostname, parts.port)
+    pipelined = PipelinedReads(client)
     try:
         memory = MemorySessionStore()
-        after = RedisSessionStore(fast, keys=keys)
-        before = RedisSessionStore(slow, keys=keys)
+        after = RedisSessionStore(client, keys=keys)
+        before = ClientHgetallSessionStore(client, keys=keys)
         memory_id = await seeded(memory, clock)
         redis_id = await seeded(after, clock)
         on_memory, on_before, on_after = (service(s, clock) for s in (memory, before, after))
         checks: dict[str, Op] = {
             "no store read (memory)": lambda: on_memory.resume(memory_id),
-            FLOOR["Redis"]: fast.ping,
+            "floor: PING on a plain asyncio socket": raw.ping,
+            "floor: PING through the client": client.ping,
+            "floor: PING on the pipelined connection": lambda: pipelined.read("PING"),
             "before: session check": lambda: on_before.resume(redis_id),
             "after: session check": lambda: on_after.resume(redis_id),
         }
@@ -221,19 +274,20 @@ async def redis_rows(url: str, rounds: int, target_s: float) -> list[Row]:
         await after.remove(crypto.digest(redis_id))
         return rows
     finally:
-        await fast.aclose()
-        await slow.aclose()
+        raw.close()
+        await client.aclose()
 
 
 def markdown(rows: list[Row]) -> str:
     lines = [
-        "| store | case | µs/check | added over no read, µs | after / before |",
-        "|---|---|---:|---:|---:|",
+        "| store | case | µs/check | added over no read, µs | after / before | CPU µs/check |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
         added = "" if r.added_us is None else f"{r.added_us:,.1f}"
         ratio = "" if r.ratio is None else f"{r.ratio:.2f}×"
-        lines.append(f"| {r.store} | {r.case} | {r.us:,.1f} | {added} | {ratio} |")
+        cpu = f"{r.cpu_us:,.1f}"
+        lines.append(f"| {r.store} | {r.case} | {r.us:,.1f} | {added} | {ratio} | {cpu} |")
     return "\n".join(lines)
 
 
