@@ -182,3 +182,21 @@ async def test_reads_are_pipelined_on_one_node_speaking_resp2_only(
         assert (pipelined_reads(client) is not None) is pipelined
     finally:
         await client.aclose()
+
+
+async def test_a_redis_py_whose_connection_cannot_be_taken_over_reads_through_the_client(
+    redis_node: tuple[RedisClient, KeyNames], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A later redis-py may keep its socket elsewhere: the reads must still answer (through
+    # the client's own commands), never fail every session check.
+    client, keys = redis_node
+    await client.set(keys.key("kept"), "value")
+    monkeypatch.setattr("authward.storage.redis_reads.transport_of", lambda connection: None)
+    reads = PipelinedReads(one_node(client))
+
+    got = await asyncio.gather(*(reads.read("GET", keys.key("kept")) for _ in range(3)))
+
+    assert got == [b"value"] * 3
+    assert not reads.pipelined
+    # The connection it had taken went back to the pool: none is left in use by it.
+    assert not one_node(client).connection_pool._in_use_connections  # type: ignore[attr-defined]

@@ -21,7 +21,10 @@ and is closed, so the next read opens a new one. A caller that gives up (cancell
 leaves its reply to be read and dropped: the order of replies never slips.
 
 One node only, RESP2 only (`pipelined_reads` says where): a Redis Cluster routes each key
-to its node, which its client does; RESP3 may push messages between the replies.
+to its node, which its client does; RESP3 may push messages between the replies. Taking
+over the socket relies on two details of redis-py's connection (its stream writer, and a
+transport that can change protocol): a release of redis-py without them turns the reads
+back into the client's own commands, slower but the same answers, never a failure.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-__all__ = ["PipelinedReads", "pipelined_reads"]
+__all__ = ["PipelinedReads", "pipelined_reads", "transport_of"]
 
 
 def pipelined_reads(client: Redis | RedisCluster) -> PipelinedReads | None:
@@ -63,6 +66,8 @@ class PipelinedReads:
     """
 
     def __init__(self, client: Redis) -> None:
+        self._client = client
+        self._through_client = False  # set for good when redis-py's connection cannot be taken over
         self._pool = client.connection_pool
         self._connection: AbstractConnection | None = None
         self._wire: _Wire | None = None
@@ -77,9 +82,13 @@ class PipelinedReads:
         """
         wire, failures = self._wire, 0
         while True:
+            if self._through_client:
+                return await self._client.execute_command(*command)  # type: ignore[no-untyped-call]
             try:
                 if wire is None or wire.lost or wire.loop is not asyncio.get_running_loop():
                     wire = await self._open()
+                    if wire is None:
+                        continue  # redis-py's connection cannot be taken over: the client reads
                 return await wire.send(command)
             except (RedisConnectionError, RedisTimeoutError):
                 # The connection died under this read (or would not open): it is closed
@@ -99,7 +108,12 @@ class PipelinedReads:
             self._connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
         return self._connection
 
-    async def _open(self) -> _Wire:
+    @property
+    def pipelined(self) -> bool:
+        """False once the reads went back to the client's own commands (see the module)."""
+        return not self._through_client
+
+    async def _open(self) -> _Wire | None:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop: nothing of the old one works here
             self._loop, self._opening = loop, asyncio.Lock()
@@ -118,12 +132,24 @@ class PipelinedReads:
                 await connection.connect_check_health(
                     check_health=False, retry_socket_connect=False
                 )
-            writer = getattr(connection, "_writer", None)
-            if writer is None:
-                raise RedisConnectionError("the connection has no transport to read from")
+            transport = transport_of(connection)
+            if transport is None:  # not the redis-py this was written for: give it back
+                self._through_client, self._connection = True, None
+                await self._pool.release(connection)
+                return None
             timeout = getattr(connection, "socket_timeout", None)
-            self._wire = _Wire(writer.transport, loop, timeout)
+            self._wire = _Wire(transport, loop, timeout)
         return self._wire
+
+
+def transport_of(connection: AbstractConnection) -> Any | None:
+    """The open connection's transport, if redis-py's connection exposes it as this module
+    expects (its stream writer's transport, able to change protocol); else None."""
+    writer = getattr(connection, "_writer", None)
+    transport = getattr(writer, "transport", None)
+    if transport is None or not callable(getattr(transport, "set_protocol", None)):
+        return None
+    return transport
 
 
 class _Wire(asyncio.Protocol):
