@@ -65,8 +65,10 @@ def library_app() -> FastAPI:
 
 def readme_app() -> FastAPI:
     """The README's ten-line app as it stands (``/notes`` behind ``Depends(auth.current_user)``,
-    default settings), plus ``/bench/bare`` after it, as every bench app has it; and
-    ``/bench/account``, the same behind ``Depends(auth.current_account)`` (loads the user)."""
+    default settings), plus what every bench app has after it: ``/bench/bare``,
+    ``/bench/direct`` (the same check awaited in the endpoint) and ``/bench/noop`` (the
+    Depends floor); and ``/bench/account``, behind ``Depends(auth.current_account)`` (loads
+    the user)."""
     auth = Authward.from_env()
     app = FastAPI(lifespan=auth.lifespan)
     app.include_router(auth.router)
@@ -79,6 +81,15 @@ def readme_app() -> FastAPI:
     @app.get("/bench/bare")
     async def bare() -> dict[str, str]:
         return BARE_BODY
+
+    @app.get("/bench/direct")
+    async def direct(request: Request) -> dict[str, str]:
+        user = await auth.current_user(request)
+        return {"owner": user.id}
+
+    @app.get("/bench/noop")
+    async def noop(user: Annotated[AuthUser, Depends(nobody)]) -> dict[str, str]:
+        return {"owner": user.id}
 
     @app.get("/bench/account")
     async def account(user: Annotated[Account, Depends(auth.current_account)]) -> dict[str, str]:

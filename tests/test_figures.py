@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import statistics
 from pathlib import Path
 from types import ModuleType
 
@@ -149,3 +150,40 @@ def test_the_headline_pairs_like_with_like_and_gives_each_verdict(
     assert ["✅ met" in line for line in lines] == [True, False, True]
     assert "`current_account` by JWT (account cache on)" in lines[2]
     assert "fastapi-users' `current_user` by JWT" in lines[2] and "**3.00×**" in lines[2]
+
+
+def test_target_one_holds_depends_to_its_floor_and_the_awaited_form_to_bare(
+    figures: ModuleType,
+) -> None:
+    import throughput
+
+    def row(route: str, rounds: list[list[float]]) -> dict[str, object]:
+        ratio = statistics.median(p / b for b, p in rounds)
+        return {"config": throughput.README, "route": route, "rps": rounds[0][1],
+                "ratio": ratio, "cpu_ratio": ratio, "cpu_us": 1e6 / rounds[0][1],
+                "rounds": rounds}  # fmt: skip
+
+    direct = throughput.DIRECT.format(route="session")
+    http = [
+        # 0.72× bare, but 0.72 / 0.78 = 0.92× of the floor measured beside it: met.
+        row("JWT", [[1000, 720], [1000, 720], [1000, 720]]),
+        # 0.68 / 0.78 = 0.87× of the floor: missed, though the same bare ratio as above
+        # would have been met against a floor of 0.75.
+        row("session", [[1000, 680], [1000, 680], [1000, 680]]),
+        row(direct, [[1000, 790], [1000, 790], [1000, 790]]),  # awaited: 0.79× bare, missed
+        row(throughput.FLOOR_ROUTE, [[1000, 780], [1000, 780], [1000, 780]]),
+    ]
+    lines = figures.BLOCKS["headline"]({"http": http}).splitlines()[2:]
+    assert ["✅ met" in line for line in lines] == [True, False, False]
+    assert "against the no-op Depends on the same server" in lines[0]
+    assert "**0.92×**" in lines[0]
+    assert "**0.87×**" in lines[1]
+    assert "`await auth.current_user(request)` by session against the same app's bare" in lines[2]
+    # The targets table judges the rows it marks as targets the same way.
+    marked = [{**r, "target": r["route"] != throughput.FLOOR_ROUTE} for r in http]
+    verdicts = {t["target"]: t["met"] for t in figures.report.targets({"http": marked})}
+    assert verdicts == {
+        f"1. JWT ≥ 0.90× the no-op Depends on the same server ({throughput.README})": True,
+        f"1. session ≥ 0.90× the no-op Depends on the same server ({throughput.README})": False,
+        f"1. {direct} ≥ 0.80× bare ({throughput.README})": False,
+    }

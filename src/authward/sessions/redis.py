@@ -42,6 +42,7 @@ from authward.storage.redis import (
     millis_ceil,
     translated_errors,
 )
+from authward.storage.redis_reads import pipelined_reads
 
 # KEYS[1] session. ARGV[1] expiry (ms), then field, value, ...
 # DEL first: a digest is never reused, but if it were, no field of the old one may stay.
@@ -118,6 +119,20 @@ end
 return removed
 """
 
+# What `get` reads, in this order (HMGET): every field but the digest, which is the key.
+_FIELDS: Final = (
+    "user_id",
+    "handle",
+    "created_at",
+    "last_seen_at",
+    "idle_expires_at",
+    "absolute_expires_at",
+    "user_agent",
+    "ip",
+    "amr",
+    "auth_time",
+)
+
 _INDEX_SUFFIX: Final = ":sessions"
 _HANDLES_SUFFIX: Final = ":handles"
 # A sweep step takes pacing.batch // this many users: about `batch` sessions at the default
@@ -157,6 +172,9 @@ class RedisSessionStore:
         self._delete = client.register_script(_DELETE)
         self._delete_if_expired = client.register_script(_DELETE_IF_EXPIRED)
         self._unindex = client.register_script(_UNINDEX)
+        # The read of every request, pipelined on a connection of its own where it can be
+        # (one node, RESP2); elsewhere it goes through the client.
+        self._reads = pipelined_reads(client)
 
     async def add(self, session: Session) -> None:
         idle, absolute = micros(session.idle_expires_at), micros(session.absolute_expires_at)
@@ -177,9 +195,13 @@ class RedisSessionStore:
             )
 
     async def get(self, id_digest: bytes) -> Session | None:
+        key = self._session_key(id_digest.hex())
         async with translated_errors():
-            fields = await self._client.hgetall(self._session_key(id_digest.hex()))
-        return _session(id_digest, fields) if fields else None
+            if self._reads is not None:
+                values = await self._reads.read("HMGET", key, *_FIELDS)
+            else:
+                values = await self._client.hmget(key, _FIELDS)
+        return _read_session(id_digest, values)
 
     async def touch(self, id_digest: bytes, seen_at: datetime, idle_expires_at: datetime) -> None:
         async with translated_errors():
@@ -381,6 +403,27 @@ def _session(id_digest: bytes, raw: Mapping[bytes | str, bytes | str]) -> Sessio
         device=Device(user_agent=fields["user_agent"], ip=fields["ip"]),
         auth_time=from_micros(fields["auth_time"]) if "auth_time" in fields else None,
         amr=amr_of(fields.get("amr")),
+    )
+
+
+def _read_session(id_digest: bytes, values: Sequence[bytes | str | None]) -> Session | None:
+    """The session from `get`'s HMGET of `_FIELDS`; None when the key is gone (all None)."""
+    user_id, handle, created, seen, idle, absolute, agent, ip, amr, auth_time = values
+    if user_id is None or handle is None or agent is None or ip is None:
+        return None
+    if created is None or seen is None or idle is None or absolute is None:
+        return None
+    return Session(
+        id_digest=id_digest,
+        handle=_text(handle),
+        user_id=_text(user_id),
+        created_at=from_micros(created),
+        last_seen_at=from_micros(seen),
+        idle_expires_at=from_micros(idle),
+        absolute_expires_at=from_micros(absolute),
+        device=Device(user_agent=_text(agent), ip=_text(ip)),
+        auth_time=None if auth_time is None else from_micros(auth_time),
+        amr=amr_of(None if amr is None else _text(amr)),
     )
 
 
