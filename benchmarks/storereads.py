@@ -7,15 +7,20 @@
 the same service on a memory store (the check without a read: the baseline). For each
 store two paths take turns, round after round, each round starting with another case:
 
-* SQL, *before*: the read as it was, through SQLAlchemy's async engine
+* SQLite, *before*: the read as it was, through SQLAlchemy's async engine
   (``engine.connect()``, ``execute``, ``mappings().first()``); *after*: the store's own
-  `get` (`authward.storage.reads`: one thread hop on SQLite, one round trip on PostgreSQL).
+  `get` (`authward.storage.reads`: one thread hop).
+* PostgreSQL, *before*: the one-hop read as it was, one ``fetchrow`` on a connection
+  checked out of the engine's pool (and checked in again); *after*: the store's own `get`
+  (one ``fetchrow`` on one of the reads' own connections, no pool).
 * Redis, *before*: ``HGETALL`` through the client (``Redis.hgetall``: the pool's
   checkout and checkin, its retry wrapper), hiredis parsing; *after*: the store's own
   `get` (``HMGET`` pipelined on a connection of its own, `authward.storage.redis_reads`).
 
 A *floor* row is the trip alone (a thread hop, ``SELECT 1``, ``PING``): what no read can
-go below on this machine at this load. Redis has three: ``PING`` through the client, on
+go below on this machine at this load. PostgreSQL has three: ``SELECT 1`` through the
+pool, on the reads' own connections, and on one bare asyncpg connection (*raw*; with
+the session's own SELECT there too). Redis has three: ``PING`` through the client, on
 the store's pipelined connection, and on a plain asyncio socket (no client at all: what
 the loop and the kernel cost). The clock stands still at the session's last
 sight, so no check slides the idle deadline (a write): this is the read. *Added µs* is
@@ -46,9 +51,10 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import asyncpg
 import hiredis
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import literal_column, select
 
 from authward import crypto
 from authward.accounts.models import User
@@ -62,6 +68,7 @@ from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.sql import SqlSessionStore, _session, sessions
 from authward.sessions.store import MemorySessionStore, SessionStore
 from authward.storage.migrate import upgrade
+from authward.storage.reads import RowReader
 from authward.storage.redis import KeyNames, create_client
 from authward.storage.redis import translated_errors as redis_errors
 from authward.storage.redis_reads import PipelinedReads
@@ -120,11 +127,19 @@ class _Ping(asyncio.Protocol):
             self._transport.close()
 
 
+def pooled(store: SqlSessionStore | SqlUserStore) -> None:
+    """Make `store` read by key on connections of the engine's pool (the path before)."""
+    store._read._connect = None
+
+
 # What no read can go below: the trip itself, doing nothing.
 FLOOR = {
     "SQLite": "floor: a trip to a thread and back, no query",
     "PostgreSQL": "floor: SELECT 1 on a pooled asyncpg connection",
 }
+OWN_FLOOR = "floor: SELECT 1 on the reads' own connections"
+RAW_FLOOR = "raw: SELECT 1 on one bare asyncpg connection"
+RAW_SESSION = "raw: the session's SELECT on one bare asyncpg connection"
 
 
 def floor(engine: Any, store: str) -> Op:
@@ -223,13 +238,24 @@ def summarise(store: str, per_round: dict[str, list[tuple[float, float]]]) -> li
 async def sql_rows(name: str, url: str, rounds: int, target_s: float) -> list[Row]:
     clock = FrozenClock()
     engine = create_engine(url)
+    postgres = name == "PostgreSQL"
+    raw = await asyncpg.connect(url.replace("+asyncpg", "")) if postgres else None
     try:
         await upgrade(engine)
         memory = MemorySessionStore()
-        after, before = SqlSessionStore(engine), SqlAlchemySessionStore(engine)
+        after = SqlSessionStore(engine)
+        user_store, old_users = SqlUserStore(engine), SqlUserStore(engine)
+        before: SessionStore
+        if postgres:
+            before = SqlSessionStore(engine)
+            pooled(before)
+            pooled(old_users)
+            account_before: Op = lambda: old_users.get(user.id)  # noqa: E731
+        else:
+            before = SqlAlchemySessionStore(engine)
+            account_before = lambda: old_users._one(users.c.id == user.id)  # noqa: E731
         memory_id = await seeded(memory, clock)
         sql_id = await seeded(after, clock)
-        user_store = SqlUserStore(engine)
         email = f"{crypto.new_handle()}@bench.example"
         user = User(UserId(crypto.new_handle()), email, "x", clock.now())
         await user_store.add(user)
@@ -237,13 +263,24 @@ async def sql_rows(name: str, url: str, rounds: int, target_s: float) -> list[Ro
         checks: dict[str, Op] = {
             "no store read (memory)": lambda: on_memory.resume(memory_id),
             FLOOR[name]: floor(engine, name),
+        }
+        if raw is not None:
+            digest = crypto.digest(sql_id)
+            by_digest = select(sessions).where(sessions.c.id_digest == digest)
+            query = str(by_digest.compile(dialect=engine.dialect))
+            checks[OWN_FLOOR] = RowReader(engine, select(literal_column("1"))).one
+            checks[RAW_FLOOR] = lambda: raw.fetchval("SELECT 1")
+            checks[RAW_SESSION] = lambda: raw.fetchrow(query, digest)
+        checks |= {
             "before: session check": lambda: on_before.resume(sql_id),
             "after: session check": lambda: on_after.resume(sql_id),
-            "before: account read": lambda: user_store._one(users.c.id == user.id),
+            "before: account read": account_before,
             "after: account read": lambda: user_store.get(user.id),
         }
         return summarise(name, await timed_rounds(checks, rounds, target_s))
     finally:
+        if raw is not None:
+            await raw.close()
         await engine.dispose()
 
 

@@ -177,8 +177,9 @@ async def test_a_plain_dbapi_error_with_an_outage_sqlstate_is_translated() -> No
 async def test_a_read_by_key_is_unavailable_while_the_server_is_down_then_heals(
     server: PostgresServer, users: SqlUserStore
 ) -> None:
-    """`get` goes through the driver itself (authward.storage.reads): a server that went
-    away is still a 503, never a 500, and the pool still heals once it is back."""
+    """`get` goes through the driver itself, on connections of its own beside the pool
+    (authward.storage.reads): a server that went away is still a 503, never a 500, and
+    the reads heal once it is back."""
     await users.add(a_user("ada@example.com"))
     assert await users.get("ada") is not None
     server.kill_postmaster()

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect, ExceptionContext, make_url
+from sqlalchemy.engine import Dialect, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -129,10 +130,27 @@ def create_engine(
         connect_args = options.setdefault("connect_args", {})
         connect_args.setdefault("command_timeout", postgres_timeout)
         connect_args.setdefault("timeout", postgres_timeout)
+    known = not _OWN_CONNECTOR & options.keys()
+    given = dict(options.get("connect_args", {}))
     engine = create_async_engine(full_url, **options)
+    if known:
+        _CONNECT_ARGS[engine.sync_engine] = given
     event.listen(engine.sync_engine, "handle_error", _recognise_disconnects)
     event.listen(engine.sync_engine.pool, "checkout", _discard_closed)
     return engine
+
+
+# What each PostgreSQL engine made here connects with beyond its URL: the reads by key
+# (authward.storage.reads) open connections of their own, as the engine's pool would.
+_CONNECT_ARGS: weakref.WeakKeyDictionary[Engine, dict[str, Any]] = weakref.WeakKeyDictionary()
+# Options that make the connections some other way: what that way does is not known here.
+_OWN_CONNECTOR: Final = frozenset({"creator", "async_creator"})
+
+
+def connect_args(engine: AsyncEngine) -> dict[str, Any] | None:
+    """The ``connect_args`` `engine` was made with by `create_engine`, if it was (None
+    for an engine made elsewhere, or with a creator of its own: then they are unknown)."""
+    return _CONNECT_ARGS.get(engine.sync_engine)
 
 
 # PostgreSQL's SQLSTATEs (its manual, appendix A) that say "the database is not there
