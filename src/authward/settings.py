@@ -71,7 +71,9 @@ class Settings(BaseSettings):
         ge=1,
         le=1_000,
         description="PostgreSQL connections each worker keeps open; as many again may open "
-        "during a burst. Keep workers × 2 × this under the server's max_connections.",
+        "during a burst. Each worker also has up to 4 connections of its own for reading "
+        "sessions and accounts by key. Keep workers × (2 × this + 4), plus one per worker for "
+        "the revocation listener, under the server's max_connections.",
     )
     database_pool_timeout: float = Field(
         30,
