@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 from authward import crypto
 from authward.clock import Clock
@@ -63,6 +65,9 @@ class SessionService:
         self._clock = clock
         self._csrf = DerivedCsrf(csrf_key)
         self.events = events or Events(clock)
+        # Slides being written, by session digest: requests that find the same slide due
+        # meanwhile share that write (see `_slide`).
+        self._sliding: dict[bytes, asyncio.Future[None]] = {}
 
     @property
     def store(self) -> SessionStore:
@@ -146,11 +151,39 @@ class SessionService:
             await self.store.remove(id_digest)
             raise SessionExpired
         if now - session.last_seen_at >= self._touch_interval:
-            idle_expires_at = min(now + self.policy.idle_ttl, session.absolute_expires_at)
-            await self.store.touch(id_digest, now, idle_expires_at)
+            await self._slide(session, now)
         if self._cache is not None:
             self._cache.remember(session_id, id_digest)  # `held` answers it from now on
         return session
+
+    async def _slide(self, session: Session, now: datetime) -> None:
+        """Slide the session's idle deadline from `now`; one write for the requests that
+        find it due at once.
+
+        Until the write is done, every request of the session still finds the slide due
+        (the store, or the cached copy, still has the old `last_seen_at`): under load, a
+        write each for all of them, a stampede of writes for one session once a touch
+        interval, every one of them queued on SQLite's single writer (32 writes and a
+        600 ms stall behind them with 32 connections, benchmarks/README.md). They await
+        the write already under way instead, and share its outcome: an error reaches each
+        of them, as their own write's would have; the next request writes again.
+        """
+        digest = session.id_digest
+        pending = self._sliding.get(digest)
+        if pending is None or pending.done():
+            idle_expires_at = min(now + self.policy.idle_ttl, session.absolute_expires_at)
+            pending = asyncio.ensure_future(self.store.touch(digest, now, idle_expires_at))
+            pending.add_done_callback(partial(self._written, digest))
+            self._sliding[digest] = pending
+        # Shielded: a request that gives up leaves the write to the others.
+        await asyncio.shield(pending)
+
+    def _written(self, digest: bytes, write: asyncio.Future[None]) -> None:
+        if self._sliding.get(digest) is write:
+            del self._sliding[digest]
+        # A write whose requests all gave up still ends; its error is nobody's to log.
+        if not write.cancelled():
+            write.exception()
 
     async def reauthenticate(self, session_id: str, user_id: UserId) -> Session:
         """Step-up: the session's login is now; return the session as it now is.

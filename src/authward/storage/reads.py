@@ -183,7 +183,10 @@ class _SqliteThreads:
     Reads that arrive while a reader thread is on its way are handed over together, and
     their answers come back together: one thread wake-up and one wake-up of the event
     loop for the lot. Under load the trip (not the query) is what a read costs, so a busy
-    server pays it once for many requests; a lone read goes as it would alone.
+    server pays it once for many requests; a lone read goes as it would alone. On a
+    saturated server the answer waits for the loop's turn (5-15 ms), and the requests
+    parked on it meanwhile are what costs: their objects outlive young collections and
+    bring on full ones (benchmarks/README.md, "Under load").
     """
 
     def __init__(self, path: str) -> None:
