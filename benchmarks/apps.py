@@ -24,7 +24,7 @@ from fastapi import Depends, FastAPI, Request
 from authward.integration import Account, AuthUser, Authward
 from authward.runtime import build_runtime
 from authward.settings import load_settings
-from authward.web.app import create_app
+from authward.web.app import create_app, freeze_heap_after_startup
 
 BARE_BODY = {"id": "anonymous"}
 NOBODY = AuthUser("anonymous", "jwt", None)
@@ -99,8 +99,9 @@ def readme_app() -> FastAPI:
 
 
 def service_app() -> FastAPI:
-    """The authward service as `authward serve` runs it, plus ``/bench/bare``."""
-    app = create_app(build_runtime(load_settings()))
+    """The authward service as `authward serve` runs it (its heap frozen once started),
+    plus ``/bench/bare``."""
+    app = freeze_heap_after_startup(create_app(build_runtime(load_settings())))
 
     @app.get("/bench/bare", include_in_schema=False)
     async def bare() -> dict[str, str]:

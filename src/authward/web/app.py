@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -46,4 +51,32 @@ def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
 def app_from_env() -> FastAPI:
     """The app uvicorn starts in each worker: settings come from the environment."""
     settings: Settings = load_settings()
-    return create_app(build_runtime(settings))
+    return freeze_heap_after_startup(create_app(build_runtime(settings)))
+
+
+def freeze_heap_after_startup(app: FastAPI) -> FastAPI:
+    """Once `app` has started, move every object then alive out of the collector's sight.
+
+    Under load, requests that wait on a store read keep their objects alive long enough
+    to be promoted, and Python's full collections then walk the whole heap, the
+    modules, routes and caches of startup included: one every ~1,000 requests, 100–180 ms
+    each, the p99 of a store-bound route (benchmarks/README.md, "Under load"). What
+    startup made lives as long as the process, so the collector has nothing to find in
+    it. Only for the process `authward serve` owns: an app that embeds authward decides
+    for its own heap.
+    """
+    started = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def frozen(served: Any) -> AsyncIterator[Any]:  # Any: Starlette's Lifespan union
+        opened: AbstractAsyncContextManager[Mapping[str, Any] | None] = started(served)
+        async with opened as state:
+            gc.collect()  # what startup left as garbage goes now, not frozen with the rest
+            gc.freeze()
+            try:
+                yield state
+            finally:
+                gc.unfreeze()  # back to the collector before shutdown's own garbage
+
+    app.router.lifespan_context = frozen
+    return app
