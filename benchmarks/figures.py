@@ -273,7 +273,8 @@ def sweep_block(results: Results) -> str:
             if row.get("removed", -1) >= 0:
                 took += f", {row['removed'] / row['expired']:.0%} removed"
         ratio = row.get("ratio", row["p99_during_ms"] / row.get("p99_before_ms", math.nan))
-        run = f" run {row['run']}" if row.get("run") and len(rows) > 3 else ""
+        repeated = sum(r["backend"] == row["backend"] for r in rows) > 1
+        run = f" run {row.get('run', 1)}" if repeated else ""
         return f"{ratio:.2f}× ({row['backend']}{run}, {took})"
 
     quiet = "p99 quiet (before and after it)" if "ratio" in rows[0] else "p99 before it"
