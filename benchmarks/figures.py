@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -265,17 +266,22 @@ def sweep_block(results: Results) -> str:
     rows = stage(results, "sweep")
 
     def one(row: dict[str, Any]) -> str:
-        took = (
-            f"done in {row['sweep_s'] / 60:.1f} minutes"
-            if row["finished"]
-            else f"not done when the bench stopped it after {row['sweep_s'] / 60:.0f} minutes"
-        )
-        return f"{row['p99_during_ms'] / row['p99_before_ms']:.2f}× ({row['backend']}, {took})"
+        if row["finished"]:
+            took = f"done in {row['sweep_s'] / 60:.1f} minutes"
+        else:
+            took = f"not done when the bench stopped it after {row['sweep_s'] / 60:.0f} minutes"
+            if row.get("removed", -1) >= 0:
+                took += f", {row['removed'] / row['expired']:.0%} removed"
+        ratio = row.get("ratio", row["p99_during_ms"] / row.get("p99_before_ms", math.nan))
+        repeated = sum(r["backend"] == row["backend"] for r in rows) > 1
+        run = f" run {row.get('run', 1)}" if repeated else ""
+        return f"{ratio:.2f}× ({row['backend']}{run}, {took})"
 
+    quiet = "p99 quiet (before and after it)" if "ratio" in rows[0] else "p99 before it"
     return (
         f"with {rows[0]['expired']:,} expired sessions, request p99 during the sweep was "
         + ", ".join(one(row) for row in rows)
-        + " of p99 before it"
+        + f" of {quiet}"
     )
 
 

@@ -216,7 +216,7 @@ def test_the_report_gives_the_floor_workers_nodes_and_sizing(
     assert "| token | 1,000 | 1,900 | 0.90 |" in page and "| token | 1,000 | 2,400 | 0.70 |" in page
 
 
-def test_sweep_p99_in_slices_as_long_as_the_window_before(
+def test_sweep_p99_in_slices_quiet_ones_against_the_sweeps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.syspath_prepend(str(BENCHMARKS))
@@ -228,9 +228,34 @@ def test_sweep_p99_in_slices_as_long_as_the_window_before(
     recorder.samples[1000] = (10.0, 0.050, True)
     slices = recorder.slices(0.0, 24.0, 8.0)
     assert len(slices) == 3 and slices[0] == slices[2] == pytest.approx(1.0)
-    sweep = scale.SweepCost("Redis", 10, 10, 1.0, 1.0, 1.5, 1.0, 1.0, 0)
-    sweep.p99_during_slices_ms = 1.1
-    assert sweep.ratio == pytest.approx(1.5) and sweep.slice_ratio == pytest.approx(1.1)
+    sweep = scale.SweepCost("Redis", 1, 1000, 400, 20.0, 1.0, 1.5, 1.0, 1.0, 0, False)
+    assert sweep.ratio == pytest.approx(1.5) and sweep.per_s == pytest.approx(20.0)
+
+
+def test_the_redis_sweep_target_needs_three_finished_runs_within_the_ratio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import report
+
+    def run(number: int, ratio: float, *, finished: bool = True) -> dict[str, object]:
+        return {
+            "backend": "Redis", "run": number, "expired": 1000, "removed": 1000 if finished
+            else 400, "sweep_s": 50.0, "p99_quiet_ms": 2.0, "p99_during_ms": 2.0 * ratio,
+            "ratio": ratio, "finished": finished,
+        }  # fmt: skip
+
+    def verdict(*runs: dict[str, object]) -> tuple[str, object]:
+        rows = report.targets({"sweep": list(runs)})
+        (row,) = [r for r in rows if r["target"].startswith("7. Redis")]
+        return row["value"], row["met"]
+
+    value, met = verdict(run(1, 1.05), run(2, 1.10), run(3, 0.98))
+    assert met is True and "run 2: 1.10×, done in 50 s, 20/s" in value
+    assert verdict(run(1, 1.05), run(2, 1.25), run(3, 0.98))[1] is False
+    assert verdict(run(1, 1.05), run(2, 1.10))[1] is False  # two runs do not make three
+    value, met = verdict(run(1, 1.05), run(2, 1.10), run(3, 0.98, finished=False))
+    assert met is False and "not done after 50 s: 40% removed, 8/s" in value
 
 
 def test_password_costs_measure_every_parameter_set_and_the_common_list(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from redis.crc import key_slot
@@ -166,3 +168,69 @@ async def test_failures_expire_one_window_after_the_newest(
     # The first failure (at `start`) fell out of the window and was trimmed.
     assert await client.zcard(name) == 2
     assert set(await dump(space)) == {name}
+
+
+class _BeforeTheStep:
+    """Wraps a store's one-call sweep step: runs `first` between the sweep's read of the
+    indexes and the script, where a request could come in."""
+
+    def __init__(self, store: RedisSessionStore, first: Callable[[], Awaitable[object]]) -> None:
+        self._step, self._first = store._sweep_step, first
+        store._sweep_step = self  # type: ignore[assignment]
+
+    async def __call__(self, **call: Any) -> Any:
+        await self._first()
+        return await self._step(**call)
+
+
+async def test_a_session_touched_after_the_sweep_read_the_index_survives(
+    redis_node: RedisSpace,
+) -> None:
+    client, keys = redis_node
+    store = RedisSessionStore(client, keys=keys)
+    clock = FrozenClock(datetime.now(UTC))
+    session = make_session(clock.now())
+    await store.add(session)
+    sweep_at = session.idle_expires_at + timedelta(seconds=1)  # expired as the sweep reads
+
+    _BeforeTheStep(store, lambda: store.touch(session.id_digest, sweep_at, sweep_at + IDLE))
+    assert await store.sweep(sweep_at) == 0
+    assert await store.get(session.id_digest) is not None
+    assert await store.list_user("alice") == [await store.get(session.id_digest)]
+
+
+async def test_a_session_indexed_after_the_sweep_read_the_index_keeps_its_entries(
+    redis_node: RedisSpace,
+) -> None:
+    client, keys = redis_node
+    store = RedisSessionStore(client, keys=keys)
+    # Born expired (its idle deadline passed by the real clock): Redis drops it at once.
+    vanished = make_session(datetime.now(UTC) - timedelta(hours=1))
+    await store.add(vanished)
+    newcomer = make_session(datetime.now(UTC))
+
+    _BeforeTheStep(store, lambda: store.add(newcomer))
+    assert await store.sweep(datetime.now(UTC)) == 1
+    assert await store.list_user("alice") == [newcomer]
+    assert await client.hgetall(keys.tagged("u:alice", "handles")) == {
+        f"h:{newcomer.handle}".encode(): newcomer.id_digest.hex().encode(),
+        f"d:{newcomer.id_digest.hex()}".encode(): newcomer.handle.encode(),
+    }
+    assert await store.remove_by_handle("alice", newcomer.handle)
+
+
+async def test_a_user_the_scan_returns_twice_is_counted_once(
+    redis_node: RedisSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, keys = redis_node
+    store = RedisSessionStore(client, keys=keys)
+    await store.add(make_session(datetime.now(UTC) - timedelta(hours=1)))  # born expired
+    scan = client.scan_iter
+
+    async def twice(**options: Any) -> AsyncIterator[bytes]:
+        async for name in scan(**options):
+            yield name
+            yield name  # SCAN may return a key more than once (a rehash during the walk)
+
+    monkeypatch.setattr(client, "scan_iter", twice)
+    assert await store.sweep(datetime.now(UTC)) == 1
