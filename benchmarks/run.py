@@ -9,8 +9,9 @@ and 4), ``scale`` (target 5), ``propagation`` (benchmarks/propagation.py),
 ``login_floor`` (target 6, login_floor.py), ``scaleout`` (target 5: workers, nodes and
 the sizing figures, scaleout.py), and the figures the docs give besides: ``passwords``
 (password_costs.py: argon2id, the common list) and ``enumeration``
-(benchmarks/enumeration.py). After a full run, the docs' figures are written from the
-report's results.json (figures.py).
+(benchmarks/enumeration.py); ``storereads`` (issue 19's target 2: what a session check's
+store read adds with no cache, storereads.py). After a full run, the docs' figures are
+written from the report's results.json (figures.py).
 Writes ``bench-report/index.md``, its PNG plots and ``results.json``; prints every
 target with its verdict. Nothing here asserts: a missed target is reported, not raised.
 """
@@ -44,7 +45,7 @@ import report  # noqa: E402
 
 STAGES = (
     "tokens", "http", "storm", "scale", "propagation", "login_floor", "scaleout", "passwords",
-    "enumeration",
+    "enumeration", "storereads",
 )  # fmt: skip
 SCALE_STORES = ("SQLite", "PostgreSQL", "Redis")
 ROOT = HERE.parent
@@ -304,6 +305,16 @@ def stage_propagation(
     )
 
 
+def stage_storereads(plan: Plan, results: dict[str, Any], progress: Progress) -> None:
+    import storereads
+
+    with progress.stage(
+        "a session check's store read (target 2, benchmarks/storereads.py)", 1
+    ) as tick:
+        results["storereads"] = storereads.run(quick=plan.quick)
+        tick()
+
+
 def stage_passwords(plan: Plan, results: dict[str, Any], progress: Progress) -> None:
     import password_costs
 
@@ -443,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                 stage_passwords(plan, results, progress)
             if "enumeration" in plan.stages:
                 stage_enumeration(plan, results, progress)
+            if "storereads" in plan.stages:
+                stage_storereads(plan, results, progress)
     load = os.getloadavg()
     meta = results["meta"]
     meta["environment"]["machine load (1-min load average) at end"] = f"{load[0]:.2f}"

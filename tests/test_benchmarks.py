@@ -270,3 +270,32 @@ def test_password_costs_measure_every_parameter_set_and_the_common_list(
     assert all(h["verify_ms"] > 0 for h in hashes)
     common = figures["common_list"]
     assert isinstance(common, dict) and common["words"] == 30_000 and common["check_us"] > 0
+
+
+def test_the_report_holds_each_store_read_to_its_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import report
+    import storereads
+
+    def check(added: float, store: str) -> dict[str, float]:
+        goal = storereads.TARGET_ADDED_US[store]
+        return {"added_us": added, "cpu_added_us": added / 2, "goal_us": goal,
+                "after_over_before": 0.4}  # fmt: skip
+
+    row = storereads.Row("Redis", storereads.SESSION_CHECK, 160.0, 150.0, 0.4, 90.0)
+    results = {
+        "storereads": {
+            "rows": [vars(row)],
+            "checks": {
+                "SQLite": check(101, "SQLite"),  # just over 100 µs: missed
+                "PostgreSQL": check(300, "PostgreSQL"),  # the goal exactly: met
+                "Redis": check(150, "Redis"),
+            },
+            "load": [0.5, 0.7],
+        }
+    }
+    verdicts = {t["target"].split(":")[0]: t["met"] for t in report.targets(results)}
+    assert verdicts == {"2b. SQLite": False, "2b. PostgreSQL": True, "2b. Redis": True}
+    section = report._storereads_section(results)
+    assert "Load 0.50 at start, 0.70 at end" in section
+    assert "| Redis | after: session check | 160.0 | 150.0 | 0.40× | 90.0 |" in section
