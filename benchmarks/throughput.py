@@ -149,28 +149,28 @@ def peer_credentials(url: str, app: str) -> Credentials:
         return Credentials(cookie={"Cookie": cookie})
 
 
-def readme_routes(c: Credentials) -> list[Route]:
-    """Target 1 on the README's app: both forms, both credentials, and the Depends floor
-    measured on the same server."""
+def target_one_routes(c: Credentials, protected: str) -> list[Route]:
+    """Target 1 on an app whose check stands at `protected`: both forms, both credentials,
+    and the Depends floor measured on the same server."""
     return [
         Route("bare", "/bench/bare"),
-        Route("JWT", "/notes", c.bearer),
-        Route("session", "/notes", c.cookie),
+        Route("JWT", protected, c.bearer),
+        Route("session", protected, c.cookie),
         Route(DIRECT.format(route="JWT"), "/bench/direct", c.bearer),
         Route(DIRECT.format(route="session"), "/bench/direct", c.cookie),
         Route(FLOOR_ROUTE, "/bench/noop", c.cookie),
     ]
 
 
+def readme_routes(c: Credentials) -> list[Route]:
+    """Target 1 on the README's app, its check at ``/notes``."""
+    return target_one_routes(c, "/notes")
+
+
 def default_routes(c: Credentials) -> list[Route]:
-    """Target 1 on the embedded default: both forms, both credentials, and their floors."""
+    """Target 1 on the library app, and the bare route carrying each credential."""
     return [
-        Route("bare", "/bench/bare"),
-        Route("JWT", "/bench/protected", c.bearer),
-        Route("session", "/bench/protected", c.cookie),
-        Route(DIRECT.format(route="JWT"), "/bench/direct", c.bearer),
-        Route(DIRECT.format(route="session"), "/bench/direct", c.cookie),
-        Route(FLOOR_ROUTE, "/bench/noop", c.cookie),
+        *target_one_routes(c, "/bench/protected"),
         Route(CARRYING.format(credential="token"), "/bench/bare", c.bearer),
         Route(CARRYING.format(credential="cookie"), "/bench/bare", c.cookie),
     ]
