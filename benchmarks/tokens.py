@@ -1,8 +1,8 @@
 """Sign and verify cost of authward access tokens with PyJWT, joserfc and raw cryptography.
 
 Tokens follow the RFC 9068 profile: header {alg, typ: "at+jwt", kid}, claims iss, aud, sub,
-iat, exp, jti, sid. For each algorithm (EdDSA/Ed25519, ES256, RS256 2048-bit, HS256 with a
-32-byte key) the script times, in the same run and interleaved round by round:
+iat, exp, jti, sid, client_id. For each algorithm (EdDSA/Ed25519, ES256, RS256 2048-bit,
+HS256 with a 32-byte key) the script times, in the same run and interleaved round by round:
 
 * ``raw``: the cryptography (or hmac) primitive on the same signing input: no JSON, no
   base64. This is the floor.
@@ -75,8 +75,9 @@ from jwt.algorithms import ECAlgorithm, HMACAlgorithm, OKPAlgorithm, RSAAlgorith
 
 ISSUER = "https://auth.example.com"
 AUDIENCE = "https://api.example.com"
+CLIENT_ID = AUDIENCE  # authward's default: the audience
 TYP = "at+jwt"
-REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "sid")
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "exp", "jti", "sid", "client_id")
 LIFETIME_S = 3600  # tokens must stay valid for the whole run
 ALGORITHMS = ("EdDSA", "ES256", "RS256", "HS256")
 
@@ -159,6 +160,7 @@ def make_claims() -> dict[str, Any]:
         "exp": now + LIFETIME_S,
         "jti": secrets.token_urlsafe(16),
         "sid": secrets.token_urlsafe(12),
+        "client_id": CLIENT_ID,
     }
 
 
@@ -287,10 +289,12 @@ class LeanTokens:
         if not isinstance(claims, dict) or any(c not in claims for c in REQUIRED_CLAIMS):
             raise Rejected("missing claim")
         aud = claims["aud"]
-        if claims["iss"] != ISSUER or not (
-            aud == AUDIENCE or (isinstance(aud, list) and AUDIENCE in aud)
+        if (
+            claims["iss"] != ISSUER
+            or claims["client_id"] != CLIENT_ID
+            or not (aud == AUDIENCE or (isinstance(aud, list) and AUDIENCE in aud))
         ):
-            raise Rejected("iss/aud")
+            raise Rejected("iss/aud/client_id")
         exp, iat = claims["exp"], claims["iat"]
         if type(exp) is not int or type(iat) is not int:
             raise Rejected("exp/iat type")
@@ -361,8 +365,8 @@ class HardenedLeanTokens(LeanTokens):
             raise Rejected(str(exc)) from exc
         if any(c not in claims for c in REQUIRED_CLAIMS):
             raise Rejected("missing claim")
-        if claims["iss"] != ISSUER or claims["aud"] != AUDIENCE:
-            raise Rejected("iss/aud")
+        if claims["iss"] != ISSUER or claims["aud"] != AUDIENCE or claims["client_id"] != CLIENT_ID:
+            raise Rejected("iss/aud/client_id")
         if not all(isinstance(claims[c], str) and claims[c] for c in ("sub", "jti", "sid")):
             raise Rejected("sub/jti/sid")
         exp, iat = claims["exp"], claims["iat"]
@@ -407,6 +411,8 @@ def _pyjwt_verifier(key: Any, alg: str) -> Callable[[str], dict[str, Any]]:
         if decoded["header"].get("typ") != TYP:
             raise Rejected("typ")
         payload: dict[str, Any] = decoded["payload"]
+        if payload["client_id"] != CLIENT_ID:  # PyJWT knows no client_id
+            raise Rejected("client_id")
         return payload
 
     return verify
@@ -428,6 +434,7 @@ def _joserfc_claims_registry() -> jose_jwt.JWTClaimsRegistry:
         exp={"essential": True},
         jti={"essential": True},
         sid={"essential": True},
+        client_id={"essential": True, "value": CLIENT_ID},
     )
 
 
@@ -984,8 +991,8 @@ def micro_costs(material: dict[str, tuple[KeyMaterial, str]], count: int) -> Non
             "joserfc JWSRegistry(algorithms=[alg]), per call",
             lambda: JWSRegistry(algorithms=["EdDSA"]),
         ),
-        ("joserfc JWTClaimsRegistry.validate (7 claims)", _claims_validate_op()),
-        ("PyJWT _validate_claims (7 claims)", _pyjwt_claims_op()),
+        ("joserfc JWTClaimsRegistry.validate (8 claims)", _claims_validate_op()),
+        ("PyJWT _validate_claims (8 claims)", _pyjwt_claims_op()),
     ]
     print("Micro-costs (median of 7 loops, no profiler):")
     for label, op in rows:

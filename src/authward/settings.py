@@ -114,6 +114,14 @@ class Settings(BaseSettings):
     jwt_alg: Algorithm = Field("EdDSA", description="Access token algorithm.")
     issuer: str = Field("authward", min_length=1, description="The iss claim.")
     audience: str = Field("authward", min_length=1, description="The aud claim.")
+    client_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x20-\x7e]+$",
+        description="The client_id claim (RFC 9068) of every access token; tokens naming "
+        "another are refused. Unset: the audience (AUTHWARD_AUDIENCE).",
+    )
     rp_id: str | None = Field(
         None,
         description="The WebAuthn relying party id: the host of AUTHWARD_PUBLIC_URL (the "

@@ -7,12 +7,14 @@ import json
 from datetime import timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from authward import crypto
 from authward.clock import FrozenClock
 from authward.errors import InvalidToken
 from authward.ids import Device
-from authward.tokens.access import MAX_TOKEN_BYTES
+from authward.settings import Settings
+from authward.tokens.access import MAX_TOKEN_BYTES, AccessVerifier
 from authward.tokens.service import TokenService
 from authward.tokens.store import MemoryKeyStore
 from tests.tokens.factory import make_service
@@ -43,6 +45,7 @@ async def test_token_has_exactly_the_rfc_9068_header_and_claims(
         "exp",
         "jti",
         "sid",
+        "client_id",
         "auth_time",
         "amr",
         "acr",
@@ -50,7 +53,7 @@ async def test_token_has_exactly_the_rfc_9068_header_and_claims(
     now = int(clock.now().timestamp())
     # RFC 9068 §2.2.1: how the login authenticated (a password alone here).
     assert (claims["auth_time"], claims["amr"], claims["acr"]) == (now, ["pwd"], "aal1")
-    assert claims["iss"] == claims["aud"] == "authward"
+    assert claims["iss"] == claims["aud"] == claims["client_id"] == "authward"
     assert (claims["sub"], claims["sid"], claims["iat"], claims["exp"]) == (
         "user-1", pair.family.id, now, now + 300,
     )  # fmt: skip
@@ -190,7 +193,7 @@ async def test_cached_token_of_a_key_removed_from_the_store_is_refused(clock: Fr
         service.verify(token)
 
 
-@pytest.mark.parametrize("missing", ["iss", "aud", "sub", "iat", "exp", "jti", "sid"])
+@pytest.mark.parametrize("missing", ["iss", "aud", "sub", "iat", "exp", "jti", "sid", "client_id"])
 async def test_each_required_claim_is_checked_by_name(
     service: TokenService, clock: FrozenClock, missing: str
 ) -> None:
@@ -198,7 +201,7 @@ async def test_each_required_claim_is_checked_by_name(
     now = int(clock.now().timestamp())
     claims: dict[str, object] = {
         "iss": "authward", "aud": "authward", "sub": "u", "iat": now, "exp": now + 60,
-        "jti": crypto.new_token_id(), "sid": crypto.new_handle(),
+        "jti": crypto.new_token_id(), "sid": crypto.new_handle(), "client_id": "authward",
     }  # fmt: skip
     key = service.ring.verifying_key(service.ring.signing_key().kid, clock.now())
     assert key is not None
@@ -206,3 +209,33 @@ async def test_each_required_claim_is_checked_by_name(
     del claims[missing]
     with pytest.raises(InvalidToken):
         service.access._check_claims(claims, clock.now(), key)
+
+
+async def test_client_id_is_the_configured_one_and_only_it_verifies(clock: FrozenClock) -> None:
+    """RFC 9068 §2.2: the token names its client; a token of another client is refused."""
+    mobile = await make_service(clock, client_id="mobile app/1")
+    default = await make_service(clock)  # the same key (the memory stores share it)
+    token = (await mobile.issue("user-1", Device())).access_token
+    assert segment(token, 1)["client_id"] == "mobile app/1"
+    assert mobile.verify(token).client_id == "mobile app/1"
+    assert default.verify((await default.issue("user-1", Device())).access_token).client_id == (
+        "authward"
+    )
+    with pytest.raises(InvalidToken):
+        default.verify(token)
+
+
+@pytest.mark.parametrize("client_id", ["", "\x00", "tab\there", "é", "~" * 256])
+def test_a_malformed_client_id_is_refused_when_configured(
+    service: TokenService, client_id: str
+) -> None:
+    with pytest.raises(ValueError, match="client_id"):
+        AccessVerifier(
+            service.ring, issuer="i", audience="a", leeway=timedelta(0), client_id=client_id
+        )
+
+
+@pytest.mark.parametrize("client_id", ["", "\n", "x" * 256])
+def test_a_malformed_client_id_setting_is_refused(client_id: str) -> None:
+    with pytest.raises(ValidationError):
+        Settings(client_id=client_id)

@@ -55,7 +55,8 @@ def test_catalogue_covers_the_required_attacks() -> None:
         "header-crit-unknown", "iss-wrong", "iss-substring", "aud-wrong", "exp-past",
         "nbf-future", "tampered-sub", "signature-stripped", "signature-flipped-bit",
         "base64-bad-character", "token-oversized", "claims-deeply-nested", "typ-jwt",
-        "sub-integer", *(f"missing-{c}" for c in ("iss", "aud", "sub", "iat", "exp", "jti", "sid")),
+        "sub-integer", "client_id-wrong",
+        *(f"missing-{c}" for c in ("iss", "aud", "sub", "iat", "exp", "jti", "sid", "client_id")),
     }  # fmt: skip
     assert required <= names
     assert len(names) == len(VECTORS)

@@ -67,7 +67,8 @@ def signed(runtime: Runtime, **changes: object) -> str:
     claims = {
         "iss": runtime.settings.issuer, "aud": runtime.settings.audience,
         "sub": crypto.new_user_id(), "iat": now, "exp": now + 60,
-        "jti": crypto.new_token_id(), "sid": crypto.new_handle(), **changes,
+        "jti": crypto.new_token_id(), "sid": crypto.new_handle(),
+        "client_id": runtime.settings.audience, **changes,
     }  # fmt: skip
     headers = {"kid": key.kid, "typ": "at+jwt"}
     return jwt.encode(claims, key.material, algorithm=key.alg, headers=headers)

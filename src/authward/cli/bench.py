@@ -124,7 +124,8 @@ def verify_ops(service: TokenService, token: str) -> dict[str, Op]:
     if key is None:
         raise RuntimeError("the token's key does not verify")
     settings = service.settings
-    options: Any = {"require": ["iss", "aud", "sub", "iat", "exp", "jti", "sid"]}
+    client_id = settings.client_id or settings.audience
+    options: Any = {"require": ["iss", "aud", "sub", "iat", "exp", "jti", "sid", "client_id"]}
 
     def first_seen() -> object:
         service.access.forget()  # an empty cache: this token was never seen
@@ -141,6 +142,8 @@ def verify_ops(service: TokenService, token: str) -> dict[str, Op]:
         )
         if decoded["header"].get("typ") != "at+jwt":
             raise jwt.InvalidTokenError("typ")
+        if decoded["payload"]["client_id"] != client_id:  # PyJWT knows no client_id
+            raise jwt.InvalidTokenError("client_id")
         return decoded
 
     return {"first seen": first_seen, "seen before": lambda: service.verify(token), "PyJWT": pyjwt}

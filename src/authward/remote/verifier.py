@@ -78,8 +78,10 @@ class JwksVerifier:
     """Verify access tokens against the keys published at `jwks_url`.
 
     `issuer` and `audience` must be the deployment's ``AUTHWARD_ISSUER`` and
-    ``AUTHWARD_AUDIENCE``. `jwks_url` must be https, or http to a loopback address
-    (or anywhere with ``allow_http=True``, inside a trusted network).
+    ``AUTHWARD_AUDIENCE``, and `client_id` its ``AUTHWARD_CLIENT_ID`` (unset, as there:
+    the audience).
+    `jwks_url` must be https, or http to a loopback address (or anywhere with
+    ``allow_http=True``, inside a trusted network).
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class JwksVerifier:
         *,
         issuer: str = "authward",
         audience: str = "authward",
+        client_id: str | None = None,
         algorithms: Iterable[str] = jwk.ASYMMETRIC,
         leeway: int = 1,
         max_age: float = 300.0,
@@ -117,7 +120,11 @@ class JwksVerifier:
         self._owns_client = self._owns_async_client = False
         self._keys = _Keys()
         self._access = AccessVerifier(
-            self._keys, issuer=issuer, audience=audience, leeway=timedelta(seconds=leeway)
+            self._keys,
+            issuer=issuer,
+            audience=audience,
+            client_id=client_id,
+            leeway=timedelta(seconds=leeway),
         )
         self._fetched_at: float | None = None  # when the last good fetch was (timestamp)
         self._tried_at: float | None = None  # ... and of the last attempt, good or not

@@ -16,10 +16,11 @@ with `InvalidToken` and nothing else, anything that is not exactly what `issue` 
   signed with a public key both fail);
 * ``typ`` other than ``at+jwt`` or ``application/at+jwt``, compared case-insensitively
   because media types are (RFC 9068 §4, RFC 7515 §4.1.9, RFC 2045 §5.1);
-* a missing ``iss``, ``aud``, ``sub``, ``iat``, ``exp``, ``jti`` or ``sid``; ``iss``
-  or ``aud`` not exactly our string (``aud`` must be a string: we never issue lists,
-  so accepting one would only widen what passes); ``sub``, ``sid`` or ``jti`` not a
-  string of the shape authward mints (`authward.crypto`: a user id, a handle, a token id);
+* a missing ``iss``, ``aud``, ``sub``, ``iat``, ``exp``, ``jti``, ``sid`` or
+  ``client_id``; ``iss``, ``aud`` or ``client_id`` not exactly our string (``aud`` must be
+  a string: we never issue lists, so accepting one would only widen what passes);
+  ``sub``, ``sid`` or ``jti`` not a string of the shape authward mints
+  (`authward.crypto`: a user id, a handle, a token id);
   non-integer ``iat``/``exp``/``nbf``; expired, ``nbf`` or ``iat`` in the future, each
   with the configured leeway (at most `MAX_LEEWAY`, 30 s).
 
@@ -54,6 +55,7 @@ __all__ = [
     "SigningKeys",
     "VerifyingKey",
     "VerifyingKeys",
+    "is_client_id",
     "kid_of",
 ]
 
@@ -62,7 +64,9 @@ MAX_LEEWAY: Final = timedelta(seconds=30)
 TYP: Final = "at+jwt"
 _ACCEPTED_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
 _HEADER: Final = frozenset({"alg", "typ", "kid"})
-_REQUIRED: Final = frozenset({"iss", "aud", "sub", "iat", "exp", "jti", "sid"})
+_REQUIRED: Final = frozenset({"iss", "aud", "sub", "iat", "exp", "jti", "sid", "client_id"})
+# RFC 6749 appendix A.1: a client_id is VSCHARs (printable ASCII and space).
+_MAX_CLIENT_ID: Final = 255
 # base64url to standard base64 for `binascii.a2b_base64(strict_mode=True)`; the standard
 # alphabet's own "+", "/" and "=" become "!", which strict mode refuses like any stranger.
 _TO_STANDARD: Final = bytes.maketrans(b"-_+/=", b"+/!!!")
@@ -124,6 +128,7 @@ class AccessVerifier:
     Verified tokens are remembered (by their exact text, up to `cache_size` of them) so a
     token seen again skips parsing and the signature check; its expiry and its key are
     checked on every call all the same, and revocation is the caller's to check.
+    Tokens must name `client_id` (RFC 9068 §2.2), the audience unless told otherwise.
     """
 
     def __init__(
@@ -133,13 +138,18 @@ class AccessVerifier:
         issuer: str,
         audience: str,
         leeway: timedelta,
+        client_id: str | None = None,
         cache_size: int = 10_000,
     ) -> None:
         if leeway > MAX_LEEWAY:
             raise ValueError("leeway must be at most 30 seconds")
+        client_id = audience if client_id is None else client_id
+        if not is_client_id(client_id):
+            raise ValueError("client_id must be 1 to 255 printable ASCII characters")
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
+        self._client_id: str = client_id
         self._leeway = leeway
         self._cache_size = cache_size
         self._cache: dict[str, _Verified] = {}
@@ -212,6 +222,8 @@ class AccessVerifier:
             raise InvalidToken
         if claims["aud"] != self._audience or not isinstance(claims["aud"], str):
             raise InvalidToken
+        if claims["client_id"] != self._client_id or not isinstance(claims["client_id"], str):
+            raise InvalidToken
         sub, sid, jti = claims["sub"], claims["sid"], claims["jti"]
         if not (isinstance(sub, str) and isinstance(sid, str) and isinstance(jti, str)):
             raise InvalidToken
@@ -231,7 +243,16 @@ class AccessVerifier:
         expires = datetime.fromtimestamp(exp, UTC)
         auth_time, amr, acr = _assurance(claims)
         result = AccessClaims(
-            sub, sid, jti, datetime.fromtimestamp(iat, UTC), expires, key.kid, auth_time, amr, acr
+            sub,
+            sid,
+            jti,
+            datetime.fromtimestamp(iat, UTC),
+            expires,
+            key.kid,
+            self._client_id,
+            auth_time,
+            amr,
+            acr,
         )
         return _Verified(result, key, expires + self._leeway)
 
@@ -253,10 +274,16 @@ class AccessTokens(AccessVerifier):
         audience: str,
         ttl: timedelta,
         leeway: timedelta,
+        client_id: str | None = None,
         cache_size: int = 10_000,
     ) -> None:
         super().__init__(
-            ring, issuer=issuer, audience=audience, leeway=leeway, cache_size=cache_size
+            ring,
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            client_id=client_id,
+            cache_size=cache_size,
         )
         self._ring = ring
         self._ttl = ttl
@@ -287,6 +314,7 @@ class AccessTokens(AccessVerifier):
             "exp": exp,
             "jti": new_token_id(),
             "sid": sid,
+            "client_id": self._client_id,
         }
         if assurance is not None:
             claims["auth_time"] = int(assurance.auth_time.timestamp())
@@ -295,6 +323,11 @@ class AccessTokens(AccessVerifier):
         # RFC 9068 §2.1: typ at+jwt; PyJWT adds alg, so the header is exactly alg, kid, typ.
         headers = {"kid": key.kid, "typ": TYP}
         return jwt.encode(claims, key.material, algorithm=key.alg, headers=headers), exp - iat
+
+
+def is_client_id(value: str) -> bool:
+    """Whether `value` may be a client_id: 1 to 255 of RFC 6749's VSCHARs."""
+    return 0 < len(value) <= _MAX_CLIENT_ID and value.isascii() and value.isprintable()
 
 
 def kid_of(token: str) -> str | None:

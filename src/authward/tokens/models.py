@@ -61,8 +61,9 @@ class Family:
 class AccessClaims:
     """The claims of a verified access token (RFC 9068 §2.2).
 
-    `auth_time`, `amr` and `acr` (RFC 9068 §2.2.1) say how the login authenticated; a
-    token issued before they were carried has None, () and None.
+    `client_id` is the client the token was issued to (AUTHWARD_CLIENT_ID). `auth_time`,
+    `amr` and `acr` (RFC 9068 §2.2.1) say how the login authenticated; a token issued
+    before they were carried has None, () and None.
     """
 
     sub: str
@@ -71,6 +72,7 @@ class AccessClaims:
     iat: datetime
     exp: datetime
     kid: str
+    client_id: str
     auth_time: datetime | None = None
     amr: tuple[str, ...] = ()
     acr: str | None = None

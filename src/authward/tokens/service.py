@@ -100,6 +100,7 @@ class TokenService:
             self.ring,
             issuer=settings.issuer,
             audience=settings.audience,
+            client_id=settings.client_id,
             ttl=ttl,
             leeway=leeway,
             cache_size=cache_size,
