@@ -27,9 +27,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, async_playwright, expect
 
+from authward.factors.passkeys import MAX_PASSKEYS
 from tests.conftest import unavailable
 from tests.pages.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PASSWORD, _shoot
 from tests.servers import free_port
+from tests.web.passkey_helpers import SoftKey
 
 AUTHENTICATOR = {
     "protocol": "ctap2",
@@ -279,3 +281,50 @@ async def test_a_cloned_credential_is_refused(chromium: Browser, site: str) -> N
     await expect(page.get_by_role("alert")).to_contain_text("That passkey was not accepted")
     assert not session_cookies(await context.cookies())
     await context.close()
+
+
+async def test_the_page_says_why_the_server_refused_before_any_passkey(
+    chromium: Browser, tmp_path: Path
+) -> None:
+    """409 (the account holds the most passkeys) and 429 (this address had its
+    challenges) each get their own sentence, not "no passkey was made/used"."""
+    limit = MAX_PASSKEYS + 2  # challenges per address: the test's own, then one too many
+    extra = {"AUTHWARD_LOGIN_ADDRESS_MAX_FAILURES": str(limit)}
+    with serving_site(tmp_path, extra) as site:
+        context, page, _, _ = await with_authenticator(chromium, site)
+        await register(page, "cy@example.com")
+        await page.goto("/account/security")
+        form = page.locator("form[data-passkey=register]")
+        csrf = {"X-CSRF-Token": await form.locator("input[name=csrf_token]").input_value()}
+
+        async def add_through_the_api(name: str) -> None:  # as another tab would, say
+            options = await page.request.post(
+                "/auth/factors/passkeys/options", headers=csrf, data={}
+            )
+            assert options.ok, await options.text()
+            credential = SoftKey().create(await options.json(), origin=site, rp_id="localhost")
+            body = {"credential": credential, "name": name}
+            added = await page.request.post("/auth/factors/passkeys", headers=csrf, data=body)
+            assert added.status == 201, await added.text()
+
+        for number in range(MAX_PASSKEYS - 1):
+            await add_through_the_api(f"Key {number}")
+        await page.reload()  # one place left: the form is there...
+        await add_through_the_api("The last one")  # ...and another tab takes the place
+        await form.get_by_label("Name").fill("One more")
+        await form.get_by_role("button", name="Add a passkey").click()
+        status = form.locator("[data-passkey-status]")
+        await expect(status).to_contain_text("as many passkeys as it may")
+
+        await sign_out(page)
+        refused = 0
+        async with httpx.AsyncClient(base_url=site.replace("localhost", "127.0.0.1")) as client:
+            for _ in range(limit):  # the rest of this address's challenges
+                if (await client.post("/auth/passkey/options")).status_code == 429:
+                    refused += 1
+                    break
+        assert refused == 1
+        await page.get_by_role("button", name="Sign in with a passkey").click()
+        login_status = page.locator("form[data-passkey=login] [data-passkey-status]")
+        await expect(login_status).to_contain_text("Too many attempts from here")
+        await context.close()

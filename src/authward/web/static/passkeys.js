@@ -60,6 +60,27 @@
     };
   };
 
+  // The server said no before any passkey was asked for: say why, not "no passkey used".
+  class Refused extends Error {
+    constructor(status, retryAfter) {
+      super("options " + status);
+      this.status = status;
+      this.retryAfter = Number.parseInt(retryAfter || "", 10);
+    }
+  }
+  const refusal = (error) => {
+    if (!(error instanceof Refused)) return null;
+    if (error.status === 429) {
+      const wait = error.retryAfter > 0 ? Math.ceil(error.retryAfter / 60) : 0;
+      return wait > 1
+        ? `Too many attempts from here. Try again in ${wait} minutes.`
+        : "Too many attempts from here. Try again in a minute.";
+    }
+    if (error.status === 409) return "This account holds as many passkeys as it may. Remove one first.";
+    if (error.status >= 500) return "The service is unavailable just now. Try again shortly.";
+    return null;
+  };
+
   const fetchOptions = async (url, csrfToken, body = {}) => {
     const headers = { "Content-Type": "application/json" };
     if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
@@ -69,7 +90,7 @@
       // The login grew old while the page stood open: step up, then come back here.
       window.location.assign("/reauth?next=" + encodeURI(window.location.pathname));
     }
-    if (!answer.ok) throw new Error("options " + answer.status);
+    if (!answer.ok) throw new Refused(answer.status, answer.headers.get("Retry-After"));
     return answer.json();
   };
 
@@ -95,7 +116,7 @@
       const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
       if (credential) send(form, credential);
     } catch (error) {
-      say(form, "No passkey was used. Try again, or use your password.");
+      say(form, refusal(error) || "No passkey was used. Try again, or use your password.");
     }
   };
 
@@ -110,7 +131,10 @@
       const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
       if (credential) send(form, credential);
     } catch (error) {
-      say(form, "No passkey was made. If this device already holds one for this account, use it instead.");
+      say(
+        form,
+        refusal(error) || "No passkey was made. If this device already holds one for this account, use it instead.",
+      );
     }
   };
 
