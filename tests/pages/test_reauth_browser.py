@@ -26,6 +26,7 @@ from tests.pages.test_passkeys_browser import (  # noqa: F401 - chromium: a fixt
     chromium,
     register,
     serving_site,
+    sign_out,
     with_authenticator,
 )
 
@@ -39,6 +40,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def site(home: Path) -> Iterator[str]:
     with serving_site(home, {"AUTHWARD_SESSION_CACHE_TTL": "0"}) as url:
         yield url
+
+
+# The security page itself, not /reauth?next=/account/security (which ends the same).
+BACK_ON_SECURITY = re.compile(r"^[^?]*/account/security$")
 
 
 async def go_stale(home: Path) -> None:
@@ -74,7 +79,7 @@ async def test_a_stale_login_confirms_with_the_password_and_comes_back(
     await expect(page.get_by_role("alert")).to_contain_text("password is not correct")
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Continue", exact=True).click()
-    await expect(page).to_have_url(re.compile("/account/security$"))
+    await expect(page).to_have_url(BACK_ON_SECURITY)
     await page.get_by_role("button", name="Set up an authenticator app").click()
     await expect(page.locator(".qr svg")).to_be_visible()
     await context.close()
@@ -94,7 +99,7 @@ async def test_a_stale_login_confirms_with_a_passkey_and_comes_back(
     await expect(page.get_by_role("button", name="Use a passkey")).to_be_visible()
     await _shoot(page, "reauth")  # every way the account has: a password and a passkey
     await page.get_by_role("button", name="Use a passkey").click()
-    await expect(page).to_have_url(re.compile("/account/security$"))
+    await expect(page).to_have_url(BACK_ON_SECURITY)
     await page.locator("#passkeys summary").click()
     await page.get_by_role("button", name="Remove passkey This laptop").click()
     await expect(page.get_by_role("status").first).to_contain_text("Passkey removed")
@@ -119,6 +124,36 @@ async def test_a_login_grown_old_on_an_open_page_steps_up_before_a_new_passkey(
     await expect_reauth(page)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Continue", exact=True).click()
-    await expect(page).to_have_url(re.compile("/account/security$"))
+    await expect(page).to_have_url(BACK_ON_SECURITY)
     await add_passkey(page, "Laptop")
+    await context.close()
+
+
+async def test_a_device_with_passkeys_of_two_accounts_offers_the_callers_on_reauth(
+    chromium: Browser,  # noqa: F811 - the imported fixture, requested by name
+    site: str,
+    home: Path,
+) -> None:
+    """The step-up's options list the caller's passkeys only: the authenticator, holding
+    one of each account, answers with the right one (discoverable options would let it
+    answer with either)."""
+    context, page, cdp, authenticator = await with_authenticator(chromium, site)
+    for email in ("dee@example.com", "cal@example.com"):
+        await register(page, email)
+        await add_passkey(page, "Shared laptop")
+        await sign_out(page)
+    held = await cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+    assert len(held["credentials"]) == 2
+    for email in ("dee@example.com", "cal@example.com"):
+        await page.goto("/login")
+        await page.get_by_label("Email").fill(email)
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in", exact=True).click()
+        await expect(page).to_have_url(re.compile("/account$"))
+        await go_stale(home)
+        await page.goto("/account/security")
+        await expect_reauth(page)
+        await page.get_by_role("button", name="Use a passkey").click()
+        await expect(page).to_have_url(BACK_ON_SECURITY)
+        await sign_out(page)
     await context.close()

@@ -381,3 +381,46 @@ async def session_login_mfa(client: httpx.AsyncClient, code: str) -> str:
     assert response.status_code == 200, response.text
     csrf: str = response.json()["csrf_token"]
     return csrf
+
+
+async def reauth_options(client: httpx.AsyncClient, csrf: str) -> httpx.Response:
+    return await client.post("/auth/reauth/options", json={}, headers={"X-CSRF-Token": csrf})
+
+
+async def test_step_up_options_list_the_callers_passkeys_only(client: httpx.AsyncClient) -> None:
+    await with_passkey(client, "bob@example.com")
+    assert (await client.post("/auth/reauth/options", json={})).status_code == 401  # no caller
+    await register(client, EMAIL)
+    csrf = await session_login(client, EMAIL)
+    assert (await reauth_options(client, csrf)).status_code == 404  # no passkey to list
+    laptop, phone = SoftKey(), SoftKey()
+    for key, name in ((laptop, "Laptop"), (phone, "Phone")):
+        assert (await add(client, csrf, key, name)).status_code == 201
+    response = await reauth_options(client, csrf)
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    options = response.json()
+    assert options["userVerification"] == "required"
+    listed = {b64decode(d["id"]) for d in options["allowCredentials"]}
+    assert listed == {laptop.credential_id, phone.credential_id}  # not Bob's
+    assert all(d["transports"] == ["internal", "hybrid"] for d in options["allowCredentials"])
+    without_csrf = await client.post("/auth/reauth/options", json={})
+    assert without_csrf.status_code == 403, without_csrf.text
+
+
+async def test_a_step_up_challenge_is_answered_by_the_callers_passkey_alone(
+    client: httpx.AsyncClient,
+) -> None:
+    bob_id, bobs_key = await with_passkey(client, "bob@example.com")
+    user_id, key = await with_passkey(client)
+    csrf = await session_login(client, EMAIL)
+    step_up = {"credential": bobs_key.get((await reauth_options(client, csrf)).json(), bob_id)}
+    refused = await client.post("/auth/reauth", json=step_up, headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 401, refused.text
+    # Nor does Ada's step-up challenge sign Bob in: it was made for her.
+    ada_options = (await reauth_options(client, csrf)).json()
+    assert (await passkey_login(client, bobs_key.get(ada_options, bob_id))).status_code == 401
+    fresh = (await reauth_options(client, csrf)).json()
+    answer = {"credential": key.get(fresh, user_id)}
+    done = await client.post("/auth/reauth", json=answer, headers={"X-CSRF-Token": csrf})
+    assert done.status_code == 204, done.text

@@ -20,6 +20,7 @@ what is kept:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -48,6 +49,7 @@ from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticationCredential,
     AuthenticatorSelectionCriteria,
+    AuthenticatorTransport,
     CredentialDeviceType,
     PublicKeyCredentialDescriptor,
     RegistrationCredential,
@@ -217,17 +219,30 @@ class PasskeyService:
 
     # --- sign-in --------------------------------------------------------------------
 
-    async def authentication_options(self, *, address: str | None = None) -> str:
+    async def authentication_options(
+        self, *, address: str | None = None, user_id: UserId | None = None
+    ) -> str:
         """`PublicKeyCredentialRequestOptions` as JSON: no credentials listed (discoverable).
 
-        TooManyAttempts when `address` has had its challenges (counted before one is kept).
+        With `user_id` (a step-up: the caller is known), that user's passkeys are listed,
+        so a device holding passkeys of several accounts offers only theirs, and the
+        challenge is theirs alone: `authenticate` refuses it with anyone else's passkey.
+        NotFound when they hold none. TooManyAttempts when `address` has had its
+        challenges (counted before one is kept).
         """
         await self._count(address)
-        challenge = await self._new_challenge("authenticate", None)
+        allowed: list[PublicKeyCredentialDescriptor] | None = None
+        if user_id is not None:
+            held = await self.store.of_user(user_id)
+            if not held:
+                raise NotFound
+            allowed = [_descriptor(passkey) for passkey in held]
+        challenge = await self._new_challenge("authenticate", user_id)
         options = generate_authentication_options(
             rp_id=self.party.id,
             challenge=challenge,
             timeout=int(CHALLENGE_TTL.total_seconds() * 1000),
+            allow_credentials=allowed,
             user_verification=UserVerificationRequirement.REQUIRED,
         )
         return options_to_json(options)
@@ -246,7 +261,9 @@ class PasskeyService:
         if expected is None:
             raise InvalidCode
         passkey = await self.store.by_credential(parsed.raw_id)
-        if passkey is None or (user_id is not None and passkey.user_id != user_id):
+        if passkey is None or user_id not in (None, passkey.user_id):
+            raise InvalidCode
+        if expected[1] not in (None, passkey.user_id):  # a challenge made for someone else
             raise InvalidCode
         handle = parsed.response.user_handle
         if handle is not None and not hmac.compare_digest(handle, user_handle(passkey.user_id)):
@@ -321,6 +338,14 @@ class PasskeyService:
             "passkey signature counter did not move forward: possibly a cloned authenticator",
             extra={"event": "passkey_counter", "user_id": passkey.user_id, "handle": passkey.id},
         )
+
+
+def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
+    transports = []
+    for name in passkey.transports:
+        with contextlib.suppress(ValueError):  # one this library does not know: left out
+            transports.append(AuthenticatorTransport(name))
+    return PublicKeyCredentialDescriptor(id=passkey.credential_id, transports=transports)
 
 
 def user_handle(user_id: UserId) -> bytes:

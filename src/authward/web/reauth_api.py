@@ -7,9 +7,11 @@ is how a caller gets one without signing in anew: the proof is checked by
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from authward.callers import AuthUser
 from authward.flows import Proof
@@ -19,7 +21,7 @@ from authward.web.auth import require, runtime_of, session_id_of
 from authward.web.origin import check_origin
 from authward.web.routing import AuthwardRoute
 from authward.web.schemas import ReauthIn, TokenOut
-from authward.web.token_api import token_answer
+from authward.web.token_api import NO_STORE, token_answer
 
 router = APIRouter(prefix="/auth", route_class=AuthwardRoute, strict_content_type=True)
 Authenticated = Annotated[AuthUser, Depends(require)]
@@ -32,8 +34,9 @@ Authenticated = Annotated[AuthUser, Depends(require)]
 )
 async def reauth(body: ReauthIn, request: Request, caller: Authenticated) -> Response:
     """Step-up: exactly one of ``password``, ``code`` (TOTP) or ``credential`` (a passkey's
-    assertion for `POST /auth/passkey/options`, one of the caller's own) makes the
-    caller's login recent; 422 for none or more than one.
+    assertion for `POST /auth/reauth/options`, or for `POST /auth/passkey/options` with
+    one of the caller's own passkeys) makes the caller's login recent; 422 for none or
+    more than one.
 
     Each proof is checked and counted as at login: a wrong password is 403 (a failed
     login of the account), a wrong, replayed or foreign code or passkey 401 (a failed
@@ -61,3 +64,17 @@ async def reauth(body: ReauthIn, request: Request, caller: Authenticated) -> Res
         caller.id, caller.handle, proof, address=address, device=device_of(request)
     )
     return token_answer(request, runtime, pair)
+
+
+@router.post("/reauth/options", responses=ERROR_RESPONSES)
+async def reauth_options(request: Request, caller: Authenticated) -> JSONResponse:
+    """`PublicKeyCredentialRequestOptions` (JSON) for a step-up with a passkey: the
+    caller's own passkeys listed (so a device holding passkeys of several accounts offers
+    only theirs), user verification required, a challenge for five minutes that only
+    one of the caller's passkeys can answer (in ``credential`` of `POST /auth/reauth`).
+    404 when the caller holds no passkey; counted per client address as every passkey
+    challenge is (429 with Retry-After)."""
+    runtime = runtime_of(request)
+    address = client_address(request.scope, runtime.settings.trusted_proxies)
+    options = await runtime.passkeys.authentication_options(address=address, user_id=caller.id)
+    return JSONResponse(json.loads(options), headers=NO_STORE)

@@ -112,7 +112,10 @@
   const signIn = async (form) => {
     if (waiting) waiting.abort();
     try {
-      const options = await fetchOptions("/auth/passkey/options");
+      // A step-up knows whose passkey it wants: its options list only theirs.
+      const options = form.dataset.passkey === "reauth"
+        ? await fetchOptions("/auth/reauth/options", form.elements.csrf_token.value)
+        : await fetchOptions("/auth/passkey/options");
       const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
       if (credential) send(form, credential);
     } catch (error) {
