@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from authward.revocation.list import Revocation
 from authward.revocation.postgres import APPLICATION_NAME, PostgresRevocationBus
 from authward.revocation.samehost import SameHostRevocationBus
 from authward.revocation.sql import SqlRevocationBus
+from authward.storage.sql import create_engine
 from tests.conftest import POSTGRES_ADMIN_URL
 
 ARRIVAL = 10.0  # seconds: only reached when a test fails
@@ -177,6 +179,42 @@ async def test_what_was_published_while_the_listener_was_away_arrives_on_reconne
         after = family(clock, "after-the-gap")
         await here.publish(after)
         await ear.until({after})  # and it listens again
+
+
+@pytest.mark.postgres
+async def test_the_listener_connects_as_the_engines_pool_does(
+    postgres_engine: AsyncEngine, postgres_url: str, clock: FrozenClock
+) -> None:
+    """The engine's ``connect_args`` (here: another role) reach the listening connection,
+    as they reach the pool's: TLS settings or a role given there are not lost on it."""
+    database = postgres_url.rsplit("/", 1)[1]
+    role = f"authward_listener_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    await admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    engine = create_engine(postgres_url, connect_args={"user": role})
+    try:
+        async with postgres_engine.begin() as conn:  # the resync reads the table
+            await conn.exec_driver_sql(
+                f'GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO "{role}"'
+            )
+        async with nodes(lambda: PostgresRevocationBus(engine, clock)) as new:
+            bus = new()
+            await until_live(bus)
+            # Other tests' listeners on this database (if any linger) are the admin's.
+            listening = await admin.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = $1 AND application_name = $2 AND usename = $3",
+                database,
+                APPLICATION_NAME,
+                role,
+            )
+            assert listening == 1
+    finally:
+        await engine.dispose()
+        async with postgres_engine.begin() as conn:
+            await conn.exec_driver_sql(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
+        await admin.execute(f'DROP ROLE "{role}"')
+        await admin.close()
 
 
 # --- the same machine: the socket directory ---------------------------------------------

@@ -38,7 +38,7 @@ from authward.revocation import wire
 from authward.revocation.list import Revocation
 from authward.revocation.reconnect import Reconnecting
 from authward.revocation.sql import SqlRevocationBus, insert_returning
-from authward.storage.sql import translated_errors
+from authward.storage.sql import connect_args, translated_errors
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +149,16 @@ class PostgresRevocationBus(SqlRevocationBus):
             connection.terminate()  # no goodbye: it may be dead, and close could wait
 
     async def _connect(self) -> asyncpg.Connection:
-        """A connection of its own, from the engine's URL, outside the engine's pool."""
+        """A connection of its own, outside the engine's pool, opened as the pool opens its
+        own: the engine's URL and the ``connect_args`` it was made with (TLS, a role, server
+        settings), where `create_engine` recorded them."""
         args, options = self._engine.dialect.create_connect_args(self._engine.url)
-        params: dict[str, Any] = {k: v for k, v in options.items() if k not in _DIALECT_ONLY}
+        merged = {**options, **(connect_args(self._engine) or {})}
+        params: dict[str, Any] = {k: v for k, v in merged.items() if k not in _DIALECT_ONLY}
+        params["timeout"] = self._dead_after  # the listener's own bound on connecting
         settings = {**params.pop("server_settings", {}), "application_name": APPLICATION_NAME}
         connection: asyncpg.Connection = await asyncpg.connect(
-            *args, **params, server_settings=settings, timeout=self._dead_after
+            *args, **params, server_settings=settings
         )
         return connection
 
