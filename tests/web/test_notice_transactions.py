@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from authward.accounts.store import MemoryUserStore
 from authward.clock import FrozenClock
 from authward.events import AuthEvent
+from authward.ids import UserId
 from authward.mail import Mail
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings
@@ -113,11 +114,19 @@ async def test_a_notice_that_cannot_be_queued_leaves_the_password_as_it_was(
     assert len(await mails(runtime)) == 1  # the probe only
 
 
+class AppUsers(MemoryUserStore):
+    """An application's own user store, as docs/library.md describes one: its
+    `set_password_hash` takes no `then`."""
+
+    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:  # type: ignore[override]
+        await super().set_password_hash(user_id, password_hash)
+
+
 @pytest.fixture
 async def own_users(tmp_path: Path, clock: FrozenClock) -> AsyncIterator[Runtime]:
-    """A runtime over an application's own user store (one that takes no `then`)."""
+    """A runtime over an application's own user store."""
     settings = make_settings(tmp_path, public_url="https://testserver")
-    runtime = build_runtime(settings, clock=clock, user_store=MemoryUserStore())
+    runtime = build_runtime(settings, clock=clock, user_store=AppUsers())
     await runtime.open(background=False)
     yield runtime
     await runtime.close()
