@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.accounts.store import MemoryUserStore
 from authward.clock import FrozenClock
@@ -20,7 +21,8 @@ from authward.ids import UserId
 from authward.mail import Mail
 from authward.runtime import Runtime, build_runtime
 from authward.settings import Settings
-from tests.conftest import make_settings
+from authward.storage.redis import KeyNames, RedisClient
+from tests.conftest import REDIS_URL, make_settings
 from tests.web.helpers import PASSWORD, register, session_login
 from tests.web.passkey_helpers import SoftKey
 from tests.web.test_mailed_links import NEW_PASSWORD, mails
@@ -142,4 +144,50 @@ async def test_over_an_applications_user_store_a_password_notice_follows_its_eve
     assert "password was changed" in changed
     await own_users.lifecycle.reset_factors(user.id)  # factors: authward's own stores
     [reset] = await notices(own_users)
+    assert "administrator" in reset
+
+
+@pytest.fixture
+async def on_postgres_and_redis(
+    tmp_path: Path,
+    clock: FrozenClock,
+    postgres_engine: AsyncEngine,
+    postgres_url: str,
+    redis_node: tuple[RedisClient, KeyNames],
+) -> AsyncIterator[Runtime]:
+    """A deployment at scale: sessions in Redis, the rest (the outbox too) in PostgreSQL.
+    `postgres_engine` empties the database before and after; `redis_node` its keys."""
+    settings = make_settings(
+        tmp_path,
+        database_url=postgres_url,
+        redis_url=REDIS_URL,
+        redis_prefix=redis_node[1].prefix,
+    )
+    runtime = build_runtime(settings, clock=clock)
+    await runtime.open(background=False)
+    yield runtime
+    await runtime.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_with_redis_the_notice_still_commits_with_the_change(
+    on_postgres_and_redis: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = on_postgres_and_redis
+    assert runtime.redis is not None and runtime.engine.dialect.name == "postgresql"
+    user = await runtime.accounts.register(EMAIL, PASSWORD)
+    await notices(runtime)
+
+    async def die(*args: object, **kwargs: object) -> AuthEvent:
+        raise Died
+
+    monkeypatch.setattr(runtime.events, "emit", die)
+    with pytest.raises(Died):
+        await runtime.accounts.change_password(user.id, PASSWORD, NEW_PASSWORD)
+    [changed] = await notices(runtime)
+    assert "password was changed" in changed
+    with pytest.raises(Died):
+        await runtime.lifecycle.reset_factors(user.id)
+    [reset] = await notices(runtime)
     assert "administrator" in reset
