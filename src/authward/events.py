@@ -30,14 +30,24 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal, TypeVar, get_args
+from typing import Any, Final, Literal, Protocol, TypeVar, get_args
 
 import anyio.to_thread
 
 from authward.clock import Clock, SystemClock
 from authward.ids import Device, UserId, Via
 
-__all__ = ["EVENT_KINDS", "AuthEvent", "EventKind", "Events", "Hook", "request_origin"]
+__all__ = [
+    "EVENT_KINDS",
+    "AuthEvent",
+    "EventKind",
+    "Events",
+    "Hook",
+    "NoNotices",
+    "Notices",
+    "Then",
+    "request_origin",
+]
 
 log = logging.getLogger("authward.events")
 security_log = logging.getLogger("authward.security")
@@ -119,6 +129,32 @@ class AuthEvent:
 Hook = Callable[[AuthEvent], Awaitable[None] | None]
 H = TypeVar("H", bound=Hook)
 
+# What a store runs inside the transaction of the change it writes, when a row changed:
+# called with that transaction's SQL connection (None from a store with no transaction,
+# which calls it after the change). Typed loosely: the concepts know no SQL.
+Then = Callable[[Any], Awaitable[None]]
+
+
+class Notices(Protocol):
+    """The notice mails that commit with the change they tell of (a transactional outbox).
+
+    Before a change to how an account signs in, its service asks `prepare` for the
+    notice of `kind` and hands what it gets (`Then`) to the store write that decides the
+    change: the mail's row is written in that write's transaction, so the change and its
+    notice commit together or not at all. None: no notice of `kind` is written this way
+    (none at all, the account is gone, or it follows the event instead).
+    """
+
+    async def prepare(self, kind: EventKind, user_id: UserId) -> Then | None: ...
+
+
+class NoNotices:
+    """No notice written with the change: a service built without the runtime's mailer."""
+
+    async def prepare(self, kind: EventKind, user_id: UserId) -> Then | None:
+        return None
+
+
 _origin: ContextVar[Callable[[], Device] | None] = ContextVar("authward_origin", default=None)
 
 
@@ -142,6 +178,9 @@ class Events:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock or SystemClock()
         self._hooks: list[tuple[Hook, frozenset[EventKind]]] = []
+        # The notices written with the change (the runtime's `NoticeMailer`): carried here
+        # because every service already shares the runtime's Events.
+        self.notices: Notices = NoNotices()
 
     def on(self, *kinds: EventKind) -> Callable[[H], H]:
         """Decorate a hook to hear `kinds` (every kind when none is named)."""

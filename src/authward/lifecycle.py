@@ -80,7 +80,9 @@ class AccountLifecycle:
         """
         if await self.accounts.users.get(user_id) is None:
             raise NotFound
-        await self.factors.remove_all(user_id)
+        # The notice commits with the factors' removal (`Events.notices`), or neither.
+        then = await self.events.notices.prepare("mfa_reset", user_id)
+        await self.factors.remove_all(user_id, then=then)
         await self.sign_out_everywhere(user_id)
         await self.events.emit("mfa_reset", user_id=user_id)
 
@@ -134,7 +136,7 @@ class AccountLifecycle:
         link reached the owner's inbox, so the address counts as verified. Second factors
         are left as they are: the next sign-in still asks for them.
         """
-        await self.accounts.set_password(user_id, new)
+        await self.accounts.set_password(user_id, new, notice="password_reset")
         await self.accounts.users.set_email_verified(user_id)
         await self.sign_out_everywhere(user_id)
         await self.events.emit("password_reset", user_id=user_id)

@@ -61,7 +61,7 @@ from authward.factors.passkeys import PasskeyService, RelyingParty
 from authward.factors.service import FactorService
 from authward.factors.sql import SqlFactorStore
 from authward.flows import AccountFlows, LinkMailer
-from authward.flows.notices import NoticeMailer
+from authward.flows.notices import USER_STORE_KINDS, WRITTEN, NoticeMailer
 from authward.ids import UserId
 from authward.instrument import timed
 from authward.lifecycle import AccountLifecycle
@@ -145,6 +145,9 @@ class Runtime:
     redis: RedisClient | None = None
     mail_throttle: MailThrottle | None = None
     session_cache_ttl: float = 0.0  # seconds; 0: every session is read from its store
+    # Whether the users are in authward's own store, which writes a password change's
+    # notice in the change's transaction; an application's adapter (`user_store=`) does not.
+    own_users: bool = True
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -158,9 +161,13 @@ class Runtime:
         # AUTHWARD_EMAIL_VERIFICATION=required: a sign-in refused for an unverified email
         # mails a fresh link first.
         self.accounts.on_unverified = self._remind
-        # Every change to how the account signs in mails it a notice, whoever made it.
+        # Every change to how the account signs in mails it a notice, whoever made it,
+        # queued in the change's own transaction (users, factors, passkeys and the outbox
+        # share the one SQL engine, Redis or not). Over an application's own user store,
+        # a password's notice follows its event instead.
         mailer = LinkMailer(self.outbox, self.settings.public_url)
-        NoticeMailer(self.accounts.users, mailer).subscribe(self.events)
+        written = WRITTEN if self.own_users else WRITTEN - USER_STORE_KINDS
+        NoticeMailer(self.accounts.users, mailer, written=written).subscribe(self.events)
 
     async def _remind(self, user: User) -> None:
         await self.flows.verification.remind(user)
@@ -525,6 +532,7 @@ def build_runtime(
         redis=shared.redis,
         mail_throttle=MailThrottle(failure_log, policy, clock),
         session_cache_ttl=cache_ttl,
+        own_users=user_store is None,
     )
 
 

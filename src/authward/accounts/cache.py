@@ -23,11 +23,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, cast
 
 from authward.accounts.models import Account, User
-from authward.accounts.store import UserStore
+from authward.accounts.store import NoticedPasswords, UserStore
 from authward.clock import Clock
+from authward.events import Then
 from authward.ids import UserId
 from authward.revocation.bus import RevocationBus
 from authward.revocation.list import Revocation
@@ -106,8 +107,15 @@ class CachedUserStore:
     async def get_by_email(self, email: str) -> User | None:
         return await self.store.get_by_email(email)
 
-    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:
-        await self.store.set_password_hash(user_id, password_hash)
+    async def set_password_hash(
+        self, user_id: UserId, password_hash: str, *, then: Then | None = None
+    ) -> None:
+        if then is None:
+            await self.store.set_password_hash(user_id, password_hash)
+        else:  # given only over authward's own stores (`NoticedPasswords`)
+            await cast(NoticedPasswords, self.store).set_password_hash(
+                user_id, password_hash, then=then
+            )
         await self._changed(user_id)
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> bool:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from authward import crypto
 from authward.accounts.emails import MAX_EMAIL_INPUT_LENGTH, lookup_key, normalize_email
 from authward.accounts.links import LinkStore, LinkTokens, MemoryLinkStore
 from authward.accounts.models import Account, User
 from authward.accounts.policy import PasswordPolicy
-from authward.accounts.store import KeptAccounts, UserStore
+from authward.accounts.store import KeptAccounts, NoticedPasswords, UserStore
 from authward.clock import Clock
 from authward.errors import (
     EmailNotVerified,
@@ -25,7 +26,7 @@ from authward.errors import (
     TooManyAttempts,
     WrongPassword,
 )
-from authward.events import Events
+from authward.events import EventKind, Events
 from authward.ids import UserId
 from authward.passwords import MAX_PASSWORD_LENGTH, PasswordHasher, check_password_shape
 from authward.throttle.throttles import LoginThrottle, RegistrationThrottle
@@ -163,7 +164,7 @@ class AccountService:
         """
         check_password_shape(new)
         await self.confirm_password(user_id, current, address=address, action="password")
-        await self.set_password(user_id, new)
+        await self.set_password(user_id, new, notice="password_change")
         await self.events.emit("password_change", user_id=user_id)
 
     async def confirm_password(
@@ -197,15 +198,29 @@ class AccountService:
                 raise WrongPassword from None
         return user
 
-    async def set_password(self, user_id: UserId, new: str) -> None:
+    async def set_password(
+        self, user_id: UserId, new: str, *, notice: EventKind | None = None
+    ) -> None:
         """Set a new password (the rules of registration, the policy among them) and void
-        the user's mailed links: a link sent before the change must not undo it."""
+        the user's mailed links: a link sent before the change must not undo it.
+
+        `notice`: the kind of change this is; its notice mail (`Events.notices`), if one is
+        written with the change, commits in the same transaction as the new hash.
+        """
         check_password_shape(new)
         user = await self.users.get(user_id)
         if user is None:
             raise NotFound
         await self.policy.check(new, email=user.email)
-        await self.users.set_password_hash(user_id, await self._hasher.hash(new))
+        password_hash = await self._hasher.hash(new)
+        then = None if notice is None else await self.events.notices.prepare(notice, user_id)
+        if then is None:
+            await self.users.set_password_hash(user_id, password_hash)
+        else:
+            # The runtime writes password notices this way only over its own user stores,
+            # which take `then`; an application's adapter gets them through the event.
+            noticed = cast(NoticedPasswords, self.users)
+            await noticed.set_password_hash(user_id, password_hash, then=then)
         await self.links.store.void(user_id)
 
     def kept_account(self, user_id: UserId) -> Account | None:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from authward.accounts.emails import skeleton_digest
 from authward.accounts.models import User
 from authward.errors import EmailTaken
+from authward.events import Then
 from authward.ids import UserId
 from authward.storage.reads import RowReader
 from authward.storage.sql import UtcDateTime, metadata, storable_text, translated_errors
@@ -88,11 +89,15 @@ class SqlUserStore:
     async def get_by_email(self, email: str) -> User | None:
         return await self._one(users.c.email == email)
 
-    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:
+    async def set_password_hash(
+        self, user_id: UserId, password_hash: str, *, then: Then | None = None
+    ) -> None:
         async with translated_errors(), self._engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 update(users).where(users.c.id == user_id).values(password_hash=password_hash)
             )
+            if then is not None and result.rowcount > 0:
+                await then(conn)  # the notice's outbox row commits with the hash, or neither
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> bool:
         async with translated_errors(), self._engine.begin() as conn:

@@ -8,6 +8,7 @@ from typing import Protocol
 from authward.accounts.emails import skeleton_digest
 from authward.accounts.models import Account, User
 from authward.errors import EmailTaken
+from authward.events import Then
 from authward.ids import UserId
 
 
@@ -42,6 +43,22 @@ class UserStore(Protocol):
 
     async def remove(self, user_id: UserId) -> bool:
         """Delete the user; its email is free again. Return False when there is none."""
+
+
+class NoticedPasswords(Protocol):
+    """A user store that writes a password change's notice with it: authward's own
+    (`MemoryUserStore`, ``SqlUserStore``, the account cache in front of either).
+
+    Apart from `UserStore`, so that an application's own adapter needs no `then`: the
+    runtime hands one the password notices through the events instead (queued just after
+    the change, as before).
+    """
+
+    async def set_password_hash(
+        self, user_id: UserId, password_hash: str, *, then: Then | None = None
+    ) -> None:
+        """Set the hash; when a row changed, call `then` in the same transaction (a memory
+        store: after the change), so that the notice commits with it or neither does."""
 
 
 class KeptAccounts(Protocol):
@@ -81,9 +98,13 @@ class MemoryUserStore:
         user_id = self._id_by_email.get(email)
         return None if user_id is None else self._by_id.get(user_id)
 
-    async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:
+    async def set_password_hash(
+        self, user_id: UserId, password_hash: str, *, then: Then | None = None
+    ) -> None:
         if (user := self._by_id.get(user_id)) is not None:
             self._by_id[user_id] = replace(user, password_hash=password_hash)
+            if then is not None:
+                await then(None)  # no transaction to join: after the change
 
     async def set_disabled(self, user_id: UserId, disabled: bool) -> bool:
         if (user := self._by_id.get(user_id)) is None:

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from authward.errors import TooManyPasskeys
+from authward.events import Then
 from authward.factors.models import Passkey, PasskeyChallenge
 from authward.ids import UserId
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
@@ -99,7 +100,7 @@ class SqlPasskeyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, passkey: Passkey, *, limit: int) -> bool:
+    async def add(self, passkey: Passkey, *, limit: int, then: Then | None = None) -> bool:
         row = {
             "id": passkey.id,
             "user_id": passkey.user_id,
@@ -125,14 +126,20 @@ class SqlPasskeyStore:
             .from_select(list(row), values.where(held < limit))
             .returning(passkeys.c.id)
         )
+        inserted = False
         async with translated_errors():
             try:
                 async with self._engine.begin() as conn:
                     if conn.dialect.name == "postgresql":
                         await conn.execute(select(func.pg_advisory_xact_lock(*_lock_id(passkey))))
                     added = await conn.scalar(statement)
-            except IntegrityError:  # the credential id is taken: the unique index decides
-                return False
+                    inserted = True
+                    if added is not None and then is not None:
+                        await then(conn)  # the notice commits with the passkey, or neither
+            except IntegrityError:
+                if inserted:
+                    raise  # the notice's write failed, and the passkey went with it
+                return False  # the credential id is taken: the unique index decides
         if added is None:
             raise TooManyPasskeys
         return True
@@ -153,9 +160,13 @@ class SqlPasskeyStore:
             row = (await conn.execute(query)).mappings().first()
         return None if row is None else _passkey(row)
 
-    async def remove(self, user_id: UserId, passkey_id: str) -> bool:
-        condition = (passkeys.c.id == passkey_id, passkeys.c.user_id == user_id)
-        return await self._delete(passkeys, *condition) == 1
+    async def remove(self, user_id: UserId, passkey_id: str, *, then: Then | None = None) -> bool:
+        condition = passkeys.c.id == passkey_id, passkeys.c.user_id == user_id
+        async with translated_errors(), self._engine.begin() as conn:
+            removed = int((await conn.execute(delete(passkeys).where(*condition))).rowcount or 0)
+            if removed == 1 and then is not None:
+                await then(conn)  # the notice commits with the removal, or neither
+        return removed == 1
 
     async def remove_user(self, user_id: UserId) -> int:
         return await self._delete(passkeys, passkeys.c.user_id == user_id)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from authward.errors import TooManyPasskeys
+from authward.events import Then
 from authward.factors.models import Passkey, PasskeyChallenge
 from authward.ids import UserId
 
@@ -19,9 +20,13 @@ class PasskeyStore(Protocol):
     cap less one cannot both get in), `take_challenge` (a challenge is answered once) and
     `record_use` (a signature counter only moves on from the value the signature was
     checked against).
+
+    `add` and `remove` take `then`, the notice of the change: a SQL store calls it with
+    its connection inside the write's transaction when a row changed, so that the notice
+    commits with the change or neither does; a memory store calls it with None after.
     """
 
-    async def add(self, passkey: Passkey, *, limit: int) -> bool:
+    async def add(self, passkey: Passkey, *, limit: int, then: Then | None = None) -> bool:
         """Keep a new passkey if its user holds fewer than `limit`; False when its
         credential id is registered already. TooManyPasskeys when the user holds `limit`."""
 
@@ -30,7 +35,7 @@ class PasskeyStore(Protocol):
 
     async def by_credential(self, credential_id: bytes) -> Passkey | None: ...
 
-    async def remove(self, user_id: UserId, passkey_id: str) -> bool:
+    async def remove(self, user_id: UserId, passkey_id: str, *, then: Then | None = None) -> bool:
         """Remove one of the user's passkeys; False when the user has none by that id."""
 
     async def remove_user(self, user_id: UserId) -> int: ...
@@ -58,12 +63,14 @@ class MemoryPasskeyStore:
         self._passkeys: dict[str, Passkey] = {}
         self._challenges: dict[bytes, PasskeyChallenge] = {}
 
-    async def add(self, passkey: Passkey, *, limit: int) -> bool:
+    async def add(self, passkey: Passkey, *, limit: int, then: Then | None = None) -> bool:
         if any(p.credential_id == passkey.credential_id for p in self._passkeys.values()):
             return False
         if sum(p.user_id == passkey.user_id for p in self._passkeys.values()) >= limit:
             raise TooManyPasskeys
         self._passkeys[passkey.id] = passkey
+        if then is not None:
+            await then(None)  # no transaction to join: after the change
         return True
 
     async def of_user(self, user_id: UserId) -> list[Passkey]:
@@ -73,11 +80,13 @@ class MemoryPasskeyStore:
     async def by_credential(self, credential_id: bytes) -> Passkey | None:
         return next((p for p in self._passkeys.values() if p.credential_id == credential_id), None)
 
-    async def remove(self, user_id: UserId, passkey_id: str) -> bool:
+    async def remove(self, user_id: UserId, passkey_id: str, *, then: Then | None = None) -> bool:
         found = self._passkeys.get(passkey_id)
         if found is None or found.user_id != user_id:
             return False
         del self._passkeys[passkey_id]
+        if then is not None:
+            await then(None)
         return True
 
     async def remove_user(self, user_id: UserId) -> int:

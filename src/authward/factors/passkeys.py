@@ -206,14 +206,16 @@ class PasskeyService:
             backed_up=verified.credential_backed_up,
             created_at=self._clock.now(),
         )
-        if not await self.store.add(passkey, limit=self.max_passkeys):
+        then = await self.events.notices.prepare("passkey_added", user_id)
+        if not await self.store.add(passkey, limit=self.max_passkeys, then=then):
             raise FactorExists
         await self.events.emit("passkey_added", user_id=user_id, handle=passkey.id)
         return passkey
 
     async def remove(self, user_id: UserId, passkey_id: str) -> None:
         """Remove one of the user's passkeys; NotFound for anyone else's or none."""
-        if not await self.store.remove(user_id, passkey_id):
+        then = await self.events.notices.prepare("passkey_removed", user_id)
+        if not await self.store.remove(user_id, passkey_id, then=then):
             raise NotFound
         await self.events.emit("passkey_removed", user_id=user_id, handle=passkey_id)
 

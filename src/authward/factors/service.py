@@ -23,7 +23,7 @@ from authward.errors import (
     NotFound,
     TooManyAttempts,
 )
-from authward.events import Events
+from authward.events import Events, Then
 from authward.factors import recovery, totp
 from authward.factors.models import Challenge, FactorStatus, LoginMode, RecoveryCode, TotpFactor
 from authward.factors.passkeys import CredentialJson, PasskeyService
@@ -143,7 +143,9 @@ class FactorService:
         async with judged(attempt, InvalidCode):
             secret = totp.unseal(factor.sealed_secret, self._sealing_key, user_id)
             step = totp.matched_step(secret, code, self._clock.now())
-            if not await self.store.confirm_totp(user_id, step):
+            # The notice commits with the factor turned on (`Events.notices`), or neither.
+            then = await self.events.notices.prepare("totp_enabled", user_id)
+            if not await self.store.confirm_totp(user_id, step, then=then):
                 raise InvalidCode  # confirmed meanwhile by another request, or replaced
         codes = await self._new_codes(user_id)
         await self.events.emit("totp_enabled", user_id=user_id)
@@ -154,16 +156,19 @@ class FactorService:
         factor = await self.store.get_totp(user_id)
         if factor is None or not factor.confirmed:
             raise NotFound
-        await self.store.remove_totp(user_id)
+        then = await self.events.notices.prepare("totp_disabled", user_id)
+        await self.store.remove_totp(user_id, then=then)
         await self.store.remove_codes(user_id)
         await self.events.emit("totp_disabled", user_id=user_id)
 
-    async def remove_all(self, user_id: UserId) -> FactorStatus:
+    async def remove_all(self, user_id: UserId, *, then: Then | None = None) -> FactorStatus:
         """Remove every second factor of the user (passkeys too), with its recovery codes
         and any login halfway through its second step; return what was on before. No
-        event: the caller (an operator's reset, an account's deletion) emits its own."""
+        event: the caller (an operator's reset, an account's deletion) emits its own.
+        `then` (the reset's notice) runs in the transaction that removes the TOTP factor
+        and the codes, the first of the two writes."""
         before = await self.status(user_id)
-        await self.store.remove_user(user_id)
+        await self.store.remove_user(user_id, then=then)
         if self.passkeys is not None:
             await self.passkeys.store.remove_user(user_id)
         return before
@@ -172,15 +177,16 @@ class FactorService:
         """A new set of ten; the old set is void. NotFound without a factor to recover."""
         if not await self.required(user_id):
             raise NotFound
-        codes = await self._new_codes(user_id)
+        then = await self.events.notices.prepare("recovery_codes_generated", user_id)
+        codes = await self._new_codes(user_id, then)
         await self.events.emit("recovery_codes_generated", user_id=user_id)
         return codes
 
-    async def _new_codes(self, user_id: UserId) -> list[str]:
+    async def _new_codes(self, user_id: UserId, then: Then | None = None) -> list[str]:
         codes = recovery.new_codes()
         hashes = await self._hasher.hash_all(codes)
         records = [RecoveryCode(user_id, crypto.new_handle(), h) for h in hashes]
-        await self.store.replace_codes(user_id, records)
+        await self.store.replace_codes(user_id, records, then=then)
         return codes
 
     # --- the second step of a login ------------------------------------------------
@@ -308,7 +314,12 @@ class FactorService:
         for stored in await self.store.unused_codes(user_id):
             if await self._hasher.matches(stored.code_hash, code):
                 # Of two requests with the same code, one marks it used; the other fails.
-                if await self.store.spend_code(user_id, stored.code_id, self._clock.now()):
+                # The notice commits with the code spent: a code used up is news to the
+                # owner even should another request finish this login first.
+                then = await self.events.notices.prepare("recovery_code_used", user_id)
+                if await self.store.spend_code(
+                    user_id, stored.code_id, self._clock.now(), then=then
+                ):
                     return
                 raise InvalidCode
         raise InvalidCode

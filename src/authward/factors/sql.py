@@ -21,6 +21,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.events import Then
 from authward.factors.models import Challenge, RecoveryCode, TotpFactor
 from authward.ids import UserId
 from authward.storage.sql import UtcDateTime, metadata, translated_errors
@@ -96,7 +97,7 @@ class SqlFactorStore:
                 return False
         return True
 
-    async def confirm_totp(self, user_id: UserId, step: int) -> bool:
+    async def confirm_totp(self, user_id: UserId, step: int, *, then: Then | None = None) -> bool:
         return await self._update(
             totp_factors,
             (
@@ -104,6 +105,7 @@ class SqlFactorStore:
                 totp_factors.c.confirmed.is_(False),
                 totp_factors.c.last_step < step,
             ),
+            then,
             confirmed=True,
             last_step=step,
         )
@@ -117,13 +119,16 @@ class SqlFactorStore:
                 totp_factors.c.confirmed.is_(True),
                 totp_factors.c.last_step < step,
             ),
+            None,
             last_step=step,
         )
 
-    async def remove_totp(self, user_id: UserId) -> bool:
-        return await self._delete(totp_factors, totp_factors.c.user_id == user_id) > 0
+    async def remove_totp(self, user_id: UserId, *, then: Then | None = None) -> bool:
+        return await self._delete(totp_factors, totp_factors.c.user_id == user_id, then) > 0
 
-    async def replace_codes(self, user_id: UserId, codes: list[RecoveryCode]) -> None:
+    async def replace_codes(
+        self, user_id: UserId, codes: list[RecoveryCode], *, then: Then | None = None
+    ) -> None:
         rows = [
             {"user_id": c.user_id, "code_id": c.code_id, "code_hash": c.code_hash, "used_at": None}
             for c in codes
@@ -132,6 +137,8 @@ class SqlFactorStore:
             await conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))
             if rows:
                 await conn.execute(insert(recovery_codes), rows)
+                if then is not None:
+                    await then(conn)  # the notice commits with the new set, or neither
 
     async def unused_codes(self, user_id: UserId) -> list[RecoveryCode]:
         query = (
@@ -145,7 +152,9 @@ class SqlFactorStore:
             RecoveryCode(r["user_id"], r["code_id"], r["code_hash"], r["used_at"]) for r in rows
         ]
 
-    async def spend_code(self, user_id: UserId, code_id: str, at: datetime) -> bool:
+    async def spend_code(
+        self, user_id: UserId, code_id: str, at: datetime, *, then: Then | None = None
+    ) -> bool:
         return await self._update(
             recovery_codes,
             (
@@ -153,6 +162,7 @@ class SqlFactorStore:
                 recovery_codes.c.code_id == code_id,
                 recovery_codes.c.used_at.is_(None),
             ),
+            then,
             used_at=at,
         )
 
@@ -191,21 +201,33 @@ class SqlFactorStore:
     async def sweep(self, now: datetime) -> int:
         return await self._delete(mfa_challenges, mfa_challenges.c.expires_at <= now)
 
-    async def remove_user(self, user_id: UserId) -> int:
+    async def remove_user(self, user_id: UserId, *, then: Then | None = None) -> int:
         # One transaction: a reader sees the user with every factor or with none.
         removed = 0
         async with translated_errors(), self._engine.begin() as conn:
             for table in (totp_factors, recovery_codes, mfa_challenges):
                 result = await conn.execute(delete(table).where(table.c.user_id == user_id))
                 removed += int(result.rowcount or 0)
+            if then is not None:
+                await then(conn)  # an operator's reset: told of whatever it removed
         return removed
 
-    async def _update(self, table: Table, conditions: tuple[Any, ...], **values: Any) -> bool:
+    async def _update(
+        self, table: Table, conditions: tuple[Any, ...], then: Then | None, **values: Any
+    ) -> bool:
+        """One conditional UPDATE; `then` runs in its transaction when it changed the row."""
         async with translated_errors(), self._engine.begin() as conn:
             result = await conn.execute(update(table).where(*conditions).values(**values))
-        return int(result.rowcount or 0) == 1
+            changed = int(result.rowcount or 0) == 1
+            if changed and then is not None:
+                await then(conn)  # the notice's outbox row commits with the change, or neither
+        return changed
 
-    async def _delete(self, table: Table, condition: Any) -> int:
+    async def _delete(self, table: Table, condition: Any, then: Then | None = None) -> int:
+        """One DELETE; `then` runs in its transaction when it removed a row."""
         async with translated_errors(), self._engine.begin() as conn:
             result = await conn.execute(delete(table).where(condition))
-        return int(result.rowcount or 0)
+            removed = int(result.rowcount or 0)
+            if removed and then is not None:
+                await then(conn)
+        return removed

@@ -1,9 +1,12 @@
 """Notice mails: the account hears of every change to how it signs in.
 
-One subscriber to the security events (`NoticeMailer`, subscribed by the runtime) rather
-than a mail in each route: whichever way a factor or a password changes (the API, the
-pages, the CLI, an embedder calling the services), the event is emitted, and the notice
-follows it. A notice names what happened, never a code, a secret or a link.
+One `NoticeMailer` (the runtime's, as `Events.notices`) rather than a mail in each
+route: whichever way a factor or a password changes (the API, the pages, the CLI, an
+embedder calling the services), the service asks it for the notice before the change,
+and the store write that decides the change queues it in its own transaction (a
+transactional outbox): the change and its notice commit together or not at all, and a
+write that changes nothing queues nothing. A notice names what happened, never a code,
+a secret or a link.
 
 The email change's own notices stay in its flow (`EmailChange`, `EmailVerification`):
 they go to the old address, which the ``email_changed`` event no longer knows.
@@ -11,13 +14,15 @@ they go to the old address, which the ``email_changed`` event no longer knows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from authward.accounts.store import UserStore
-from authward.events import AuthEvent, EventKind, Events
+from authward.events import AuthEvent, EventKind, Events, Then
 from authward.flows.mailer import LinkMailer
+from authward.ids import UserId
+from authward.mail.message import Mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,29 +61,74 @@ NOTICES: Final[Mapping[EventKind, Notice]] = {
 }
 
 
-class NoticeMailer:
-    """Queue a notice mail to the account for each event of `NOTICES`."""
+# The changes whose store write takes the notice (`Events.notices`): every kind above.
+WRITTEN: Final[frozenset[EventKind]] = frozenset(NOTICES)
+# Of them, those written by the user store: an application's own adapter takes no
+# `then`, so over one these follow the event instead.
+USER_STORE_KINDS: Final[frozenset[EventKind]] = frozenset({"password_change", "password_reset"})
 
-    def __init__(self, users: UserStore, mailer: LinkMailer) -> None:
+
+class NoticeMailer:
+    """The notice mail of each change of `NOTICES`, one per change.
+
+    A kind of `written` is prepared before its change (`prepare`: the account looked up,
+    the mail built) and queued by the store write that decides the change, in that
+    write's transaction: the change and its notice commit together or not at all. Any
+    other kind of `NOTICES` follows its event (`notify`), queued just after the change.
+    A kind is one or the other, never both: one notice per change.
+    """
+
+    def __init__(
+        self, users: UserStore, mailer: LinkMailer, *, written: Iterable[EventKind] = WRITTEN
+    ) -> None:
         self._users = users
         self._mailer = mailer
+        self._written = frozenset(written)
 
     def subscribe(self, events: Events) -> None:
-        events.subscribe(self.notify, NOTICES)
+        """Become `events.notices`, and hear the events of the kinds not written."""
+        events.notices = self
+        if heard := set(NOTICES) - self._written:
+            events.subscribe(self.notify, heard)
+
+    async def prepare(self, kind: EventKind, user_id: UserId) -> Then | None:
+        """The notice of `kind` for the store write to queue in its transaction; None for
+        a kind not written with its change, or an account that is gone."""
+        if kind not in self._written:
+            return None
+        mail = await self._mail(kind, user_id)
+        if mail is None:
+            return None
+        outbox = self._mailer.outbox
+
+        # The outbox renders and seals the mail in the transaction (`Outbox.enqueue`, its
+        # one method): tens of microseconds, against an extra method on every outbox.
+        async def then(within: Any) -> None:
+            await outbox.enqueue(mail, within=within)
+
+        return then
 
     async def notify(self, event: AuthEvent) -> None:
-        """Queue the event's notice; nothing for an account that is gone.
+        """Queue the event's notice (a kind not written with its change); nothing for an
+        account that is gone.
 
         A failure here is logged by `Events` and does not undo the change: the change is
         what protects the account, the mail only tells of it.
         """
-        notice = NOTICES.get(event.kind)
-        if notice is None or event.user_id is None:
+        if event.kind in self._written or event.user_id is None:
             return
-        user = await self._users.get(event.user_id)
+        mail = await self._mail(event.kind, event.user_id)
+        if mail is not None:
+            await self._mailer.outbox.enqueue(mail)
+
+    async def _mail(self, kind: EventKind, user_id: UserId) -> Mail | None:
+        notice = NOTICES.get(kind)
+        if notice is None:
+            return None
+        user = await self._users.get(user_id)
         if user is None:
-            return
+            return None
         values = {"email": user.email}
         if notice.sentence is not None:
             values["event"] = notice.sentence
-        await self._mailer.send(user.email, notice.template, values)
+        return Mail(user.email, notice.template, values)

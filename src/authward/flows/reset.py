@@ -71,6 +71,6 @@ class PasswordReset(MailedLinkFlow):
         user = await self._accounts.users.get(redeemed.user_id)
         if user is None or user.disabled or user.email != redeemed.email:
             raise InvalidLink
-        # Its notice mail follows the password_reset event (`authward.flows.notices`).
+        # Its notice mail commits with the new password (`authward.flows.notices`).
         await self._lifecycle.reset_password(user.id, new_password)
         return user.id
