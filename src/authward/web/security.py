@@ -25,7 +25,7 @@ from starlette.requests import Request
 
 from authward.auth.transports import SECURE_SESSION_COOKIE
 
-__all__ = ["BEARER", "SESSION_COOKIE", "Guard", "SchemeDoc"]
+__all__ = ["BEARER", "SESSION_COOKIE", "Guard", "Guarded", "SchemeDoc"]
 
 T = TypeVar("T")
 
@@ -60,26 +60,37 @@ SESSION_COOKIE: Final = SchemeDoc(
 )
 
 
-class Guard(SecurityBase, Generic[T]):
-    """A check of the caller (`check`) that is its own OpenAPI security scheme.
+class Guarded(SecurityBase):
+    """What every check of the caller is to FastAPI: its own OpenAPI security scheme, and
+    a signature FastAPI reads (the request; with the cookie's scheme, one more dependency).
 
     `schemes` are the ways it takes, of ``{"jwt", "session"}``: the bearer scheme is its
     own; with the session too, the cookie's scheme comes as a dependency of its own.
+    A subclass defines ``async def __call__(self, request, session_cookie=None)``.
     """
 
-    def __init__(self, check: Callable[[Request], Awaitable[T]], schemes: Collection[str]) -> None:
+    def __init__(self, schemes: Collection[str]) -> None:
         primary = BEARER if "jwt" in schemes else SESSION_COOKIE
         self.model = primary.model
         self.scheme_name = primary.scheme_name
-        self._check = check
         parameters = [Parameter("request", Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
         if primary is BEARER and "session" in schemes:
-            cookie = Annotated[None, Depends(SESSION_COOKIE)]
+            # scope="function" (it is no generator, so it changes nothing else) spares
+            # FastAPI classifying the callable again on every request to find the scope.
+            cookie = Annotated[None, Depends(SESSION_COOKIE, scope="function")]
             parameters.append(
                 Parameter("session_cookie", Parameter.KEYWORD_ONLY, default=None, annotation=cookie)
             )
         # What FastAPI reads to learn the dependency's own dependencies.
         self.__signature__ = Signature(parameters)
 
-    async def __call__(self, request: Request, **documented: None) -> T:
+
+class Guard(Guarded, Generic[T]):
+    """A check of the caller (`check`) that is its own OpenAPI security scheme."""
+
+    def __init__(self, check: Callable[[Request], Awaitable[T]], schemes: Collection[str]) -> None:
+        super().__init__(schemes)
+        self._check = check
+
+    async def __call__(self, request: Request, session_cookie: None = None) -> T:
         return await self._check(request)
