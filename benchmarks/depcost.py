@@ -1,8 +1,9 @@
 """What one request costs the README's app in each form of target 1, in CPU, no server.
 
     .venv-bench/bin/python benchmarks/depcost.py                 # CPU µs, 30 rounds
-    valgrind --tool=callgrind --dump-before=os_getppid \\
-        .venv-bench/bin/python benchmarks/depcost.py --marked 2000 # instructions
+    cd DIR && valgrind --tool=callgrind --dump-before=os_getppid \\
+        .venv-bench/bin/python benchmarks/depcost.py --marked 200 > order.txt
+    .venv-bench/bin/python benchmarks/depcost.py --dumps DIR      # instructions/request
 
 The README's app (`apps.readme_app`, default settings on SQLite, the session cache on)
 driven as ASGI with a prepared scope, receive and send, for each form: the bare route,
@@ -10,11 +11,14 @@ the no-op ``Depends`` (with a bearer header, with the session cookie),
 ``Depends(auth.current_user)`` by token and by session, and the same check awaited in
 the endpoint. With ``--rounds`` each case runs a batch in turn, round after round, and
 the figure is the median of this process's CPU time per request over rounds (time spent
-waiting for the CPU is not in it). With ``--marked N`` each case runs N requests between
-two calls of ``os.getppid``, a C function nothing else on this path calls: run under
+waiting for the CPU is not in it). With ``--marked N`` each case runs N requests, 50 at a
+time between two calls of ``os.getppid``, a C function nothing else on this path calls: under
 callgrind with ``--dump-before=os_getppid``, every other dump holds one case's
 instructions alone, deterministic whatever the machine's load; the script prints which
-dump is which, and ``--dumps`` reads them back into instructions per request.
+dump is which (save it as ``order.txt`` beside the dumps), and ``--dumps`` reads them
+back into instructions per request (``--marked`` sets the revocation poll to a minute, so
+that the feed never seems stale at callgrind's pace: a request's staleness check is the
+same comparison whatever the interval).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hotpath import http_scope, receive, send, settings_env  # noqa: E402
 
 BATCH = 500
+PER_MARK = 50  # requests between two marks: short, as callgrind runs ~50 times slower
+MARK = "marked: "
 Case = Callable[[], Awaitable[Any]]
 FORMS = {  # case: (path, credential)
     "bare": ("/bench/bare", None),
@@ -100,27 +106,31 @@ async def marked(cases: dict[str, Case], count: int) -> None:
     """Each case's `count` requests between two marks (os.getppid), for callgrind."""
     order = []
     for name, run in cases.items():
-        for start in range(0, count, 50):
+        for _ in range(count // PER_MARK):
             os.getppid()  # the dump before this holds what ran since the last mark
-            for _ in range(min(50, count - start)):
+            for _ in range(PER_MARK):
                 await run()
             os.getppid()
             order.append(name)
             await asyncio.sleep(0.01)  # the feed polls here, outside every case's dumps
-    print("marked:", "|".join(order))
+    print(MARK + "|".join(order))
 
 
-def read_dumps(pattern: str, count: int, order: list[str]) -> dict[str, float]:
-    """Instructions per request of each case from callgrind's dumps (see the docstring)."""
-    files = sorted(Path().glob(pattern), key=lambda p: int(p.name.rsplit(".", 1)[-1]))
+def read_dumps(directory: Path) -> dict[str, float]:
+    """Instructions per request of each case, from callgrind's dumps in `directory` and
+    this script's output under ``--marked`` saved there as ``order.txt``."""
+    line = next(x for x in (directory / "order.txt").read_text().splitlines() if x.startswith(MARK))
+    order = line.removeprefix(MARK).split("|")
+    dumps = sorted(directory.glob("callgrind.out.*.*"), key=lambda p: int(p.suffix[1:]))
     totals = []
-    for path in files:
+    for path in dumps:
         found = re.search(r"^totals: (\d+)", path.read_text(), re.MULTILINE)
         totals.append(int(found.group(1)) if found else 0)
-    # Dump k (1-based) is written before mark k: marks 2, 4, ... end a case's batch.
+    # Dump k (from 1) is written as mark k is reached: the even ones end a batch.
     per_case: dict[str, int] = {}
     for index, name in enumerate(order):
         per_case[name] = per_case.get(name, 0) + totals[2 * index + 1]
+    count = order.count(order[0]) * PER_MARK
     return {name: total / count for name, total in per_case.items()}
 
 
@@ -154,18 +164,18 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--marked", type=int, default=0, help="requests per case, callgrind")
-    parser.add_argument("--dumps", help="read callgrind dumps: GLOB ORDER-FILE")
+    parser.add_argument("--dumps", type=Path, help="read a callgrind run's dumps in DIR")
     args = parser.parse_args()
     if args.dumps:
-        pattern, order_file = args.dumps.split()
-        line = next(x for x in Path(order_file).read_text().splitlines() if x.startswith("marked"))
-        order = line.split(": ", 1)[1].split("|")
-        per_request = read_dumps(pattern, order.count(order[0]) * 50, order)
+        per_request = read_dumps(args.dumps)
         base = per_request["bare"]
+        print(f"{'instructions per request':34} {'':>12} {'over no-op':>10} {'no-op/this':>11}")
         for name, value in per_request.items():
             over = BASELINES.get(name)
-            extra = f"{value - per_request[over]:+10,.0f}" if over else " " * 10
-            print(f"{name:34} {value:12,.0f} instr/request {extra}  ×bare {base / value:.3f}")
+            extra = " " * 22
+            if over:
+                extra = f"{value - per_request[over]:+10,.0f} {per_request[over] / value:11.3f}"
+            print(f"{name:34} {value:12,.0f} {extra}  ×bare {base / value:.3f}")
     else:
         with tempfile.TemporaryDirectory() as workdir:
             os.environ.update(settings_env(Path(workdir)))
