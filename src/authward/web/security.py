@@ -1,11 +1,13 @@
 """authward's credentials as OpenAPI security schemes, so `/docs` can authorize.
 
 FastAPI lists a security scheme for every dependency that is a `SecurityBase`. authward's
-own checks (`Guard`) are such objects themselves, so the route or the app's route that
-depends on them shows the lock, and Swagger UI's Authorize button sends the bearer
-token: at no cost per request beyond the check itself. A check that takes a bearer
-token *or* the session cookie names the cookie's scheme through one more dependency,
-which does nothing (`SchemeDoc`): OpenAPI lists alternatives as one scheme each.
+own checks (`Guarded`: `Guard`, and `current_user`'s kin) are such objects themselves,
+so the route or the app's route that depends on them shows the lock, and Swagger UI's
+Authorize button sends the bearer token: at no cost per request beyond the check itself.
+A check that takes a bearer token *or* the session cookie names the cookie's scheme
+through one more dependency, which does nothing (`SchemeDoc`): OpenAPI lists
+alternatives as one scheme each. That one is not free: FastAPI solves it like any
+dependency, about as much CPU as a whole no-op ``Depends`` (benchmarks/README.md).
 
 The session cookie's scheme is documentation: a browser sends the cookie by itself
 (Swagger UI on the same site included), and no page script can set an HttpOnly cookie.
