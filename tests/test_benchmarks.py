@@ -299,3 +299,22 @@ def test_the_report_holds_each_store_read_to_its_target(monkeypatch: pytest.Monk
     section = report._storereads_section(results)
     assert "Load 0.50 at start, 0.70 at end" in section
     assert "| Redis | after: session check | 160.0 | 150.0 | 0.40× | 90.0 |" in section
+
+
+def test_depcost_reads_each_cases_instructions_from_the_dumps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dump 1 is the start-up, then a batch and an idle stretch by turns, cases in order."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import depcost
+
+    order = ["bare", "bare", "no-op Depends, token header", "no-op Depends, token header"]
+    (tmp_path / "order.txt").write_text(f"noise\n{depcost.MARK}{'|'.join(order)}\n")
+    batches = [100, 120, 300, 340]  # instructions of each batch, in the order run
+    totals = [9_999]  # start-up
+    for batch in batches:
+        totals += [batch * depcost.PER_MARK, 7_777]  # the batch, then the pause after it
+    for number, total in enumerate(totals, start=1):
+        (tmp_path / f"callgrind.out.42.{number}").write_text(f"events: Ir\ntotals: {total}\n")
+    (tmp_path / "callgrind.out.42").write_text("totals: 1\n")  # the last, at exit: not read
+    assert depcost.read_dumps(tmp_path) == {"bare": 110.0, "no-op Depends, token header": 320.0}

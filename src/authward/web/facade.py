@@ -52,7 +52,7 @@ from authward.web.auth import (
 from authward.web.errors import http_exception, install_error_handlers
 from authward.web.headers import install_middleware
 from authward.web.routing import GatedRouter, slash_twins
-from authward.web.security import Guard
+from authward.web.security import Guard, Guarded
 from authward.web.transports import read_session_cookie
 
 __all__ = ["ALL_STRATEGIES", "Authward", "Strategy"]
@@ -107,9 +107,6 @@ class Authward:
         self._migrate = migrate
         self._opened = 0
         self._lock = asyncio.Lock()
-        authenticator = runtime.authenticator
-        self._authenticate = authenticator.caller  # bound once: every request calls it
-        self._access_cookie = authenticator.access_cookie  # None unless token cookies
 
     @classmethod
     def from_env(
@@ -256,10 +253,11 @@ class Authward:
 
     # --- dependencies ---------------------------------------------------------------
     #
-    # Each dependency is a plain function made once per Authward (a cached property),
-    # not a bound method: FastAPI inspects the callable on every request it solves, and
-    # a bound method costs it an attribute miss through to the function (~2 µs a request
-    # in `benchmarks/`). ``Depends(auth.current_user)`` reads the same on either.
+    # Each dependency is an object made once per Authward (a cached property), never a
+    # bound method: FastAPI inspects the callable on every request it solves, and a bound
+    # method costs it an attribute miss through to the function (~2 µs a request in
+    # `benchmarks/`). `current_user` and its kin are `_Caller`s: FastAPI awaits the check
+    # itself, with no function of ours in between.
 
     @cached_property
     def current_user(self) -> Dependency[AuthUser]:
@@ -277,13 +275,7 @@ class Authward:
         A bearer token that does not hold is still a 401: a client that tried to
         authenticate and failed is told so, not served as anonymous.
         """
-        strategies = self.strategies
-        caller_of = self._caller
-
-        async def optional_user(request: Request) -> AuthUser | None:
-            return await caller_of(request, strategies)
-
-        return Guard(optional_user, strategies)
+        return _Caller(self, self.strategies, required=False)
 
     @cached_property
     def session_user(self) -> Dependency[AuthUser]:
@@ -357,20 +349,33 @@ class Authward:
 
     def _requirement(self, accepted: frozenset[Strategy]) -> Dependency[AuthUser]:
         """A dependency answering the caller by a strategy in `accepted`, 401 for nobody."""
-        caller_of = self._caller
-        bearer_only = "jwt" in accepted
+        return _Caller(self, accepted, required=True)  # type: ignore[return-value]
 
-        async def require_user(request: Request) -> AuthUser:
-            user = await caller_of(request, accepted)
-            if user is None:
-                bearer = bearer_only or bearer_expected(request)
-                raise http_exception(NotAuthenticated(), bearer=bearer)
-            return user
 
-        return Guard(require_user, accepted)  # its own OpenAPI scheme: /docs can authorize
+class _Caller(Guarded):
+    """Who made the request, by a strategy in `accepted`: `current_user` and its kin.
 
-    async def _caller(self, request: Request, accepted: frozenset[Strategy]) -> AuthUser | None:
-        """Who made the request, by a strategy in `accepted`; None if nobody (or a stale cookie).
+    The whole check is this one ``__call__``, which is what FastAPI awaits (and what
+    ``await auth.current_user(request)`` runs): no function of ours between FastAPI and
+    the Authenticator. Inside a whole request each coroutine layer costs a few thousand
+    instructions; three of them were a tenth of what ``Depends(auth.current_user)`` cost
+    over a no-op dependency.
+    """
+
+    def __init__(self, auth: Authward, accepted: frozenset[Strategy], *, required: bool) -> None:
+        super().__init__(accepted)  # its own OpenAPI scheme: /docs can authorize
+        self._runtime = auth.runtime
+        self._authenticate = auth.runtime.authenticator.caller  # bound once
+        self._accepted = accepted
+        self._required = required
+        # No session lookup for a route that would refuse it anyway (no token cookies).
+        token_cookies = auth.runtime.authenticator.access_cookie is not None
+        self._bearer_only = accepted == JWT_ONLY and not token_cookies
+        self._bearer_expected = "jwt" in accepted  # a 401 for nobody says Bearer
+
+    async def __call__(self, request: Request, session_cookie: None = None) -> AuthUser | None:
+        """The caller, or None for nobody unless `required` (then 401); an ended or expired
+        cookie (session or token) is nobody.
 
         Raises HTTPException: 401 for a bearer token that does not hold, 403 for a missing
         CSRF token, 503 while a store is down. The order of credentials is the
@@ -378,27 +383,38 @@ class Authward:
         costs no await there.
         """
         scope = request.scope
-        runtime = self.runtime
+        runtime = self._runtime
+        accepted = self._accepted
         bind_runtime(scope, runtime)
         authorization, cookies = credential_headers(scope["headers"])
-        if authorization is None and accepted == JWT_ONLY and self._access_cookie is None:
-            return None  # no session lookup for a route that would refuse it anyway
-        try:
-            # What the middleware found, read inline: this is every request's path.
-            found = scope.get(OUTCOME_KEY)
-            if found is not None and found[0] is runtime and found[1] == accepted:
-                user = _raised(found[2])  # the middleware asked the same question already
-            else:
-                user = await self._authenticate(
-                    request, presented_csrf_token, scope["method"], authorization, cookies, accepted
-                )
-        except NotAuthenticated as exc:
-            if authorization is None:
-                return None  # an ended or expired cookie (session or token) is no credential
-            raise http_exception(exc, bearer=True) from None
-        except AuthwardError as exc:
-            raise http_exception(exc, bearer=bearer_expected(request)) from None
-        return user if user is not None and user.via in accepted else None
+        user: AuthUser | None = None
+        if authorization is not None or not self._bearer_only:
+            try:
+                # What the middleware found, read inline: this is every request's path.
+                found = scope.get(OUTCOME_KEY)
+                if found is not None and found[0] is runtime and found[1] == accepted:
+                    user = _raised(found[2])  # the middleware asked the same question already
+                else:
+                    user = await self._authenticate(
+                        request,
+                        presented_csrf_token,
+                        scope["method"],
+                        authorization,
+                        cookies,
+                        accepted,
+                    )
+            except NotAuthenticated as exc:
+                if authorization is not None:
+                    raise http_exception(exc, bearer=True) from None
+                user = None  # an ended or expired cookie (session or token) is no credential
+            except AuthwardError as exc:
+                raise http_exception(exc, bearer=bearer_expected(request)) from None
+            if user is not None and user.via not in accepted:
+                user = None
+        if user is None and self._required:
+            bearer = self._bearer_expected or bearer_expected(request)
+            raise http_exception(NotAuthenticated(), bearer=bearer)
+        return user
 
 
 def _raised(outcome: Outcome) -> AuthUser | None:
