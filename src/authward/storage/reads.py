@@ -101,7 +101,12 @@ class RowReader:
         self._order: Sequence[str] = compiled.positiontup or ()
         columns = list(statement.selected_columns)
         self._names = [str(column.key) for column in columns]
-        self._processors: list[Process] = [_processor(column.type, dialect) for column in columns]
+        # (index, processor) of the columns whose values the driver's are not already.
+        self._processors = [
+            (i, process)
+            for i, column in enumerate(columns)
+            if (process := _processor(column.type, dialect)) is not None
+        ]
         self._sqlite = _sqlite_file(engine)
         self._asyncpg = dialect.name == "postgresql" and dialect.driver == "asyncpg"
         json = any(isinstance(column.type, JSON) for column in columns)
@@ -130,10 +135,11 @@ class RowReader:
             return None if found is None else dict(found._mapping)
         if raw is None:
             return None
-        return {
-            name: value if process is None else process(value)
-            for name, value, process in zip(self._names, raw, self._processors, strict=True)
-        }
+        if self._processors:
+            raw = list(raw)
+            for i, process in self._processors:
+                raw[i] = process(raw[i])
+        return dict(zip(self._names, raw, strict=True))
 
     async def _pooled(self, values: list[Any]) -> Sequence[Any] | None:
         async with sql_errors(), self._engine.connect() as conn:
