@@ -161,6 +161,9 @@ async def test_closed_threads_end_and_refuse_a_late_read(
     await engine.dispose()
     assert threads._threads and not any(t.is_alive() for t in threads._threads)
     assert threads._connections == []
+    for end in (threads._wake, threads._tokens):  # the pipe that woke them, closed
+        with pytest.raises(OSError):
+            os.fstat(end)
     with pytest.raises(StoreUnavailable):
         await threads.read(store._read._sql, [session.id_digest])
 
