@@ -218,6 +218,10 @@ class _SqliteThreads:
         # from the event loop never waits (and, non-blocking, could not).
         self._wake, self._tokens = os.pipe()
         os.set_blocking(self._tokens, False)
+        # The pipe closes once nothing refers to these threads, not in close(): a read
+        # given them just before another thread closed them still writes its byte into
+        # this pipe, never into whatever file would have taken the number.
+        self._close_pipe = weakref.finalize(self, _close_fds, self._wake, self._tokens)
         self._threads: list[threading.Thread] = []
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -254,8 +258,6 @@ class _SqliteThreads:
             os.write(self._tokens, _END * len(threads))
         for thread in threads:
             thread.join()  # at close only: the reads in flight finish
-        os.close(self._wake)
-        os.close(self._tokens)
         with self._lock:
             left, self._waiting = self._waiting, []
             for connection in self._connections:
@@ -270,8 +272,7 @@ class _SqliteThreads:
         did not come across the fork; a read in flight at the fork was the parent's."""
         self._closed = True
         connections, self._connections = self._connections, []
-        os.close(self._wake)  # the child's copies: the parent's pipe stays open
-        os.close(self._tokens)
+        self._close_pipe()  # the child's copies: the parent's pipe stays open
         return connections
 
     def _serve(self) -> None:
@@ -313,6 +314,12 @@ class _SqliteThreads:
         with self._lock:
             self._connections.append(connection)
         return connection
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _failed(reads: list[_Read]) -> dict[asyncio.AbstractEventLoop, list[_Outcome]]:
