@@ -18,7 +18,9 @@ store two paths take turns, round after round, each round starting with another 
   `get` (``HMGET`` pipelined on a connection of its own, `authward.storage.redis_reads`).
 
 A *floor* row is the trip alone (a thread hop, ``SELECT 1``, ``PING``): what no read can
-go below on this machine at this load. PostgreSQL has three: ``SELECT 1`` through the
+go below on this machine at this load. SQLite has two: a trip to an executor's thread
+with nothing to do, and ``SELECT 1`` on the store's own reader threads (its hand-off, no
+row to convert). PostgreSQL has three: ``SELECT 1`` through the
 pool, on the reads' own connections, and on one bare asyncpg connection (*raw*; with
 the session's own SELECT there too). Redis has three: ``PING`` through the client, on
 the store's pipelined connection, and on a plain asyncio socket (no client at all: what
@@ -138,6 +140,7 @@ FLOOR = {
     "PostgreSQL": "floor: SELECT 1 on a pooled asyncpg connection",
 }
 OWN_FLOOR = "floor: SELECT 1 on the reads' own connections"
+THREADS_FLOOR = "floor: SELECT 1 on the reader threads (the store's trip, no row)"
 RAW_FLOOR = "raw: SELECT 1 on one bare asyncpg connection"
 RAW_SESSION = "raw: the session's SELECT on one bare asyncpg connection"
 
@@ -264,6 +267,8 @@ async def sql_rows(name: str, url: str, rounds: int, target_s: float) -> list[Ro
             "no store read (memory)": lambda: on_memory.resume(memory_id),
             FLOOR[name]: floor(engine, name),
         }
+        if not postgres:
+            checks[THREADS_FLOOR] = RowReader(engine, select(literal_column("1"))).one
         if raw is not None:
             digest = crypto.digest(sql_id)
             by_digest = select(sessions).where(sessions.c.id_digest == digest)

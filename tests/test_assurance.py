@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from authward import assurance
 from authward.answers import error_parts, public_code
-from authward.assurance import Assurance, require_recent
+from authward.assurance import Assurance, amr_of, require_recent
 from authward.errors import ReauthRequired
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -42,3 +43,13 @@ def test_the_answer_is_401_with_the_rfc_9470_challenge_for_any_caller() -> None:
             f'error_description="{detail}", acr_values="aal2", max_age=120'
         )
     assert public_code(ReauthRequired(120)) == "insufficient_user_authentication"
+
+
+def test_the_methods_read_again_are_the_same_and_the_texts_remembered_are_bounded() -> None:
+    # A claim's amr is anyone's text: remembering answers must not grow without end.
+    for i in range(200):
+        assert amr_of(f"otp junk-{i} pwd") == ("otp", "pwd")
+        assert amr_of(f"junk-{i}") == ("pwd",)
+    assert amr_of("hwk otp") == amr_of("hwk otp") == ("hwk", "otp")
+    assert amr_of(None) == amr_of("") == ("pwd",)
+    assert len(assurance._AMR_SEEN) <= assurance._AMR_SEEN_MAX

@@ -65,5 +65,15 @@ def amr_text(amr: tuple[str, ...]) -> str:
 
 def amr_of(text: str | None) -> tuple[str, ...]:
     """The methods a column or a claim holds; unknown names are dropped, never trusted."""
-    methods = tuple(m for m in (text or "").split() if m in _KNOWN)
-    return methods or ("pwd",)
+    if (known := _AMR_SEEN.get(text)) is not None:
+        return known
+    methods = tuple(m for m in (text or "").split() if m in _KNOWN) or ("pwd",)
+    if len(_AMR_SEEN) < _AMR_SEEN_MAX:
+        _AMR_SEEN[text] = methods
+    return methods
+
+
+# amr_of's answers for the texts it met first: every session read asks again, and the
+# texts a deployment's sessions hold are a handful. Bounded: a claim's text is anyone's.
+_AMR_SEEN: dict[str | None, tuple[str, ...]] = {}
+_AMR_SEEN_MAX: Final = 64

@@ -8,9 +8,10 @@ connection of the engine's pool cost four times the query: the pool's checkout a
 checkin, not the query, were most of it. A `RowReader` compiles its statement once with
 SQLAlchemy (the table stays the one in `schema`) and runs it through the driver:
 
-* SQLite (a file): one trip to a reader thread of a small pool, each thread with its own
+* SQLite (a file): one trip to one of a few reader threads of its own, each with its own
   connection in autocommit mode: every read sees the latest commit and no read holds a
-  snapshot (which would keep the WAL from being checkpointed) between reads.
+  snapshot (which would keep the WAL from being checkpointed) between reads. A forked
+  child leaves its parent's connections alone and starts threads of its own.
 * PostgreSQL (asyncpg): one round trip on one of a few connections of the reads' own
   (`POSTGRES_READERS` per engine), beside the engine's pool, opened as the pool opens
   its own (the URL and the engine's connect_args). Each only ever runs one SELECT,
@@ -38,7 +39,6 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, cast
 
 import asyncpg
@@ -100,7 +100,12 @@ class RowReader:
         self._order: Sequence[str] = compiled.positiontup or ()
         columns = list(statement.selected_columns)
         self._names = [str(column.key) for column in columns]
-        self._processors: list[Process] = [_processor(column.type, dialect) for column in columns]
+        # (index, processor) of the columns whose values the driver's are not already.
+        self._processors = [
+            (i, process)
+            for i, column in enumerate(columns)
+            if (process := _processor(column.type, dialect)) is not None
+        ]
         self._sqlite = _sqlite_file(engine)
         self._asyncpg = dialect.name == "postgresql" and dialect.driver == "asyncpg"
         json = any(isinstance(column.type, JSON) for column in columns)
@@ -129,10 +134,11 @@ class RowReader:
             return None if found is None else dict(found._mapping)
         if raw is None:
             return None
-        return {
-            name: value if process is None else process(value)
-            for name, value, process in zip(self._names, raw, self._processors, strict=True)
-        }
+        if self._processors:
+            raw = list(raw)
+            for i, process in self._processors:
+                raw[i] = process(raw[i])
+        return dict(zip(self._names, raw, strict=True))
 
     async def _pooled(self, values: list[Any]) -> Sequence[Any] | None:
         async with sql_errors(), self._engine.connect() as conn:
@@ -172,13 +178,29 @@ def _sqlite_file(engine: AsyncEngine) -> str | None:
     return url.database
 
 
-_Read = tuple[str, list[Any], "asyncio.Future[Sequence[Any] | None]"]
-_Answer = tuple["asyncio.Future[Sequence[Any] | None]", Sequence[Any] | None, BaseException | None]
+_Answer = asyncio.Future[Sequence[Any] | None]
+_Read = tuple[str, list[Any], asyncio.AbstractEventLoop, _Answer]
+_Outcome = tuple[_Answer, Sequence[Any] | None, BaseException | None]
+
+
+_GO: Final = b"\x01"
+_END: Final = b"\x00"
 
 
 class _SqliteThreads:
     """The reader threads of one SQLite file, each with its connection; closed with the
     engine (`engine.dispose()`), opened again by the next read.
+
+    Threads of their own rather than an executor's: a read is a list append and, when no
+    thread is on its way already, one byte written to a pipe the idle threads block on
+    reading; its answer comes back on a plain asyncio future, set in the loop by one
+    `call_soon_threadsafe`. No executor's hand-off (a concurrent future with its
+    condition, a work item, one future wrapped in another): about 15% fewer
+    instructions per session check (callgrind). A pipe, not a queue (a lock's futex):
+    on a 2-vCPU VM it halved the trip, wall and CPU time alike (benchmarks/storereads.py,
+    "floor: SELECT 1 on the reader threads"), most likely because Linux wakes a
+    pipe's reader as a "sync" wake-up, on the writer's CPU when it can, rather than
+    waking the other, idle, CPU. Threads start as reads need them, up to SQLITE_READERS.
 
     Reads that arrive while a reader thread is on its way are handed over together, and
     their answers come back together: one thread wake-up and one wake-up of the event
@@ -191,56 +213,95 @@ class _SqliteThreads:
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._executor = ThreadPoolExecutor(SQLITE_READERS, thread_name_prefix="authward-read")
-        self._local = threading.local()
+        # A byte per hand-over (_GO), or a thread's cue to end (_END). At most one _GO is
+        # unread (`_called`) and one _END per thread: the pipe never fills, so a write
+        # from the event loop never waits (and, non-blocking, could not).
+        self._wake, self._tokens = os.pipe()
+        os.set_blocking(self._tokens, False)
+        # The pipe closes once nothing refers to these threads, not in close(): a read
+        # given them just before another thread closed them still writes its byte into
+        # this pipe, never into whatever file would have taken the number.
+        self._close_pipe = weakref.finalize(self, _close_fds, self._wake, self._tokens)
+        self._threads: list[threading.Thread] = []
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._waiting: list[_Read] = []  # guarded by _lock
-        self._called = False  # a thread is on its way to take `_waiting`; guarded by _lock
+        # All guarded by _lock:
+        self._waiting: list[_Read] = []
+        self._called = False  # a _GO is in the pipe, for `_waiting`
+        self._idle = 0  # threads waiting for a token
+        self._closed = False
 
     async def read(self, sql: str, values: list[Any]) -> Sequence[Any] | None:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Sequence[Any] | None] = loop.create_future()
         with self._lock:
-            self._waiting.append((sql, values, answer))
+            if self._closed:  # disposed of by another thread since `_threads` gave it
+                raise StoreUnavailable("database")
+            self._waiting.append((sql, values, loop, answer))
             call, self._called = not self._called, True
+            thread = None
+            if call and self._idle == 0 and len(self._threads) < SQLITE_READERS:
+                thread = threading.Thread(target=self._serve, name="authward-read", daemon=True)
+                self._threads.append(thread)
         if call:
-            self._executor.submit(self._read_waiting, loop)
+            os.write(self._tokens, _GO)
+            if thread is not None:
+                thread.start()
         return await answer
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)  # at close only: the reads in flight finish
+        """End the threads once the reads in flight are answered; fail those not taken."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        if threads:
+            os.write(self._tokens, _END * len(threads))
+        for thread in threads:
+            thread.join()  # at close only: the reads in flight finish
         with self._lock:
             left, self._waiting = self._waiting, []
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
-        for _, _, answer in left:
-            if not answer.done():
-                answer.set_exception(StoreUnavailable("database"))
+        _send(_failed(left))
 
-    def _read_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            batch, self._waiting, self._called = self._waiting, [], False
-        answers: list[_Answer] = []
-        for sql, values, answer in batch:
-            try:
-                answers.append((answer, self._read(sql, values), None))
-            except (sqlite3.OperationalError, OSError) as exc:
-                unavailable = StoreUnavailable("database")
-                unavailable.__cause__ = exc
-                answers.append((answer, None, unavailable))
-            except Exception as exc:  # a bug: the request that asked gets it, not the thread
-                answers.append((answer, None, exc))
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-            loop.call_soon_threadsafe(_deliver, answers)
+    def forsake(self) -> list[sqlite3.Connection]:
+        """In a forked child: give up the parent's connections, never to be used or
+        closed here (SQLite's locks and its WAL's shared memory are the parent's, and
+        closing the last connection of a file checkpoints it); return them. The threads
+        did not come across the fork; a read in flight at the fork was the parent's."""
+        self._closed = True
+        connections, self._connections = self._connections, []
+        self._close_pipe()  # the child's copies: the parent's pipe stays open
+        return connections
 
-    def _read(self, sql: str, values: list[Any]) -> Sequence[Any] | None:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._connect()
-        row: Sequence[Any] | None = connection.execute(sql, values).fetchone()
-        return row
+    def _serve(self) -> None:
+        """A reader thread: take what waits, read it, send the answers; until told to end."""
+        connection: sqlite3.Connection | None = None
+        while True:
+            with self._lock:
+                self._idle += 1
+            token = os.read(self._wake, 1)
+            with self._lock:
+                self._idle -= 1
+                if token != _GO:
+                    return
+                batch, self._waiting, self._called = self._waiting, [], False
+            answers: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+            for sql, values, loop, answer in batch:
+                row: Sequence[Any] | None = None
+                error: BaseException | None = None
+                try:
+                    if connection is None:
+                        connection = self._connect()
+                    row = connection.execute(sql, values).fetchone()
+                except (sqlite3.OperationalError, OSError) as exc:
+                    error = StoreUnavailable("database")
+                    error.__cause__ = exc
+                except Exception as exc:  # a bug: the request that asked gets it, not the thread
+                    error = exc
+                answers.setdefault(loop, []).append((answer, row, error))
+            _send(answers)
 
     def _connect(self) -> sqlite3.Connection:
         keep_owner_only(self._path)  # as for the engine's own connections
@@ -255,8 +316,28 @@ class _SqliteThreads:
         return connection
 
 
-def _deliver(answers: list[_Answer]) -> None:
-    for answer, row, error in answers:
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _failed(reads: list[_Read]) -> dict[asyncio.AbstractEventLoop, list[_Outcome]]:
+    answers: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for _, _, loop, answer in reads:
+        answers.setdefault(loop, []).append((answer, None, StoreUnavailable("database")))
+    return answers
+
+
+def _send(answers: dict[asyncio.AbstractEventLoop, list[_Outcome]]) -> None:
+    """Each loop's answers, set in that loop (a future is its loop's alone)."""
+    for loop, outcomes in answers.items():
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(_deliver, outcomes)
+
+
+def _deliver(outcomes: list[_Outcome]) -> None:
+    for answer, row, error in outcomes:
         if answer.done():  # its request gave up (cancelled)
             continue
         if error is not None:
@@ -445,13 +526,16 @@ def _readers(engine: AsyncEngine, connect: _Connect) -> _PostgresReaders | None:
 
 # In a forked child, the parent's connections: kept, never used, so that no garbage
 # collection of theirs (asyncpg terminates a connection it collects) ends the parent's.
-_FORSAKEN: list[asyncpg.Connection] = []
+_FORSAKEN: list[asyncpg.Connection | sqlite3.Connection] = []
 
 
 def _forsake_all() -> None:
     for readers in _POSTGRES.values():
         _FORSAKEN.extend(readers.forsake())
     _POSTGRES.clear()
+    for threads in _OPEN.values():
+        _FORSAKEN.extend(threads.forsake())
+    _OPEN.clear()
 
 
 os.register_at_fork(after_in_child=_forsake_all)

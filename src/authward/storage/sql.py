@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect, Engine, ExceptionContext, make_url
+from sqlalchemy.engine import Dialect, Engine, ExceptionContext, make_url, processors
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -62,6 +62,24 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """On SQLite, SQLAlchemy's parse (`datetime.fromisoformat`) and ours in one call
+        rather than three (TypeDecorator's wrapper, the parse, process_result_value): a
+        session row has five of these, read on the event loop for every request without
+        a session cache."""
+        impl = self.impl_instance.dialect_impl(dialect)
+        if impl.result_processor(dialect, coltype) is not processors.str_to_datetime:
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            parsed = parse(value)
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+        return process
 
 
 def async_url(url: str) -> str:
