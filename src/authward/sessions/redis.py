@@ -351,8 +351,9 @@ class RedisSessionStore:
 
         Returns both kinds together: a session Redis expired on its own still counts as
         removed, since this is where the store forgets it completely. Users are swept a
-        step at a time (about `pacing.batch` sessions, three pipelined round trips), with
-        the pacing's rest after each step.
+        step at a time (about `pacing.batch` sessions: their indexes in one round trip,
+        then a script per `_SESSIONS_PER_CALL` or so; on a cluster three pipelined round
+        trips), with the pacing's rest after each step.
         """
         now_micros, total, step = micros(now), 0, []
         users_per_step = max(1, self._pacing.batch // _SESSIONS_PER_USER)
