@@ -275,7 +275,8 @@ class Settings(BaseSettings):
         ge=1,
         le=100_000,
         description="Expired sessions the sweep removes per step (one short transaction; on "
-        "Redis the users holding about that many, in two round trips, three on a cluster).",
+        "Redis the users holding about that many: their indexes in one round trip, then a "
+        "short script per 50 or so sessions; three round trips on a cluster).",
     )
     sweep_duty: float = Field(
         0.25,

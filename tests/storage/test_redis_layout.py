@@ -12,7 +12,10 @@ from redis.crc import key_slot
 
 from authward import crypto
 from authward.clock import FrozenClock
+from authward.pacing import Pacing
+from authward.sessions.redis import _SESSIONS_PER_CALL as SESSIONS_PER_CALL
 from authward.sessions.redis import RedisSessionStore
+from authward.sessions.redis import _calls as sweep_calls
 from authward.storage.redis import KeyNames, RedisClient, micros, millis_ceil
 from authward.throttle.redis import RedisFailureLog
 from tests.contracts.test_session_store import IDLE, make_session
@@ -234,3 +237,65 @@ async def test_a_user_the_scan_returns_twice_is_counted_once(
 
     monkeypatch.setattr(client, "scan_iter", twice)
     assert await store.sweep(datetime.now(UTC)) == 1
+
+
+class _Calls:
+    """Wraps a store's sweep step and records how many sessions each call carried."""
+
+    def __init__(self, store: RedisSessionStore) -> None:
+        self._step, self.sessions = store._sweep_step, list[int]()
+        store._sweep_step = self  # type: ignore[assignment]
+
+    async def __call__(self, **call: Any) -> Any:
+        self.sessions.append(sum(int(count) for count in call["args"][2:]))
+        return await self._step(**call)
+
+
+async def test_a_sweep_step_blocks_redis_for_a_few_users_at_a_time(
+    redis_node: RedisSpace,
+) -> None:
+    client, keys = redis_node
+    store = RedisSessionStore(client, keys=keys, pacing=Pacing(batch=200, duty=1))
+    born_expired = datetime.now(UTC) - timedelta(hours=1)  # Redis drops them at once
+    for user in range(12):
+        for _ in range(10):
+            await store.add(make_session(born_expired, f"user-{user}"))
+    loner = "user-with-many"  # more sessions than a call holds: it goes alone
+    for _ in range(SESSIONS_PER_CALL + 5):
+        await store.add(make_session(born_expired, loner))
+    calls = _Calls(store)
+
+    assert await store.sweep(datetime.now(UTC)) == 12 * 10 + SESSIONS_PER_CALL + 5
+    *others, largest = sorted(calls.sessions)  # in SCAN's order: the loner splits a run
+    assert largest == SESSIONS_PER_CALL + 5
+    assert others and max(others) <= SESSIONS_PER_CALL
+    assert await dump(redis_node) == {}
+
+
+def test_users_go_in_calls_of_at_most_the_limit_one_user_at_least() -> None:
+    users = [(f"u{n}", [b"x"] * size) for n, size in enumerate([3, 3, 9, 1, 2, 2, 0])]
+    calls = sweep_calls(users, 5)
+    assert [[name for name, _ in call] for call in calls] == [
+        ["u0"],
+        ["u1"],
+        ["u2"],
+        ["u3", "u4", "u5", "u6"],
+    ]
+    assert sweep_calls([], 5) == []
+
+
+async def test_the_sweep_walks_the_keyspace_in_short_scans(
+    redis_node: RedisSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, keys = redis_node
+    store = RedisSessionStore(client, keys=keys)
+    await store.add(make_session(datetime.now(UTC) - timedelta(hours=1)))
+    scan, counts = client.scan_iter, list[int]()
+
+    def recorded(**options: Any) -> AsyncIterator[bytes]:
+        counts.append(options["count"])
+        return scan(**options)
+
+    monkeypatch.setattr(client, "scan_iter", recorded)
+    assert await store.sweep(datetime.now(UTC)) == 1
+    assert counts and max(counts) <= 100  # a SCAN of 1,000 buckets blocked Redis ~2 ms
