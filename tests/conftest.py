@@ -62,10 +62,14 @@ _FASTAPI_CALLABLE_CACHES = [
 ]
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+def forget_fastapi_callables() -> None:
     for memo in _FASTAPI_CALLABLE_CACHES:
         memo.cache_clear()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    forget_fastapi_callables()  # after the test's own fixtures are torn down
 
 
 @pytest.fixture
