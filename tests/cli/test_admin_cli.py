@@ -207,13 +207,17 @@ def test_each_admin_command_prints_one_line_and_nothing_else(tmp_path: Path) -> 
         (("sessions", "revoke", "ada@example.com", "--all"), ""),
         (("users", "delete", "ada@example.com", "--yes"), ""),
     ]
+    # A folder of its own: the module's `settings` (cli_env) has put the node's database
+    # in tmp_path already, and this first command must be the one that makes a database.
+    folder = tmp_path / "operator"
+    folder.mkdir()
     for index, (command, stdin) in enumerate(steps):
-        result = authward(tmp_path, {}, *command, stdin=stdin)
+        result = authward(folder, {}, *command, stdin=stdin)
         assert result.returncode == 0, result.stderr
         notices = result.stderr.splitlines()
         if index == 0:  # the first command makes the database and says, once, where it lives
             assert len(notices) == 1, result.stderr
-            assert notices[0].startswith(f"created the SQLite database {tmp_path / 'authward.db'}")
+            assert notices[0].startswith(f"created the SQLite database {folder / 'authward.db'}")
         else:
             assert notices == []
         assert len(result.stdout.strip().splitlines()) == 1, result.stdout

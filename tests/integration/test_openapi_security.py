@@ -27,8 +27,15 @@ def security(document: dict[str, Any], method: str, path: str) -> list[dict[str,
     return found
 
 
-def test_the_schemes_are_declared() -> None:
-    schemes = service_openapi()["components"]["securitySchemes"]
+@pytest.fixture(scope="module")
+def service_document() -> dict[str, Any]:
+    """`authward serve`'s document, built once for the module: building it takes a whole
+    app, and each case only reads it."""
+    return service_openapi()
+
+
+def test_the_schemes_are_declared(service_document: dict[str, Any]) -> None:
+    schemes = service_document["components"]["securitySchemes"]
     assert schemes["bearerAuth"] == {
         "type": "http",
         "scheme": "bearer",
@@ -64,8 +71,10 @@ def test_the_schemes_are_declared() -> None:
         ("get", "/healthz", []),
     ],
 )
-def test_authwards_routes_carry_their_schemes(method: str, path: str, expected: object) -> None:
-    assert security(service_openapi(), method, path) == expected
+def test_authwards_routes_carry_their_schemes(
+    service_document: dict[str, Any], method: str, path: str, expected: object
+) -> None:
+    assert security(service_document, method, path) == expected
 
 
 async def test_the_service_serves_the_same_document(client: httpx.AsyncClient) -> None:
