@@ -15,7 +15,7 @@ For each store (SQLite, PostgreSQL, Redis):
    under a closed loop of 4 connections (Python, latencies recorded one by one). The
    sweep runs in its own process as `authward sweep` would: at niceness 10, paced by the
    AUTHWARD_SWEEP_* settings (steps of 200 sessions, working a quarter of the time by
-   default), and is stopped at a time limit (3 minutes at full size). p99 is taken in 4 s
+   default), and is stopped at a time limit (4 minutes at full size). p99 is taken in 4 s
    slices: 8 s quiet before the sweep, the sweep's own, 8 s quiet after it; the ratio is
    the median p99 of the sweep's slices over the median of the quiet ones (before and
    after, so that a machine drifting one way over the run does not decide it). A sweep
