@@ -37,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hotpath import http_scope, receive, send, settings_env  # noqa: E402
+from hotpath import http_scope, measure, receive, send, settings_env  # noqa: E402
 
 BATCH = 500
 PER_MARK = 50  # requests between two marks: short, as callgrind runs ~50 times slower
@@ -88,18 +88,7 @@ async def build_cases(app: Any) -> dict[str, Case]:
 
 async def cpu_rounds(cases: dict[str, Case], rounds: int) -> dict[str, list[float]]:
     """CPU µs per request of each case, one figure a round; the cases take turns."""
-    runs: dict[str, list[float]] = {name: [] for name in cases}
-    names = list(cases)
-    for round_no in range(rounds):
-        shift = round_no % len(names)
-        for name in names[shift:] + names[:shift]:
-            run = cases[name]
-            started = time.process_time()
-            for _ in range(BATCH):
-                await run()
-            runs[name].append((time.process_time() - started) / BATCH * 1e6)
-        await asyncio.sleep(0.01)  # let the revocation feed poll: a stale one answers 503
-    return runs
+    return await measure(cases, rounds, clock=time.process_time, batch=BATCH, pause=0.01)
 
 
 async def marked(cases: dict[str, Case], count: int) -> None:

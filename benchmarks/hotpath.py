@@ -83,8 +83,15 @@ def http_scope(app: object, path: str, headers: list[tuple[bytes, bytes]]) -> Sc
     }
 
 
-async def measure(cases: dict[str, Case], rounds: int) -> dict[str, list[float]]:
-    """µs per call of each case, one figure a round; the cases take turns."""
+async def measure(
+    cases: dict[str, Case],
+    rounds: int,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+    batch: int = BATCH,
+    pause: float = 0.0,
+) -> dict[str, list[float]]:
+    """µs per call of each case by `clock`, one figure a round; the cases take turns."""
     runs: dict[str, list[float]] = {name: [] for name in cases}
     names = list(cases)
     for round_no in range(rounds):
@@ -92,11 +99,11 @@ async def measure(cases: dict[str, Case], rounds: int) -> dict[str, list[float]]
         shift = round_no % len(names)
         for name in names[shift:] + names[:shift]:
             case = cases[name]
-            started = time.perf_counter()
-            for _ in range(BATCH):
+            started = clock()
+            for _ in range(batch):
                 await case()
-            runs[name].append((time.perf_counter() - started) / BATCH * 1e6)
-        await asyncio.sleep(0)  # let the revocation feed poll: a stale one answers 503
+            runs[name].append((clock() - started) / batch * 1e6)
+        await asyncio.sleep(pause)  # let the revocation feed poll: a stale one answers 503
     return runs
 
 
