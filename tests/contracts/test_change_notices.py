@@ -9,6 +9,7 @@ notice's outbox row commits with the change or neither does. Real SQLite and Pos
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -332,4 +333,35 @@ async def test_an_operators_reset_is_told_even_with_nothing_on(
     """`remove_user` tells of an operator's reset whatever it removed: the reset signs
     the account out everywhere too, which its owner hears of."""
     assert await stores.factors.remove_user(ADA, then=queue_notice(stores)) == 0
+    assert len(await stores.outbox.entries()) == 1
+
+
+# The changes that can happen once: a second write of the same change finds nothing to do.
+ONCE_ONLY = ["totp on", "totp off", "code spent", "passkey removed"]
+
+
+async def one_change(
+    name: str, stores: Stores, clock: FrozenClock
+) -> Callable[[Then], Awaitable[object]]:
+    """Change `name`'s write, its target (the code, the passkey) chosen before any runs."""
+    change = next(c for c in CHANGES if c.name == name)
+    await change.setup(stores, clock)
+    if name == "code spent":
+        code_id = await first_code(stores)
+        return lambda then: stores.factors.spend_code(ADA, code_id, clock.now(), then=then)
+    if name == "passkey removed":
+        [held] = await stores.passkeys.of_user(ADA)
+        return lambda then: stores.passkeys.remove(ADA, held.id, then=then)
+    return lambda then: change.write(stores, clock, then)
+
+
+@pytest.mark.parametrize("name", ONCE_ONLY)
+async def test_a_change_made_by_many_requests_at_once_is_told_once(
+    name: str, stores: Stores, clock: FrozenClock
+) -> None:
+    """Ten requests make the same one-time change together (one recovery code sent twice,
+    a double click): one of them makes it, and exactly one notice is queued."""
+    write = await one_change(name, stores, clock)
+    made = await asyncio.gather(*(write(queue_notice(stores)) for _ in range(10)))
+    assert made.count(True) == 1
     assert len(await stores.outbox.entries()) == 1
