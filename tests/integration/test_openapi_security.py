@@ -5,12 +5,16 @@ routes behind authward's dependencies.
 No ``from __future__ import annotations``: FastAPI reads the routes' annotations.
 """
 
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
+from fastapi.dependencies.utils import get_dependant
 
 from authward import AuthUser, Authward
 from authward.runtime import Runtime
@@ -85,9 +89,16 @@ async def test_the_service_serves_the_same_document(client: httpx.AsyncClient) -
 
 # make_app's /direct answers GET and POST from one function: one operation id for two.
 @pytest.mark.filterwarnings("ignore:Duplicate Operation ID")
-def test_the_apps_own_routes_carry_the_schemes_of_their_dependency(runtime: Runtime) -> None:
-    document = make_app(Authward.from_runtime(runtime)).openapi()
+async def test_the_apps_own_routes_carry_the_schemes_of_their_dependency(
+    runtime: Runtime,
+) -> None:
+    """The README's way: the app's lifespan is authward's, and it documents the cookie."""
+    auth = Authward.from_runtime(runtime)
+    app = make_app(auth)
+    async with auth.lifespan(app):
+        document = app.openapi()
     assert set(document["components"]["securitySchemes"]) == {"bearerAuth", "sessionCookie"}
+    assert document["components"]["securitySchemes"]["sessionCookie"]["in"] == "cookie"
     assert security(document, "get", "/whoami") == [BEARER, COOKIE]  # current_user
     assert security(document, "post", "/notes") == [BEARER, COOKIE]
     assert security(document, "get", "/maybe") == [BEARER, COOKIE]  # optional_user
@@ -95,6 +106,55 @@ def test_the_apps_own_routes_carry_the_schemes_of_their_dependency(runtime: Runt
     assert security(document, "get", "/page") == [COOKIE]  # session_user
     assert security(document, "get", "/api") == [BEARER]  # token_user
     assert security(document, "get", "/direct") == []  # awaited inside: nothing to see
+    assert security(document, "get", "/auth/me") == [BEARER, COOKIE]  # authward's router
+    assert "authward:" not in json.dumps(document)  # no working name left in it
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate Operation ID")
+def test_an_app_never_started_is_documented_on_demand(runtime: Runtime) -> None:
+    """A document built offline (no lifespan): the bearer alone, until `document`; a
+    document FastAPI kept from before is built again; twice changes nothing."""
+    auth = Authward.from_runtime(runtime)
+    app = make_app(auth)
+    assert security(app.openapi(), "get", "/whoami") == [BEARER]
+    assert security(app.openapi(), "get", "/page") == [COOKIE]
+    auth.document(app)
+    auth.document(app)
+    document = app.openapi()
+    assert security(document, "get", "/whoami") == [BEARER, COOKIE]
+    assert security(app.openapi(), "get", "/whoami") == [BEARER, COOKIE]  # kept as is
+    assert set(document["components"]["securitySchemes"]) == {"bearerAuth", "sessionCookie"}
+
+
+async def test_lifespan_with_and_mounted_apps_are_documented(runtime: Runtime) -> None:
+    auth = Authward.from_runtime(runtime)
+    inner = FastAPI()
+
+    @inner.get("/notes")
+    async def notes(user: Annotated[AuthUser, Depends(auth.current_user)]) -> dict[str, str]:
+        return {"owner": user.id}
+
+    @asynccontextmanager
+    async def own(app: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    outer = FastAPI(lifespan=auth.lifespan_with(own))
+    outer.mount("/api", inner)
+    async with auth.lifespan_with(own)(outer):
+        pass
+    assert security(inner.openapi(), "get", "/notes") == [BEARER, COOKIE]
+
+
+def test_the_checks_cost_fastapi_no_dependency_of_their_own(runtime: Runtime) -> None:
+    """What keeps ``Depends(auth.current_user)`` one solve of FastAPI's a request, not
+    two: the cookie is written into the document, not declared as a dependency."""
+    auth = Authward.from_runtime(runtime)
+    checks = [auth.current_user, auth.optional_user, auth.session_user, auth.token_user]
+    checks += [auth.current_account, auth.require(max_age=60)]
+    for check in checks:
+        dependant = get_dependant(path="/", call=check)
+        assert dependant.dependencies == []
+        assert dependant.request_param_name == "request"
 
 
 def test_a_token_only_app_offers_only_the_bearer(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ def create_app(runtime: Runtime, *, open_runtime: bool = True) -> FastAPI:
         app.include_router(pages.how_router)
     app.mount("/static", pages.static_files(), name="static")
     install_middleware(app, max_body_bytes=runtime.settings.max_body_bytes)
+    auth.document(app)  # also when the caller opens the runtime (no lifespan)
     return app
 
 

@@ -52,7 +52,7 @@ from authward.web.auth import (
 from authward.web.errors import http_exception, install_error_handlers
 from authward.web.headers import install_middleware
 from authward.web.routing import GatedRouter, slash_twins
-from authward.web.security import Guard, Guarded
+from authward.web.security import Guard, Guarded, document_credentials
 from authward.web.transports import read_session_cookie
 
 __all__ = ["ALL_STRATEGIES", "Authward", "Strategy"]
@@ -173,8 +173,25 @@ class Authward:
         await self.close()
 
     def lifespan(self, app: object) -> AbstractAsyncContextManager[None]:
-        """The app's lifespan: ``FastAPI(lifespan=auth.lifespan)``, ``Starlette(lifespan=...)``."""
+        """The app's lifespan: ``FastAPI(lifespan=auth.lifespan)``, ``Starlette(lifespan=...)``.
+
+        On a FastAPI app it also documents the session cookie beside the bearer token
+        (`document`).
+        """
+        self.document(app)
         return self._running()
+
+    def document(self, app: object) -> None:
+        """Have a FastAPI app's OpenAPI document list the session cookie beside the bearer
+        token on the routes whose check takes either (``current_user`` and its kin).
+
+        The lifespans call it; call it yourself for a document built without starting
+        the app (``app.openapi()`` in a script). Without it such routes list the bearer
+        alone: the checks carry no dependency of their own that would name the cookie,
+        since FastAPI would solve it on every request.
+        """
+        if isinstance(app, FastAPI):
+            document_credentials(app)
 
     def lifespan_with(
         self, other: Callable[[App], AbstractAsyncContextManager[State]]
@@ -186,6 +203,7 @@ class Authward:
 
         @asynccontextmanager
         async def both(app: App) -> AsyncIterator[State]:
+            self.document(app)
             async with self, other(app) as state:
                 yield state
 
@@ -373,7 +391,7 @@ class _Caller(Guarded):
         self._bearer_only = accepted == JWT_ONLY and not token_cookies
         self._bearer_expected = "jwt" in accepted  # a 401 for nobody says Bearer
 
-    async def __call__(self, request: Request, session_cookie: None = None) -> AuthUser | None:
+    async def __call__(self, request: Request) -> AuthUser | None:
         """The caller, or None for nobody unless `required` (then 401); an ended or expired
         cookie (session or token) is nobody.
 
