@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -142,16 +142,23 @@ class Notices(Protocol):
     notice of `kind` and hands what it gets (`Then`) to the store write that decides the
     change: the mail's row is written in that write's transaction, so the change and its
     notice commit together or not at all. None: no notice of `kind` is written this way
-    (none at all, the account is gone, or it follows the event instead).
+    (none at all, the account is gone, or it is queued just after the change instead).
+
+    The notice goes to the address the account has when it is prepared (before an email
+    change: the old one); `values`, the change's own (an email change's new address).
     """
 
-    async def prepare(self, kind: EventKind, user_id: UserId) -> Then | None: ...
+    async def prepare(
+        self, kind: EventKind, user_id: UserId, *, values: Mapping[str, str] | None = None
+    ) -> Then | None: ...
 
 
 class NoNotices:
     """No notice written with the change: a service built without the runtime's mailer."""
 
-    async def prepare(self, kind: EventKind, user_id: UserId) -> Then | None:
+    async def prepare(
+        self, kind: EventKind, user_id: UserId, *, values: Mapping[str, str] | None = None
+    ) -> Then | None:
         return None
 
 

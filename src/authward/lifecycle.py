@@ -9,10 +9,12 @@ methods rather than repeat the steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from authward.accounts.service import AccountService
+from authward.accounts.store import NoticedEmails
 from authward.errors import NotFound
-from authward.events import Events
+from authward.events import Events, Then
 from authward.factors.service import FactorService
 from authward.ids import UserId
 from authward.sessions.service import SessionService
@@ -163,11 +165,22 @@ class AccountLifecycle:
         )
         await self.events.emit("email_verified", user_id=user_id)
 
-    async def change_email(self, user_id: UserId, new: str, *, expected: str) -> bool:
+    async def change_email(
+        self, user_id: UserId, new: str, *, expected: str, then: Then | None = None
+    ) -> bool:
         """Move the account to the verified address `new` if its address is still
         `expected`; void its mailed links (they were bound to the old address). Return
-        whether it moved; raise EmailTaken when `new` is another account's."""
-        if not await self.accounts.users.change_email(user_id, new, expected=expected):
+        whether it moved; raise EmailTaken when `new` is another account's.
+
+        `then`: the notice to the old address (`Events.notices`), written in the change's
+        own transaction when it moved; given only over authward's own user stores.
+        """
+        if then is None:
+            moved = await self.accounts.users.change_email(user_id, new, expected=expected)
+        else:
+            noticed = cast(NoticedEmails, self.accounts.users)
+            moved = await noticed.change_email(user_id, new, expected=expected, then=then)
+        if not moved:
             return False
         await self.accounts.links.store.void(user_id)
         await self.events.emit("email_changed", user_id=user_id)

@@ -1,10 +1,10 @@
 """A change and its notice mail are one transaction, on every store that writes one.
 
-Each write that decides a change the account is told of (a password set, TOTP on or off,
-a set of recovery codes made or one spent, a passkey added or removed, an operator's
-reset) takes `then`, and calls it once, in its own transaction, when a row changed: the
-notice's outbox row commits with the change or neither does. Real SQLite and PostgreSQL
-(and the memory stores, which call `then` after the change).
+Each write that decides a change the account is told of (a password set, an email
+changed, TOTP on or off, a set of recovery codes made or one spent, a passkey added or
+removed, an operator's reset) takes `then`, and calls it once, in its own transaction,
+when a row changed: the notice's outbox row commits with the change or neither does.
+Real SQLite and PostgreSQL (and the memory stores, which call `then` after the change).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from authward.accounts.models import User
 from authward.accounts.sql import SqlUserStore
 from authward.accounts.store import MemoryUserStore
 from authward.clock import FrozenClock
-from authward.errors import TooManyPasskeys
+from authward.errors import EmailTaken, TooManyPasskeys
 from authward.events import Then
 from authward.factors.models import Passkey, RecoveryCode, TotpFactor
 from authward.factors.passkey_sql import SqlPasskeyStore
@@ -50,7 +50,7 @@ class Boom(Exception):
 
 @dataclass
 class Stores:
-    users: Any  # authward's own user stores: they take `then` (NoticedPasswords)
+    users: Any  # authward's own user stores: they take `then` (NoticedPasswords, NoticedEmails)
     factors: Any
     passkeys: Any
     outbox: MailQueue
@@ -170,6 +170,22 @@ async def password_set(stores: Stores) -> bool:
     return bool((await stores.users.get(ADA)).password_hash == "new-hash")
 
 
+NEW_EMAIL = "ada@new.example"
+
+
+async def move_email(stores: Stores, then: Then) -> bool:
+    """The confirmed change of ada's address, conditional on the one it replaces."""
+    moved: bool = await stores.users.change_email(
+        ADA, NEW_EMAIL, expected="ada@example.com", then=then
+    )
+    return moved
+
+
+async def email_moved(stores: Stores) -> bool:
+    user = await stores.users.get_by_email(NEW_EMAIL)
+    return user is not None and user.id == ADA
+
+
 CHANGES = [
     Change(
         "password",
@@ -177,6 +193,14 @@ CHANGES = [
         lambda s, c, then: s.users.set_password_hash(ADA, "new-hash", then=then),
         password_set,
         lambda s, c, then: s.users.set_password_hash("nobody", "new-hash", then=then),
+    ),
+    Change(
+        "email change",
+        a_user,
+        lambda s, c, then: move_email(s, then),
+        email_moved,
+        # The same confirmation again: the address is no longer the one it expects.
+        lambda s, c, then: move_email(s, then),
     ),
     Change(
         "totp on",
@@ -327,6 +351,24 @@ async def test_a_passkey_refused_queues_nothing(stores: Stores, clock: FrozenClo
     assert await stores.outbox.entries() == []
 
 
+async def test_an_email_change_refused_queues_nothing(stores: Stores, clock: FrozenClock) -> None:
+    """The new address (or a look-alike of it) is another account's, or the account is
+    gone: no row changes, no notice; and the email stays where it was."""
+    await a_user(stores, clock)
+    await stores.users.add(User("bob", "bob@example.com", "hash", clock.now()))
+    for taken in ("bob@example.com", "b\u043eb@example.com"):  # a Cyrillic o
+        with pytest.raises(EmailTaken):
+            await stores.users.change_email(
+                ADA, taken, expected="ada@example.com", then=queue_notice(stores)
+            )
+    changed = await stores.users.change_email(
+        "nobody", NEW_EMAIL, expected="ada@example.com", then=queue_notice(stores)
+    )
+    assert not changed
+    assert (await stores.users.get(ADA)).email == "ada@example.com"
+    assert await stores.outbox.entries() == []
+
+
 async def test_an_operators_reset_is_told_even_with_nothing_on(
     stores: Stores, clock: FrozenClock
 ) -> None:
@@ -337,7 +379,7 @@ async def test_an_operators_reset_is_told_even_with_nothing_on(
 
 
 # The changes that can happen once: a second write of the same change finds nothing to do.
-ONCE_ONLY = ["totp on", "totp off", "code spent", "passkey removed"]
+ONCE_ONLY = ["email change", "totp on", "totp off", "code spent", "passkey removed"]
 
 
 async def one_change(

@@ -6,6 +6,8 @@ not there when the change is not, and it is queued once, not again by the event.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,8 +16,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from authward.accounts.models import User
 from authward.accounts.store import MemoryUserStore
 from authward.clock import FrozenClock
+from authward.errors import InvalidLink
 from authward.events import AuthEvent
 from authward.ids import UserId
 from authward.mail import Mail
@@ -25,10 +29,11 @@ from authward.storage.redis import KeyNames, RedisClient
 from tests.conftest import REDIS_URL, make_settings
 from tests.web.helpers import PASSWORD, register, session_login
 from tests.web.passkey_helpers import SoftKey
-from tests.web.test_mailed_links import NEW_PASSWORD, mails
+from tests.web.test_mailed_links import NEW_PASSWORD, mails, token_of
 from tests.web.test_passkeys import add
 
 EMAIL = "ada@example.com"
+NEW_EMAIL = "ada@new.example"
 
 
 class Died(Exception):
@@ -116,12 +121,115 @@ async def test_a_notice_that_cannot_be_queued_leaves_the_password_as_it_was(
     assert len(await mails(runtime)) == 1  # the probe only
 
 
+# --- the email change: its notice goes to the old address --------------------------------
+
+
+async def email_change_link(runtime: Runtime, user_id: UserId) -> str:
+    """Ask for the move to NEW_EMAIL; the confirmation link's token (the mails taken)."""
+    await mails(runtime)
+    await runtime.flows.email_change.send(user_id, NEW_EMAIL)
+    return token_of(next(m for m in await mails(runtime) if m.template == "email_change_confirm"))
+
+
+async def changed_notices(runtime: Runtime) -> list[str]:
+    """The address of each "changed" notice queued since the last call."""
+    taken = [m for m in await mails(runtime) if m.template == "email_change_notice"]
+    assert all(NEW_EMAIL in m.body.text for m in taken)
+    return [m.to for m in taken]
+
+
+async def email_of(runtime: Runtime, user_id: UserId) -> str:
+    user = await runtime.accounts.users.get(user_id)
+    assert user is not None
+    return user.email
+
+
+async def test_an_email_changes_notice_is_queued_by_the_time_the_change_commits(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing after the store's write runs (the links' voiding, the events): the old
+    address is told all the same, since its notice committed with the change."""
+    user_id = await register(client, EMAIL)
+    token = await email_change_link(runtime, user_id)
+
+    async def die(*args: object, **kwargs: object) -> AuthEvent:
+        raise Died
+
+    monkeypatch.setattr(runtime.accounts.links.store, "void", die)
+    monkeypatch.setattr(runtime.events, "emit", die)
+    with pytest.raises(Died):
+        await runtime.flows.verification.verify(token)
+    assert await email_of(runtime, user_id) == NEW_EMAIL
+    assert await changed_notices(runtime) == [EMAIL]
+
+
+async def test_a_notice_that_cannot_be_queued_leaves_the_email_as_it_was(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox's INSERT fails (its primary key is taken): the email change fails with
+    it (not as a taken address), and the account keeps its address."""
+    user_id = await register(client, EMAIL)
+    token = await email_change_link(runtime, user_id)
+    monkeypatch.setattr("authward.mail.sql.new_handle", lambda: "taken-mail-id")
+    await runtime.outbox.enqueue(
+        Mail(EMAIL, "security_notice", {"email": EMAIL, "event": "A probe."})
+    )
+    with pytest.raises(IntegrityError):
+        await runtime.flows.verification.verify(token)
+    monkeypatch.undo()
+    assert await email_of(runtime, user_id) == EMAIL
+    assert [m.template for m in await mails(runtime)] == ["security_notice"]  # the probe only
+
+
+async def test_an_email_change_confirmed_by_many_requests_at_once_is_told_once(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """Ten confirmations of the link at once (a double click, a mail scanner's replay):
+    one moves the account, the others are refused, and the old address hears once."""
+    user_id = await register(client, EMAIL)
+    token = await email_change_link(runtime, user_id)
+    verify = runtime.flows.verification.verify
+    results = await asyncio.gather(*(verify(token) for _ in range(10)), return_exceptions=True)
+    assert results.count(user_id) == 1
+    assert all(isinstance(r, InvalidLink) for r in results if r != user_id)
+    assert await email_of(runtime, user_id) == NEW_EMAIL
+    assert await changed_notices(runtime) == [EMAIL]
+
+
+async def test_an_email_change_that_changes_nothing_tells_nobody(
+    client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account moves elsewhere between the flow's read and its write (another
+    confirmation, an operator): the write expects the old address and changes no row,
+    the link is refused, and no "changed" notice is queued for a change that did not
+    happen."""
+    user_id = await register(client, EMAIL)
+    token = await email_change_link(runtime, user_id)
+    users = runtime.accounts.users
+    read = users.get
+
+    async def read_then_moved(user_id: UserId) -> User | None:
+        user = await read(user_id)
+        monkeypatch.setattr(users, "get", read)  # once
+        assert await users.change_email(user_id, "ada@elsewhere.example", expected=EMAIL)
+        return user
+
+    monkeypatch.setattr(users, "get", read_then_moved)
+    with pytest.raises(InvalidLink):
+        await runtime.flows.verification.verify(token)
+    assert await email_of(runtime, user_id) == "ada@elsewhere.example"
+    assert await changed_notices(runtime) == []
+
+
 class AppUsers(MemoryUserStore):
     """An application's own user store, as docs/library.md describes one: its
-    `set_password_hash` takes no `then`."""
+    `set_password_hash` and `change_email` take no `then`."""
 
     async def set_password_hash(self, user_id: UserId, password_hash: str) -> None:  # type: ignore[override]
         await super().set_password_hash(user_id, password_hash)
+
+    async def change_email(self, user_id: UserId, email: str, *, expected: str) -> bool:  # type: ignore[override]
+        return await super().change_email(user_id, email, expected=expected)
 
 
 @pytest.fixture
@@ -145,6 +253,20 @@ async def test_over_an_applications_user_store_a_password_notice_follows_its_eve
     await own_users.lifecycle.reset_factors(user.id)  # factors: authward's own stores
     [reset] = await notices(own_users)
     assert "administrator" in reset
+
+
+async def test_over_an_applications_user_store_the_old_address_is_told_once(
+    own_users: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its `change_email` takes no `then`: the flow queues the notice just after the
+    change, and the ``email_changed`` event (which would find the new address) tries
+    none."""
+    user = await own_users.accounts.register(EMAIL, PASSWORD)
+    token = await email_change_link(own_users, user.id)
+    with caplog.at_level(logging.ERROR, "authward.events"):
+        await own_users.flows.verification.verify(token)
+    assert await changed_notices(own_users) == [EMAIL]
+    assert [r.getMessage() for r in caplog.records if r.name == "authward.events"] == []
 
 
 @pytest.fixture
@@ -191,3 +313,10 @@ async def test_with_redis_the_notice_still_commits_with_the_change(
         await runtime.lifecycle.reset_factors(user.id)
     [reset] = await notices(runtime)
     assert "administrator" in reset
+    monkeypatch.undo()
+    token = await email_change_link(runtime, user.id)
+    monkeypatch.setattr(runtime.events, "emit", die)
+    with pytest.raises(Died):
+        await runtime.flows.verification.verify(token)
+    assert await email_of(runtime, user.id) == NEW_EMAIL
+    assert await changed_notices(runtime) == [EMAIL]

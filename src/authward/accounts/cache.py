@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Final, cast
 
 from authward.accounts.models import Account, User
-from authward.accounts.store import NoticedPasswords, UserStore
+from authward.accounts.store import NoticedEmails, NoticedPasswords, UserStore
 from authward.clock import Clock
 from authward.events import Then
 from authward.ids import UserId
@@ -128,8 +128,14 @@ class CachedUserStore:
         await self.store.set_email_verified(user_id)
         await self._changed(user_id)
 
-    async def change_email(self, user_id: UserId, email: str, *, expected: str) -> bool:
-        changed = await self.store.change_email(user_id, email, expected=expected)
+    async def change_email(
+        self, user_id: UserId, email: str, *, expected: str, then: Then | None = None
+    ) -> bool:
+        if then is None:
+            changed = await self.store.change_email(user_id, email, expected=expected)
+        else:  # given only over authward's own stores (`NoticedEmails`)
+            noticed = cast(NoticedEmails, self.store)
+            changed = await noticed.change_email(user_id, email, expected=expected, then=then)
         if changed:
             await self._changed(user_id)
         return changed

@@ -112,20 +112,24 @@ class SqlUserStore:
                 update(users).where(users.c.id == user_id).values(email_verified=True)
             )
 
-    async def change_email(self, user_id: UserId, email: str, *, expected: str) -> bool:
+    async def change_email(
+        self, user_id: UserId, email: str, *, expected: str, then: Then | None = None
+    ) -> bool:
         # Conditional on the address it replaces: of two changes racing, one applies.
         query = (
             update(users)
             .where(users.c.id == user_id, users.c.email == expected)
             .values(email=email, skeleton_digest=skeleton_digest(email), email_verified=True)
         )
-        async with translated_errors():
+        async with translated_errors(), self._engine.begin() as conn:
             try:
-                async with self._engine.begin() as conn:
-                    result = await conn.execute(query)
-            except IntegrityError:
+                result = await conn.execute(query)
+            except IntegrityError:  # this UPDATE's only: the notice's own is no EmailTaken
                 raise EmailTaken from None
-        return result.rowcount > 0
+            changed = result.rowcount > 0
+            if then is not None and changed:
+                await then(conn)  # the notice's outbox row commits with the address, or neither
+        return changed
 
     async def remove(self, user_id: UserId) -> bool:
         # Tables that hang off an account (second factors) reference users.id with

@@ -61,6 +61,19 @@ class NoticedPasswords(Protocol):
         store: after the change), so that the notice commits with it or neither does."""
 
 
+class NoticedEmails(Protocol):
+    """A user store that writes an email change's notice (to the old address) with it:
+    authward's own, as `NoticedPasswords`. Apart from `UserStore` for the same reason:
+    over an application's adapter the flow queues that notice just after the change."""
+
+    async def change_email(
+        self, user_id: UserId, email: str, *, expected: str, then: Then | None = None
+    ) -> bool:
+        """`UserStore.change_email`; when a row changed, call `then` in the same
+        transaction (a memory store: after the change), so that the notice commits with
+        the new address or neither does."""
+
+
 class KeptAccounts(Protocol):
     """A node's cache of accounts (`authward.accounts.cache.CachedUserStore`).
 
@@ -116,7 +129,9 @@ class MemoryUserStore:
         if (user := self._by_id.get(user_id)) is not None:
             self._by_id[user_id] = replace(user, email_verified=True)
 
-    async def change_email(self, user_id: UserId, email: str, *, expected: str) -> bool:
+    async def change_email(
+        self, user_id: UserId, email: str, *, expected: str, then: Then | None = None
+    ) -> bool:
         user = self._by_id.get(user_id)
         if user is None or user.email != expected:
             return False
@@ -131,6 +146,8 @@ class MemoryUserStore:
         self._by_id[user_id] = replace(user, email=email, email_verified=True)
         self._id_by_email[email] = user_id
         self._id_by_skeleton[digest] = user_id
+        if then is not None:
+            await then(None)  # no transaction to join: after the change
         return True
 
     async def list(self, *, limit: int = 100, offset: int = 0) -> list[User]:

@@ -8,8 +8,10 @@ transactional outbox): the change and its notice commit together or not at all, 
 write that changes nothing queues nothing. A notice names what happened, never a code,
 a secret or a link.
 
-The email change's own notices stay in its flow (`EmailChange`, `EmailVerification`):
-they go to the old address, which the ``email_changed`` event no longer knows.
+An email change's notice goes the same way, prepared before the change, so to the old
+address (`EmailVerification.verify`, with the new one as a value); its request's notice
+commits with its link (`EmailChange`). Neither ever follows an event: the
+``email_changed`` event no longer knows the old address.
 """
 
 from __future__ import annotations
@@ -58,14 +60,21 @@ NOTICES: Final[Mapping[EventKind, Notice]] = {
     ),
     # A reset ends every session: the template that says so.
     "password_reset": Notice("password_changed"),
+    # To the old address, naming the new one (`prepare`'s values: new_email, stage).
+    "email_changed": Notice("email_change_notice"),
 }
 
 
 # The changes whose store write takes the notice (`Events.notices`): every kind above.
 WRITTEN: Final[frozenset[EventKind]] = frozenset(NOTICES)
 # Of them, those written by the user store: an application's own adapter takes no
-# `then`, so over one these follow the event instead.
-USER_STORE_KINDS: Final[frozenset[EventKind]] = frozenset({"password_change", "password_reset"})
+# `then`, so over one these are queued just after the change instead.
+USER_STORE_KINDS: Final[frozenset[EventKind]] = frozenset(
+    {"password_change", "password_reset", "email_changed"}
+)
+# Of those, the ones whose event cannot tell them (it comes after an email change, when
+# the account's address is the new one): not written, their flow queues them itself.
+NOT_HEARD: Final[frozenset[EventKind]] = frozenset({"email_changed"})
 
 
 class NoticeMailer:
@@ -74,8 +83,9 @@ class NoticeMailer:
     A kind of `written` is prepared before its change (`prepare`: the account looked up,
     the mail built) and queued by the store write that decides the change, in that
     write's transaction: the change and its notice commit together or not at all. Any
-    other kind of `NOTICES` follows its event (`notify`), queued just after the change.
-    A kind is one or the other, never both: one notice per change.
+    other kind of `NOTICES` follows its event (`notify`), queued just after the change,
+    but those of `NOT_HEARD` (their flow's to queue then). A kind is one or the other,
+    never both: one notice per change.
     """
 
     def __init__(
@@ -88,15 +98,18 @@ class NoticeMailer:
     def subscribe(self, events: Events) -> None:
         """Become `events.notices`, and hear the events of the kinds not written."""
         events.notices = self
-        if heard := set(NOTICES) - self._written:
+        if heard := set(NOTICES) - self._written - NOT_HEARD:
             events.subscribe(self.notify, heard)
 
-    async def prepare(self, kind: EventKind, user_id: UserId) -> Then | None:
-        """The notice of `kind` for the store write to queue in its transaction; None for
-        a kind not written with its change, or an account that is gone."""
+    async def prepare(
+        self, kind: EventKind, user_id: UserId, *, values: Mapping[str, str] | None = None
+    ) -> Then | None:
+        """The notice of `kind` for the store write to queue in its transaction, to the
+        account's address as it is now, with the change's own `values`; None for a kind
+        not written with its change, or an account that is gone."""
         if kind not in self._written:
             return None
-        mail = await self._mail(kind, user_id)
+        mail = await self._mail(kind, user_id, values or {})
         if mail is None:
             return None
         outbox = self._mailer.outbox
@@ -115,20 +128,22 @@ class NoticeMailer:
         A failure here is logged by `Events` and does not undo the change: the change is
         what protects the account, the mail only tells of it.
         """
-        if event.kind in self._written or event.user_id is None:
+        if event.kind in self._written | NOT_HEARD or event.user_id is None:
             return
-        mail = await self._mail(event.kind, event.user_id)
+        mail = await self._mail(event.kind, event.user_id, {})
         if mail is not None:
             await self._mailer.outbox.enqueue(mail)
 
-    async def _mail(self, kind: EventKind, user_id: UserId) -> Mail | None:
+    async def _mail(
+        self, kind: EventKind, user_id: UserId, given: Mapping[str, str]
+    ) -> Mail | None:
         notice = NOTICES.get(kind)
         if notice is None:
             return None
         user = await self._users.get(user_id)
         if user is None:
             return None
-        values = {"email": user.email}
+        values = {"email": user.email, **given}
         if notice.sentence is not None:
             values["event"] = notice.sentence
         return Mail(user.email, notice.template, values)

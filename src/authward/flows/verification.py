@@ -75,12 +75,21 @@ class EmailVerification(MailedLinkFlow):
         new_email = redeemed.new_email
         if new_email is None:  # an email-change link always names its address
             raise InvalidLink
+        # The old address's notice, prepared while the account still has that address,
+        # commits with the change (`Events.notices`): a process dying just after the
+        # change cannot leave untold the address a victim of an account takeover reads.
+        changed = {"new_email": new_email, "stage": "changed"}
+        notices = self._lifecycle.events.notices
+        then = await notices.prepare("email_changed", user.id, values=changed)
         try:
-            moved = await self._lifecycle.change_email(user.id, new_email, expected=user.email)
+            moved = await self._lifecycle.change_email(
+                user.id, new_email, expected=user.email, then=then
+            )
         except EmailTaken:  # taken since the link went out
             raise InvalidLink from None
         if not moved:
             raise InvalidLink
-        values = {"email": user.email, "new_email": new_email, "stage": "changed"}
-        await self._mailer.send(user.email, "email_change_notice", values)
+        if then is None:  # an application's own user store (or no runtime): just after it
+            values = {"email": user.email, **changed}
+            await self._mailer.send(user.email, "email_change_notice", values)
         return user.id
