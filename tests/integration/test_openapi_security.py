@@ -15,6 +15,8 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.dependencies.utils import get_dependant
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from authward import AuthUser, Authward
 from authward.runtime import Runtime
@@ -143,6 +145,13 @@ async def test_lifespan_with_and_mounted_apps_are_documented(runtime: Runtime) -
     async with auth.lifespan_with(own)(outer):
         pass
     assert security(inner.openapi(), "get", "/notes") == [BEARER, COOKIE]
+
+    starlette_inner = FastAPI()
+    starlette_inner.get("/notes")(notes)
+    starlette_outer = Starlette(routes=[Mount("/api", app=starlette_inner)])
+    async with auth.lifespan(starlette_outer):
+        pass
+    assert security(starlette_inner.openapi(), "get", "/notes") == [BEARER, COOKIE]
 
 
 def test_the_checks_cost_fastapi_no_dependency_of_their_own(runtime: Runtime) -> None:

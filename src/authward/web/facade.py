@@ -182,16 +182,16 @@ class Authward:
         return self._running()
 
     def document(self, app: object) -> None:
-        """Have a FastAPI app's OpenAPI document list the session cookie beside the bearer
-        token on the routes whose check takes either (``current_user`` and its kin).
+        """Have a FastAPI app's OpenAPI document (and those of the FastAPI apps mounted in
+        `app`) list the session cookie beside the bearer token on the routes whose check
+        takes either (``current_user`` and its kin).
 
         The lifespans call it; call it yourself for a document built without starting
         the app (``app.openapi()`` in a script). Without it such routes list the bearer
         alone: the checks carry no dependency of their own that would name the cookie,
         since FastAPI would solve it on every request.
         """
-        if isinstance(app, FastAPI):
-            document_credentials(app)
+        document_credentials(app)
 
     def lifespan_with(
         self, other: Callable[[App], AbstractAsyncContextManager[State]]

@@ -112,14 +112,15 @@ class Guard(Guarded, Generic[T]):
         return await self._check(request)
 
 
-def document_credentials(app: FastAPI) -> None:
+def document_credentials(app: object) -> None:
     """Have ``app.openapi()`` list the session cookie beside the bearer token where a
-    check takes either, in `app` and the FastAPI apps mounted in it. Idempotent.
+    check takes either, for `app` if it is a FastAPI app and for the FastAPI apps
+    mounted in it (a Starlette app's too). Idempotent.
 
     Wraps ``app.openapi`` (FastAPI's way to change the document), forgetting a document
     built before, which would list the bearer alone.
     """
-    if not getattr(app.openapi, "_authward_documents", False):
+    if isinstance(app, FastAPI) and not getattr(app.openapi, "_authward_documents", False):
         build = app.openapi
 
         def openapi() -> dict[str, Any]:
@@ -134,8 +135,8 @@ def document_credentials(app: FastAPI) -> None:
         openapi._authward_documents = True  # type: ignore[attr-defined]
         app.openapi = openapi  # type: ignore[method-assign]
         app.openapi_schema = None
-    for route in app.routes:
-        if isinstance(route, Mount) and isinstance(route.app, FastAPI):
+    for route in getattr(app, "routes", ()):
+        if isinstance(route, Mount):
             document_credentials(route.app)
 
 
