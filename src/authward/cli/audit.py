@@ -33,7 +33,7 @@ def audit(
         raise typer.BadParameter(f"one of {', '.join(EVENT_KINDS)}", param_hint="--event")
     # Here, not at the top: `authward --help` imports this module and needs none of them.
     from authward.audit import SqlAuditLog
-    from authward.web.pages.devices import describe_all
+    from authward.devices import describe_all
 
     async def action(runtime: Runtime) -> list[Record]:
         user_id = None

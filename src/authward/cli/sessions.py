@@ -31,7 +31,7 @@ COLUMNS = {
 def list_sessions(email_or_id: EmailOrId, as_json: AsJson = False) -> None:
     """List a user's live sessions and token families (the device named as on the pages)."""
     # Here, not at the top: `authward --help` imports this module and needs none of them.
-    from authward.web.pages.devices import describe_all
+    from authward.devices import describe_all
 
     async def action(runtime: Runtime) -> list[Record]:
         user = await find_user(runtime, email_or_id)
