@@ -36,12 +36,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from authward.accounts.breached import BreachedPasswords
 from authward.accounts.cache import CachedUserStore
 from authward.accounts.link_sql import SqlLinkStore
 from authward.accounts.models import User
@@ -77,22 +76,16 @@ from authward.passwords import PasswordHasher
 from authward.revocation import samehost
 from authward.revocation.bus import LocalRevocationBus, RevocationBus
 from authward.revocation.postgres import PostgresRevocationBus
-from authward.revocation.redis import RedisRevocationBus
 from authward.revocation.samehost import SameHostRevocationBus
 from authward.revocation.sql import SqlRevocationBus
 from authward.sessions.cache import CachedSessionStore
-from authward.sessions.redis import RedisSessionStore
 from authward.sessions.service import SessionPolicy, SessionService
 from authward.sessions.sql import SqlSessionStore
 from authward.sessions.store import SessionStore
 from authward.settings import Settings
-from authward.storage import redis as redis_storage
-from authward.storage.migrate import upgrade
-from authward.storage.redis import KeyNames, RedisClient, create_client
 from authward.storage.sql import create_engine, translated_errors
 from authward.throttle.log import FailureLog
 from authward.throttle.policy import ThrottlePolicy
-from authward.throttle.redis import RedisFailureLog
 from authward.throttle.sql import SqlFailureLog
 from authward.throttle.throttles import (
     ChallengeThrottle,
@@ -106,6 +99,12 @@ from authward.tokens import jwk
 from authward.tokens.service import KEY_POLL_INTERVAL, TokenService
 from authward.tokens.sql import SqlFamilyStore, SqlKeyStore
 from authward.tokens.store import FamilyStore, KeyStore, MemoryFamilyStore, MemoryKeyStore
+
+# What only some runtimes use is imported where it is used, so that a command's runtime
+# (`authward users list`) loads no more than it needs: the Redis client and stores (with
+# AUTHWARD_REDIS_URL), Alembic (`open` with migrate), httpx (AUTHWARD_BREACHED_PASSWORDS).
+if TYPE_CHECKING:
+    from authward.storage.redis import RedisClient
 
 log = logging.getLogger("authward")
 security_log = logging.getLogger("authward.security")
@@ -225,6 +224,8 @@ class Runtime:
                 extra={"event": "insecure_cookies"},
             )
         if migrate:
+            from authward.storage.migrate import upgrade
+
             await upgrade(self.engine)
         if background:
             self.bus.start()  # Redis's subscriber, which reconnects by itself; SQL polls
@@ -325,6 +326,8 @@ class Runtime:
 
 async def _pings(client: RedisClient) -> bool:
     """Whether Redis answers PING (every node of a cluster) within the health timeout."""
+    from authward.storage import redis as redis_storage
+
     try:
         async with redis_storage.translated_errors():
             await asyncio.wait_for(client.ping(), timeout=HEALTH_TIMEOUT)
@@ -349,6 +352,11 @@ def _shared(settings: Settings, engine: AsyncEngine, clock: Clock) -> _Shared:
     if settings.redis_url is None:
         pushed = _database_bus(engine, clock) if settings.revocation_push else None
         return _Shared(pushed or SqlRevocationBus(engine, clock), pushes=pushed is not None)
+    from authward.revocation.redis import RedisRevocationBus
+    from authward.sessions.redis import RedisSessionStore
+    from authward.storage.redis import KeyNames, create_client
+    from authward.throttle.redis import RedisFailureLog
+
     client = create_client(settings.redis_url)
     keys = KeyNames(settings.redis_prefix)
     return _Shared(
@@ -605,6 +613,8 @@ def _password_policy(settings: Settings) -> PasswordPolicy:
     """The common-password list always; the breached check with AUTHWARD_BREACHED_PASSWORDS."""
     if settings.breached_passwords == "off":
         return PasswordPolicy()
+    from authward.accounts.breached import BreachedPasswords
+
     breached = BreachedPasswords(
         settings.breached_passwords_url,
         timeout=settings.breached_passwords_timeout,

@@ -13,12 +13,15 @@ In order, cheapest first, each refusal a `WeakPassword` whose detail says why:
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from authward.accounts.blocklist import CommonPasswords
-from authward.accounts.breached import BreachedPasswords
 from authward.errors import BreachedPassword, CommonPassword, PasswordContainsEmail
 from authward.passwords import check_password_shape
+
+if TYPE_CHECKING:
+    # A type only: the runtime imports the client (httpx) when the check is turned on.
+    from authward.accounts.breached import BreachedPasswords
 
 __all__ = ["MIN_NAME_PART", "PasswordPolicy"]
 

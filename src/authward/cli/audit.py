@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from authward.audit import AuditRecord, SqlAuditLog
 from authward.cli.context import run_with_runtime
 from authward.cli.listing import AsJson, Record, show
 from authward.crypto import is_user_id_shaped
 from authward.errors import NotFound
 from authward.events import EVENT_KINDS
-from authward.runtime import Runtime
-from authward.web.pages.devices import describe_all
+
+if TYPE_CHECKING:
+    from authward.audit import AuditRecord
+    from authward.runtime import Runtime
 
 
 def audit(
@@ -30,6 +31,9 @@ def audit(
     """Print the newest security events (never a secret: ids, handles, addresses)."""
     if event is not None and event not in EVENT_KINDS:
         raise typer.BadParameter(f"one of {', '.join(EVENT_KINDS)}", param_hint="--event")
+    # Here, not at the top: `authward --help` imports this module and needs none of them.
+    from authward.audit import SqlAuditLog
+    from authward.devices import describe_all
 
     async def action(runtime: Runtime) -> list[Record]:
         user_id = None

@@ -33,11 +33,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
 import anyio
 import jwt
-import typer
 from fastapi import Depends, FastAPI, Request
 from pydantic import SecretStr
 from rich.table import Table
@@ -297,16 +296,8 @@ def http_figures(
 # --- the command ----------------------------------------------------------------------
 
 
-def bench(
-    quick: Annotated[
-        bool, typer.Option("--quick", help="A few seconds in all: a smoke test.")
-    ] = False,
-    http: Annotated[bool, typer.Option(help="Also measure requests per second over HTTP.")] = True,
-    database_url: Annotated[
-        str | None, typer.Option(help="Measure against this database (default: a scratch SQLite).")
-    ] = None,
-) -> None:
-    """Measure what authentication costs here: tokens, sessions, logins, requests."""
+def bench(*, quick: bool, http: bool, database_url: str | None) -> None:
+    """`authward bench` (its options: authward.cli.bench_command)."""
     settings = settings_or_exit()
     with tempfile.TemporaryDirectory(prefix="authward-bench-") as scratch:
         env = {

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic.fields import FieldInfo
 
 from authward.cli.listing import AsJson, show
-from authward.settings import ENV_PREFIX, Settings
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
 
 HEADER = """# Configuration
 
@@ -33,6 +34,9 @@ def _default(field: FieldInfo) -> str:
 
 
 def reference_rows() -> list[tuple[str, str, str]]:
+    # Here, not at the top: `authward --help` imports this module (pydantic).
+    from authward.settings import ENV_PREFIX, Settings
+
     return [
         (ENV_PREFIX + name.upper(), field.description or "", _default(field))
         for name, field in Settings.model_fields.items()

@@ -2,6 +2,10 @@
 
 Failures are not caught here: they reach `authward.cli.failures`, the one place that
 turns them into a line naming the setting and its target.
+
+Every command module imports this one, and `authward --help` imports every command
+module: so the settings, SQLAlchemy and the runtime are imported where a command uses
+them, not here (tests/cli/test_light_imports.py).
 """
 
 from __future__ import annotations
@@ -9,16 +13,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import anyio
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from authward.runtime import Runtime, build_runtime
-from authward.settings import Settings, SettingsError, load_settings
+if TYPE_CHECKING:
+    from authward.runtime import Runtime
+    from authward.settings import Settings
 
 T = TypeVar("T")
 console = Console(soft_wrap=True)  # a message never breaks an id it names
@@ -31,6 +34,8 @@ class NoDatabase(Exception):
 
 def settings_or_exit() -> Settings:
     """Load settings; on a bad one print a single line naming the variable, exit 2."""
+    from authward.settings import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -42,6 +47,8 @@ def settings_or_exit() -> Settings:
 async def opened_runtime(settings: Settings, *, read_only: bool = False) -> AsyncIterator[Runtime]:
     """A runtime for one command. Read-only: nothing is opened (no migration, no key made,
     no revocation read), so a listing writes nothing anywhere."""
+    from authward.runtime import build_runtime
+
     runtime = build_runtime(settings)
     try:
         if not read_only:
@@ -75,6 +82,9 @@ def check_database_path(url: str, *, must_exist: bool = False) -> None:
     Checked before any engine is made: SQLite would say only "unable to open database
     file" (and aiosqlite's thread may outlive the loop to print a traceback of its own).
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):

@@ -4,29 +4,27 @@ Every command runs inside `AuthwardGroup.invoke`: a store that cannot be reached
 misconfigured, a file that is missing, a domain refusal, each ends as a single line that
 names the setting (or the option) and its target, passwords masked, and exit status 1.
 Anything else is a bug and keeps its traceback.
+
+What a failure is told by (pydantic, the settings, the stores' errors) is imported when a
+command fails, not when the group is built: `authward --help` needs none of it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit
 
 import typer
-from pydantic import ValidationError
 from typer import _click  # the Context class TyperGroup.invoke is typed with
 from typer.core import TyperGroup
 
 from authward.cli.context import NoDatabase, errors
 from authward.errors import AuthwardError, StoreUnavailable
-from authward.settings import Settings, SettingsError, describe, load_settings
-from authward.storage.failures import (
-    StoreFailure,
-    diagnose,
-    masked_database_url,
-    masked_redis_url,
-)
-from authward.tokens.jwk import KeyUnavailable
+
+if TYPE_CHECKING:
+    from authward.settings import Settings
+    from authward.storage.failures import StoreFailure
 
 FAILED: Final = 1
 INVALID_SETTING: Final = 2  # as `settings_or_exit` has always answered
@@ -44,13 +42,17 @@ class AuthwardGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # usage errors, --help, a refused prompt: Typer says those itself
-        except (SettingsError, ValidationError) as exc:
-            # Settings built outside `settings_or_exit` (a command's own, the docs'): the
-            # same one line, the same status.
-            text = str(exc) if isinstance(exc, SettingsError) else describe(exc)
-            errors.print(f"[bold red]authward: invalid setting[/] {_escape(text)}")
-            raise typer.Exit(INVALID_SETTING) from None
         except Exception as exc:
+            from pydantic import ValidationError
+
+            from authward.settings import SettingsError, describe
+
+            if isinstance(exc, SettingsError | ValidationError):
+                # Settings built outside `settings_or_exit` (a command's own, the docs'):
+                # the same one line, the same status.
+                text = str(exc) if isinstance(exc, SettingsError) else describe(exc)
+                errors.print(f"[bold red]authward: invalid setting[/] {_escape(text)}")
+                raise typer.Exit(INVALID_SETTING) from None
             line = explain(exc)
             if line is None:
                 raise
@@ -60,6 +62,9 @@ class AuthwardGroup(TyperGroup):
 
 def explain(exc: BaseException) -> str | None:
     """The one line that says what failed and what to fix; None when it is a bug."""
+    from authward.storage.failures import diagnose, masked_database_url
+    from authward.tokens.jwk import KeyUnavailable
+
     if isinstance(exc, CommandFailure | KeyUnavailable):
         return _escape(str(exc))
     if isinstance(exc, NoDatabase):
@@ -79,6 +84,8 @@ def explain(exc: BaseException) -> str | None:
 
 
 def _store_line(failure: StoreFailure, settings: Settings | None) -> str:
+    from authward.storage.failures import masked_database_url, masked_redis_url
+
     if failure.store == "redis":
         url = settings.redis_url if settings is not None else None
         target = masked_redis_url(url) if url else "?"
@@ -116,6 +123,8 @@ def _password(url: str | None) -> str | None:
 
 
 def _settings() -> Settings | None:
+    from authward.settings import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError:

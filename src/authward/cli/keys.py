@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from authward.cli.context import console, run_with_runtime
 from authward.cli.listing import AsJson, show
-from authward.runtime import Runtime
-from authward.tokens.keys import KeyInfo
+
+if TYPE_CHECKING:
+    from authward.runtime import Runtime
+    from authward.tokens.keys import KeyInfo
 
 app = typer.Typer(help="Signing keys.", no_args_is_help=True)
 

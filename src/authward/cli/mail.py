@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,7 +11,9 @@ from authward.cli.context import console, run_with_runtime
 from authward.cli.listing import AsJson, show
 from authward.errors import NotFound
 from authward.mail.message import STATES, Entry, State
-from authward.runtime import Runtime
+
+if TYPE_CHECKING:
+    from authward.runtime import Runtime
 
 app = typer.Typer(help="The mail outbox.", no_args_is_help=True)
 

@@ -9,7 +9,7 @@ import typer
 
 from authward.cli import (
     audit,
-    bench,
+    bench_command,
     config,
     db,
     keys,
@@ -57,7 +57,7 @@ def main_options(
 
 app.command("serve")(serve.serve)
 app.command("sweep")(sweep.sweep)
-app.command("bench")(bench.bench)
+app.command("bench")(bench_command.bench)
 app.command("config")(config.config)
 app.command("audit")(audit.audit)
 app.command("openapi")(openapi.openapi)

@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from authward.web.apidoc import http_api_markdown, service_openapi
-
 
 def openapi(
     markdown: Annotated[
@@ -16,6 +14,9 @@ def openapi(
     ] = False,
 ) -> None:
     """Print the OpenAPI document of the HTTP API (JSON), or its Markdown reference."""
+    # Here, not at the top: `authward --help` imports this module (the whole web app).
+    from authward.web.apidoc import http_api_markdown, service_openapi
+
     document = service_openapi()
     if markdown:
         typer.echo(http_api_markdown(document), nl=False)

@@ -9,25 +9,16 @@ import tempfile
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated
 
 import anyio
 import typer
-import uvicorn
 
 from authward.cli.context import check_database_path, errors, settings_or_exit
 from authward.cli.failures import CommandFailure
-from authward.logs import log_config
-from authward.masterkey import load_master_secret
-from authward.metrics import MULTIPROC_DIR
-from authward.runtime import build_runtime
-from authward.settings import Settings
-from authward.storage.migrate import upgrade
-from authward.storage.redis import reachable
-from authward.storage.sql import create_engine
-from authward.web.limits import MAX_HEADER_BYTES
 
-MAX_HEADER_BLOCK: Final = 2 * MAX_HEADER_BYTES  # request line and framing included
+if TYPE_CHECKING:
+    from authward.settings import Settings
 
 
 class HttpParser(StrEnum):
@@ -51,6 +42,14 @@ def serve(
     ] = HttpParser.h11,
 ) -> None:
     """Start authward (settings come from AUTHWARD_* variables)."""
+    # Here, not at the top: `authward --help` imports this module and needs none of them.
+    import uvicorn
+
+    from authward.logs import log_config
+    from authward.masterkey import load_master_secret
+    from authward.storage.redis import reachable
+    from authward.web.limits import MAX_HEADER_BYTES
+
     if not os.environ.get("AUTHWARD_PUBLIC_URL"):
         # The links' base when none is set: this server's own address. Set in the
         # environment, where the workers build their Settings, so that they all agree;
@@ -92,9 +91,10 @@ def serve(
             log_level=log_level,
             log_config=log_config(log_level),
             http=http.value,
-            # Bounds the memory one connection's unfinished header block may take; the app
-            # then refuses more than MAX_HEADER_BYTES of headers with a 413 (web/limits.py).
-            h11_max_incomplete_event_size=MAX_HEADER_BLOCK,
+            # Bounds the memory one connection's unfinished header block may take (request
+            # line and framing included, hence twice); the app then refuses more than
+            # MAX_HEADER_BYTES of headers with a 413 (web/limits.py).
+            h11_max_incomplete_event_size=2 * MAX_HEADER_BYTES,
             # authward reads X-Forwarded-For itself, from AUTHWARD_TRUSTED_PROXIES only.
             proxy_headers=False,
             server_header=False,
@@ -112,6 +112,8 @@ def shared_metrics(workers: int) -> Iterator[None]:
     Set before the workers start, as the mode requires; removed when the server stops. A
     PROMETHEUS_MULTIPROC_DIR set by the operator is used, and left in place.
     """
+    from authward.metrics import MULTIPROC_DIR
+
     if workers == 1 or os.environ.get(MULTIPROC_DIR):
         yield
         return
@@ -125,6 +127,9 @@ def shared_metrics(workers: int) -> Iterator[None]:
 
 async def _migrate(url: str) -> None:
     """Migrate once before workers start, so they never race on the schema."""
+    from authward.storage.migrate import upgrade
+    from authward.storage.sql import create_engine
+
     engine = create_engine(url)
     try:
         await upgrade(engine)
@@ -136,6 +141,8 @@ async def _open_signing_key(settings: Settings) -> None:
     """Make (on a first start) or open the signing key, as each worker will: a key that
     does not open with this AUTHWARD_SECRET_KEY is one line here (KeyUnavailable), not a
     traceback from every worker's startup."""
+    from authward.runtime import build_runtime
+
     runtime = build_runtime(settings)
     try:
         await runtime.tokens.ring.ensure_active()

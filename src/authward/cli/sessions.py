@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from authward.cli.context import console, run_with_runtime
 from authward.cli.listing import AsJson, Record, show
 from authward.cli.users import EmailOrId, find_user
-from authward.runtime import Runtime
-from authward.sessions.models import Session
-from authward.tokens.models import Family
-from authward.web.pages.devices import describe_all
+
+if TYPE_CHECKING:
+    from authward.runtime import Runtime
+    from authward.sessions.models import Session
+    from authward.tokens.models import Family
 
 app = typer.Typer(help="Sessions and token families.", no_args_is_help=True)
 
@@ -29,6 +30,8 @@ COLUMNS = {
 @app.command("list")
 def list_sessions(email_or_id: EmailOrId, as_json: AsJson = False) -> None:
     """List a user's live sessions and token families (the device named as on the pages)."""
+    # Here, not at the top: `authward --help` imports this module and needs none of them.
+    from authward.devices import describe_all
 
     async def action(runtime: Runtime) -> list[Record]:
         user = await find_user(runtime, email_or_id)

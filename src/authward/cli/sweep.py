@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
 import typer
 
 from authward.cli.context import console, run_with_runtime
-from authward.runtime import Runtime
+
+if TYPE_CHECKING:
+    from authward.runtime import Runtime
 
 # Run from cron beside a busy server, a sweep should take the CPU only when requests do
 # not need it. Measured on two cores with a million expired sessions (benchmarks/scale.py):

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from authward.accounts.models import User
 from authward.cli.context import console, run_with_runtime
 from authward.cli.listing import AsJson, show
 from authward.errors import NotFound
-from authward.runtime import Runtime
+
+if TYPE_CHECKING:
+    from authward.accounts.models import User
+    from authward.runtime import Runtime
 
 app = typer.Typer(help="Accounts.", no_args_is_help=True)
 

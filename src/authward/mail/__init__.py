@@ -3,11 +3,20 @@
 The concepts queue mail through `Outbox.enqueue` (a `Mail`: a recipient, a template and
 its values); the runtime's sender delivers it over SMTP, with retries, once per mail
 across nodes. See `authward.mail.outbox` for the roles, `authward.mail.sql` for the table.
+
+Each name is imported when first used (PEP 562): `authward.mail.message` (the states
+`authward mail --help` names) comes without Jinja2 and the outbox's metrics.
 """
 
-from authward.mail.message import Mail
-from authward.mail.outbox import MailQueue, MemoryOutbox, Outbox
-from authward.mail.templates import TEMPLATE_VALUES, MailTemplateError, Renderer
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from authward.mail.message import Mail
+    from authward.mail.outbox import MailQueue, MemoryOutbox, Outbox
+    from authward.mail.templates import TEMPLATE_VALUES, MailTemplateError, Renderer
 
 __all__ = [
     "TEMPLATE_VALUES",
@@ -18,3 +27,26 @@ __all__ = [
     "Outbox",
     "Renderer",
 ]
+
+_HOMES: Final[dict[str, str]] = {
+    "TEMPLATE_VALUES": "authward.mail.templates",
+    "Mail": "authward.mail.message",
+    "MailQueue": "authward.mail.outbox",
+    "MailTemplateError": "authward.mail.templates",
+    "MemoryOutbox": "authward.mail.outbox",
+    "Outbox": "authward.mail.outbox",
+    "Renderer": "authward.mail.templates",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # the next lookup finds it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from authward.callers import AuthUser
+from authward.devices import describe_all
 from authward.errors import InvalidInput, NotFound, TooManyAttempts, WrongPassword
 from authward.web.accepted import later
 from authward.web.addresses import client_address
 from authward.web.auth import runtime_of, session_id_of
-from authward.web.pages.devices import describe_all
 from authward.web.pages.guard import field
 from authward.web.pages.render import duration, login_url, redirect
 from authward.web.pages.route import PageRoute, page, signed_in

@@ -23,13 +23,13 @@ from starlette.responses import Response
 
 from authward import crypto
 from authward.callers import AuthUser
+from authward.devices import describe_all
 from authward.errors import InvalidToken, NotAuthenticated, NotFound
 from authward.runtime import Runtime
 from authward.tokens.models import AccessClaims, Family
 from authward.web.api import device_of
 from authward.web.auth import runtime_of, session_id_of
 from authward.web.pages.comparison import ASPECTS
-from authward.web.pages.devices import describe_all
 from authward.web.pages.guard import field
 from authward.web.pages.render import login_url, redirect
 from authward.web.pages.route import PageRoute, cookie_form, page, signed_in

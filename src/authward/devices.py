@@ -1,4 +1,9 @@
-"""Name a device the way its owner knows it: "Firefox 126 on Windows", not a user agent."""
+"""Name a device the way its owner knows it: "Firefox 126 on Windows", not a user agent.
+
+The account pages and the command line (`authward sessions list`, `authward audit`) name
+devices alike; this module is outside `authward.web` so that the command line does not
+load the pages, and FastAPI with them, to do it.
+"""
 
 from __future__ import annotations
 
