@@ -7,8 +7,9 @@ service that only verifies tokens loads neither FastAPI nor SQLAlchemy nor redis
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Final
+
+from authward.lazy import lazy_members
 
 if TYPE_CHECKING:
     from authward.accounts.models import Account, User
@@ -106,14 +107,4 @@ _HOMES: Final[dict[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # the next lookup finds it without this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_members(globals(), _HOMES)

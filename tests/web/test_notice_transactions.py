@@ -40,6 +40,11 @@ class Died(Exception):
     """The process ending right after the change committed, before anything else ran."""
 
 
+async def die(*args: object, **kwargs: object) -> AuthEvent:
+    """Stands in for whatever runs after the store's write: it never returns."""
+    raise Died
+
+
 @pytest.fixture
 def settings(tmp_path: object) -> Settings:
     return make_settings(tmp_path, public_url="https://testserver")  # the SoftKey's origin
@@ -86,9 +91,6 @@ async def test_the_notice_is_queued_by_the_time_the_change_commits(
     queued all the same, since it committed with the change."""
     user_id = await register(client, EMAIL)
     await notices(runtime)
-
-    async def die(*args: object, **kwargs: object) -> AuthEvent:
-        raise Died
 
     monkeypatch.setattr(runtime.events, "emit", die)
     with pytest.raises(Died):
@@ -151,9 +153,6 @@ async def test_an_email_changes_notice_is_queued_by_the_time_the_change_commits(
     address is told all the same, since its notice committed with the change."""
     user_id = await register(client, EMAIL)
     token = await email_change_link(runtime, user_id)
-
-    async def die(*args: object, **kwargs: object) -> AuthEvent:
-        raise Died
 
     monkeypatch.setattr(runtime.accounts.links.store, "void", die)
     monkeypatch.setattr(runtime.events, "emit", die)
@@ -300,9 +299,6 @@ async def test_with_redis_the_notice_still_commits_with_the_change(
     assert runtime.redis is not None and runtime.engine.dialect.name == "postgresql"
     user = await runtime.accounts.register(EMAIL, PASSWORD)
     await notices(runtime)
-
-    async def die(*args: object, **kwargs: object) -> AuthEvent:
-        raise Died
 
     monkeypatch.setattr(runtime.events, "emit", die)
     with pytest.raises(Died):

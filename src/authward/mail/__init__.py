@@ -10,8 +10,9 @@ Each name is imported when first used (PEP 562): `authward.mail.message` (the st
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Final
+
+from authward.lazy import lazy_members
 
 if TYPE_CHECKING:
     from authward.mail.message import Mail
@@ -39,14 +40,4 @@ _HOMES: Final[dict[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # the next lookup finds it without this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_members(globals(), _HOMES)
